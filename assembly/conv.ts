@@ -1,0 +1,90 @@
+// 2-D convolution helpers and max-pooling, NHWC layout.
+//
+// A convolution is im2col followed by a matmul: with x (batch,h,w,c) and a filter bank W stored as
+// (kh·kw·c, o), out (batch·ho·wo, o) = col · W + bias, where col (batch·ho·wo, kh·kw·c) holds each
+// output position's receptive field in (ky, kx, channel) order, zero outside the padded input.
+// Backward: dW += colᵀ·dout, dcol = dout·Wᵀ, dx += col2im(dcol).
+// ho = (h + 2·pad − kh)/stride + 1, wo likewise; checked by the caller.
+
+/** col (batch·ho·wo, kh·kw·c) = patches of x (batch,h,w,c). Rows [r0,r1) only (for threads). */
+export function im2col(col: usize, x: usize, batch: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, stride: i32, pad: i32, ho: i32, wo: i32, r0: i32, r1: i32): void {
+  const kk = kh * kw * c;
+  const cb = <usize>c << 2;
+  for (let row = r0; row < r1; row++) {
+    const b = row / (ho * wo);
+    const rem = row - b * ho * wo;
+    const oy = rem / wo, ox = rem - (rem / wo) * wo;
+    let dst = col + ((<usize>row * <usize>kk) << 2);
+    for (let ky = 0; ky < kh; ky++) {
+      const iy = oy * stride - pad + ky;
+      for (let kx = 0; kx < kw; kx++) {
+        const ix = ox * stride - pad + kx;
+        if (iy < 0 || iy >= h || ix < 0 || ix >= w) memory.fill(dst, 0, cb);
+        else memory.copy(dst, x + (((<usize>b * <usize>h + <usize>iy) * <usize>w + <usize>ix) * <usize>c << 2), cb);
+        dst += cb;
+      }
+    }
+  }
+  void batch;
+}
+
+/** dx (batch,h,w,c) += scatter of dcol (batch·ho·wo, kh·kw·c), in row order (deterministic). */
+export function col2im(dx: usize, dcol: usize, batch: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, stride: i32, pad: i32, ho: i32, wo: i32): void {
+  const rows = batch * ho * wo;
+  for (let row = 0; row < rows; row++) {
+    const b = row / (ho * wo);
+    const rem = row - b * ho * wo;
+    const oy = rem / wo, ox = rem - (rem / wo) * wo;
+    let src = dcol + ((<usize>row * <usize>(kh * kw * c)) << 2);
+    for (let ky = 0; ky < kh; ky++) {
+      const iy = oy * stride - pad + ky;
+      for (let kx = 0; kx < kw; kx++) {
+        const ix = ox * stride - pad + kx;
+        if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
+          const dst = dx + (((<usize>b * <usize>h + <usize>iy) * <usize>w + <usize>ix) * <usize>c << 2);
+          for (let ch = 0; ch < c; ch++) {
+            const o = <usize>ch << 2;
+            store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+          }
+        }
+        src += <usize>c << 2;
+      }
+    }
+  }
+}
+
+/**
+ * out (batch,ho,wo,c) = max over k×k windows (stride s, no padding) of x (batch,h,w,c);
+ * argmax (same shape, i32) = flat index into x of the first maximum in (ky, kx) order.
+ */
+export function maxpool_forward(out: usize, argmax: usize, x: usize, batch: i32, h: i32, w: i32, c: i32, k: i32, stride: i32, ho: i32, wo: i32): void {
+  let o: usize = 0;
+  for (let b = 0; b < batch; b++) {
+    for (let oy = 0; oy < ho; oy++) {
+      for (let ox = 0; ox < wo; ox++) {
+        for (let ch = 0; ch < c; ch++) {
+          let best: f32 = -Infinity;
+          let bi: i32 = -1;
+          for (let ky = 0; ky < k; ky++) {
+            for (let kx = 0; kx < k; kx++) {
+              const idx = ((b * h + oy * stride + ky) * w + ox * stride + kx) * c + ch;
+              const v = load<f32>(x + (<usize>idx << 2));
+              if (bi < 0 || v > best) { best = v; bi = idx; }
+            }
+          }
+          store<f32>(out + (o << 2), best);
+          store<i32>(argmax + (o << 2), bi);
+          o++;
+        }
+      }
+    }
+  }
+}
+
+/** dx[argmax[i]] += dout[i] for i in 0..n (n = batch·ho·wo·c), in order. */
+export function maxpool_backward(dx: usize, dout: usize, argmax: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const p = dx + (<usize>load<i32>(argmax + (<usize>i << 2)) << 2);
+    store<f32>(p, load<f32>(p) + load<f32>(dout + (<usize>i << 2)));
+  }
+}

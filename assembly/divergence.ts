@@ -1,0 +1,100 @@
+// Divergences between the (constant) anchor's probabilities and a follower's logits, and entropy.
+//
+//   pm = softmax(zm · invT)             (the follower, at temperature T = 1/invT)
+//   JS(pa || pm) = ½ KL(pa || r) + ½ KL(pm || r),  r = (pa + pm)/2
+//   KL(pa || pm) = Σ pa (log pa − log pm)
+// Probabilities are clamped to >= eps inside every log. Values are means over rows; backward passes
+// give the gradient with respect to zm only (the anchor side is constant) and accumulate.
+
+import { logd } from './math';
+import { softmaxRows } from './softmax';
+
+// @ts-ignore: decorator
+@inline function clog(p: f64, eps: f64): f64 {
+  return logd(p > eps ? p : eps);
+}
+
+/** pm (rows,cols) = softmax(zm·invT); returns mean JS(pa || pm). pa is (rows,cols). */
+export function js_forward(pm: usize, pa: usize, zm: usize, rows: i32, cols: i32, invT: f32, eps: f32): f32 {
+  softmaxRows(pm, zm, rows, cols, <f64>invT);
+  const e = <f64>eps;
+  let total: f64 = 0;
+  for (let r = 0; r < rows; r++) {
+    const base = <usize>r * <usize>cols << 2;
+    let s: f64 = 0;
+    for (let j = 0; j < cols; j++) {
+      const o = base + (<usize>j << 2);
+      const a = <f64>load<f32>(pa + o), m = <f64>load<f32>(pm + o);
+      const lr = clog(0.5 * (a + m), e);
+      s += a * (clog(a, e) - lr) + m * (clog(m, e) - lr);
+    }
+    total += 0.5 * s;
+  }
+  return rows > 0 ? <f32>(total / <f64>rows) : 0;
+}
+
+/** dzm (rows,cols) += scale/rows · invT · pm ⊙ (g − Σ pm g), g = ½ (log pm − log r). */
+export function js_backward(dzm: usize, pa: usize, pm: usize, rows: i32, cols: i32, invT: f32, eps: f32, scale: f32): void {
+  const e = <f64>eps;
+  const f = <f64>scale * <f64>invT / <f64>rows;
+  for (let r = 0; r < rows; r++) {
+    const base = <usize>r * <usize>cols << 2;
+    let sg: f64 = 0;
+    for (let j = 0; j < cols; j++) {
+      const o = base + (<usize>j << 2);
+      const a = <f64>load<f32>(pa + o), m = <f64>load<f32>(pm + o);
+      sg += m * 0.5 * (clog(m, e) - clog(0.5 * (a + m), e));
+    }
+    for (let j = 0; j < cols; j++) {
+      const o = base + (<usize>j << 2);
+      const a = <f64>load<f32>(pa + o), m = <f64>load<f32>(pm + o);
+      const g = 0.5 * (clog(m, e) - clog(0.5 * (a + m), e));
+      store<f32>(dzm + o, load<f32>(dzm + o) + <f32>(f * m * (g - sg)));
+    }
+  }
+}
+
+/** pm (rows,cols) = softmax(zm·invT); returns mean KL(pa || pm). */
+export function kl_forward(pm: usize, pa: usize, zm: usize, rows: i32, cols: i32, invT: f32, eps: f32): f32 {
+  softmaxRows(pm, zm, rows, cols, <f64>invT);
+  const e = <f64>eps;
+  let total: f64 = 0;
+  for (let r = 0; r < rows; r++) {
+    const base = <usize>r * <usize>cols << 2;
+    for (let j = 0; j < cols; j++) {
+      const o = base + (<usize>j << 2);
+      const a = <f64>load<f32>(pa + o);
+      if (a > 0) total += a * (clog(a, e) - clog(<f64>load<f32>(pm + o), e));
+    }
+  }
+  return rows > 0 ? <f32>(total / <f64>rows) : 0;
+}
+
+/** dzm (rows,cols) += scale/rows · invT · (pm·Σpa − pa). */
+export function kl_backward(dzm: usize, pa: usize, pm: usize, rows: i32, cols: i32, invT: f32, scale: f32): void {
+  const f = <f64>scale * <f64>invT / <f64>rows;
+  for (let r = 0; r < rows; r++) {
+    const base = <usize>r * <usize>cols << 2;
+    let sa: f64 = 0;
+    for (let j = 0; j < cols; j++) sa += <f64>load<f32>(pa + base + (<usize>j << 2));
+    for (let j = 0; j < cols; j++) {
+      const o = base + (<usize>j << 2);
+      const g = <f64>load<f32>(pm + o) * sa - <f64>load<f32>(pa + o);
+      store<f32>(dzm + o, load<f32>(dzm + o) + <f32>(f * g));
+    }
+  }
+}
+
+/** Mean over rows of the predictive entropy −Σ p log p (p clamped to >= eps in the log); p is (rows,cols). */
+export function entropy(p: usize, rows: i32, cols: i32, eps: f32): f32 {
+  const e = <f64>eps;
+  let total: f64 = 0;
+  for (let r = 0; r < rows; r++) {
+    const base = <usize>r * <usize>cols << 2;
+    for (let j = 0; j < cols; j++) {
+      const v = <f64>load<f32>(p + base + (<usize>j << 2));
+      if (v > 0) total -= v * clog(v, e);
+    }
+  }
+  return rows > 0 ? <f32>(total / <f64>rows) : 0;
+}

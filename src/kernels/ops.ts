@@ -1,0 +1,460 @@
+/**
+ * Typed wrappers over the WebAssembly kernels. Each wrapper checks shapes (naming them in the error),
+ * checks that every buffer lies inside WebAssembly memory, then calls one export. Row-parallel
+ * kernels (matmul, im2col) are split over the worker pool when the work is large enough.
+ *
+ * Conventions (as in the kernels): outputs first, then inputs; forward next to backward; backward
+ * functions accumulate into their gradient buffers (dx += ...); matrices are row-major.
+ */
+import { ARENA_BASE, type Arena, type F32, type I32 } from '../runtime/arena.js';
+import type { WorkerPool } from '../runtime/pool.js';
+import { KERNEL_NAMES, type KernelName, type RawKernels } from './spec.js';
+
+export class ShapeError extends Error {
+  readonly code = 'SHAPE_MISMATCH';
+}
+
+export type MatmulLayout = 'nn' | 'nt' | 'tn';
+export interface MatmulOptions {
+  m: number;
+  n: number;
+  k: number;
+  /** 'nn': C = A·B (A m×k, B k×n); 'nt': C = A·Bᵀ (B n×k); 'tn': C = Aᵀ·B (A k×m). Default 'nn'. */
+  layout?: MatmulLayout;
+  /** Row vector of n added to every row of C. */
+  bias?: F32;
+  /** Add into C instead of overwriting it. */
+  accumulate?: boolean;
+}
+
+/** NHWC convolution geometry; the filter bank is stored as (kh·kw·c, outChannels). */
+export interface ConvShape {
+  batch: number;
+  h: number;
+  w: number;
+  c: number;
+  outChannels: number;
+  kh: number;
+  kw: number;
+  stride?: number;
+  pad?: number;
+}
+export interface PoolShape {
+  batch: number;
+  h: number;
+  w: number;
+  c: number;
+  k: number;
+  stride?: number;
+}
+export interface DivergenceOptions {
+  /** Follower temperature T (its probabilities are softmax(z/T)); default 1. */
+  temperature?: number;
+  /** Probabilities are clamped to at least eps inside logs; default 1e-7. */
+  eps?: number;
+}
+
+/** Matmuls with fewer multiply-adds than this run on the calling thread only. */
+const PARALLEL_MIN_MACS = 1 << 17;
+
+const dims = (...d: number[]) => d.join('×');
+
+export function convOutputSize(s: ConvShape): { ho: number; wo: number } {
+  const stride = s.stride ?? 1,
+    pad = s.pad ?? 0;
+  const ho = Math.floor((s.h + 2 * pad - s.kh) / stride) + 1;
+  const wo = Math.floor((s.w + 2 * pad - s.kw) / stride) + 1;
+  return { ho, wo };
+}
+
+export function poolOutputSize(s: PoolShape): { ho: number; wo: number } {
+  const stride = s.stride ?? s.k;
+  return { ho: Math.floor((s.h - s.k) / stride) + 1, wo: Math.floor((s.w - s.k) / stride) + 1 };
+}
+
+export class Kernels {
+  private readonly index: Record<KernelName, number>;
+  private readonly scratchFloats: number;
+
+  constructor(
+    readonly raw: RawKernels,
+    private readonly arena: Arena,
+    private readonly pool: WorkerPool | null,
+    /** One matmul scratch buffer per thread (index 0 is the calling thread). */
+    private readonly scratch: F32[],
+  ) {
+    this.index = Object.fromEntries(KERNEL_NAMES.map((n, i) => [n, i])) as Record<KernelName, number>;
+    this.scratchFloats = raw.matmul_scratch_floats() as number;
+    for (const s of scratch) if (s.length < this.scratchFloats) throw new Error('Kernels: matmul scratch buffer too small');
+  }
+
+  get threads(): number {
+    return this.pool ? this.pool.size + 1 : 1;
+  }
+
+  // ---- checks ---------------------------------------------------------------------------------
+
+  private buf(op: string, name: string, b: F32 | I32, expected: number, shape: string, kind: 'f32' | 'i32' = 'f32'): number {
+    if (b === undefined || b === null || typeof b.ptr !== 'number') throw new TypeError(`${op}: ${name} must be a ${kind} buffer from the runtime's arena`);
+    if (b.kind !== kind) throw new TypeError(`${op}: ${name} must be an ${kind} buffer, got ${b.kind}`);
+    if (b.length !== expected) throw new ShapeError(`${op}: ${name} has ${b.length} elements, expected ${shape} = ${expected}`);
+    const end = b.ptr + 4 * b.length;
+    if (!Number.isInteger(b.ptr) || b.ptr % 4 !== 0 || b.ptr < ARENA_BASE || end > this.arena.capacityBytes) {
+      throw new RangeError(`${op}: ${name} (offset ${b.ptr}, ${b.length} elements) lies outside WebAssembly memory (${this.arena.capacityBytes} bytes)`);
+    }
+    return b.ptr;
+  }
+
+  private size(op: string, name: string, v: number): number {
+    if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) throw new ShapeError(`${op}: ${name} must be a whole number >= 0, got ${v}`);
+    return v;
+  }
+
+  private same(op: string, names: string, ...bufs: (F32 | I32)[]): number {
+    const n = bufs[0].length;
+    for (const b of bufs) if (b.length !== n) throw new ShapeError(`${op}: ${names} must have the same length, got ${bufs.map((x) => x.length).join(', ')}`);
+    return n;
+  }
+
+  private finite(op: string, name: string, v: number): number {
+    if (!Number.isFinite(v)) throw new RangeError(`${op}: ${name} must be a finite number, got ${v}`);
+    return v;
+  }
+
+  /** Run a row-parallel kernel; the last two arguments of `args(r0, r1, t)` are r0, r1. */
+  private rows(name: KernelName, rows: number, align: number, work: number, args: (r0: number, r1: number, t: number) => number[]): void {
+    const fn = this.raw[name];
+    if (!this.pool || rows < 2 * align || work < PARALLEL_MIN_MACS) {
+      fn(...args(0, rows, 0));
+      return;
+    }
+    const threads = this.pool.size + 1;
+    const chunk = Math.ceil(rows / threads / align) * align;
+    this.pool.run(fn, this.index[name], rows, chunk, args);
+  }
+
+  // ---- matmul ---------------------------------------------------------------------------------
+
+  /** C (m,n) = (accumulate ? C : 0) + bias + op(A)·op(B); see MatmulOptions for the layouts. */
+  matmul(c: F32, a: F32, b: F32, o: MatmulOptions): void {
+    const op = 'matmul';
+    const layout = o.layout ?? 'nn';
+    const m = this.size(op, 'm', o.m),
+      n = this.size(op, 'n', o.n),
+      k = this.size(op, 'k', o.k);
+    const cp = this.buf(op, 'C', c, m * n, `m×n = ${dims(m, n)}`);
+    const ap = this.buf(op, 'A', a, m * k, layout === 'tn' ? `k×m = ${dims(k, m)}` : `m×k = ${dims(m, k)}`);
+    const bp = this.buf(op, 'B', b, k * n, layout === 'nt' ? `n×k = ${dims(n, k)}` : `k×n = ${dims(k, n)}`);
+    const biasp = o.bias ? this.buf(op, 'bias', o.bias, n, `n = ${n}`) : 0;
+    const acc = o.accumulate ? 1 : 0;
+    const name: KernelName = layout === 'nn' ? 'matmul_nn' : layout === 'nt' ? 'matmul_nt' : layout === 'tn' ? 'matmul_tn' : (undefined as never);
+    if (name === undefined) throw new TypeError(`matmul: layout must be 'nn', 'nt' or 'tn', got ${String(layout)}`);
+    this.rows(name, m, 4, m * n * k, (r0, r1, t) => [cp, ap, bp, biasp, m, n, k, acc, this.scratch[t].ptr, r0, r1]);
+  }
+
+  // ---- bias and activations -------------------------------------------------------------------
+
+  /** out (rows,cols) = x + bias (cols). */
+  biasAdd(out: F32, x: F32, bias: F32, rows: number, cols: number): void {
+    const s = `rows×cols = ${dims(rows, cols)}`;
+    this.raw.bias_add_forward(this.buf('biasAdd', 'out', out, rows * cols, s), this.buf('biasAdd', 'x', x, rows * cols, s), this.buf('biasAdd', 'bias', bias, cols, `cols = ${cols}`), rows, cols);
+  }
+  /** dbias (cols) += column sums of dout (rows,cols). */
+  biasAddBackward(dbias: F32, dout: F32, rows: number, cols: number): void {
+    this.raw.bias_add_backward(this.buf('biasAddBackward', 'dbias', dbias, cols, `cols = ${cols}`), this.buf('biasAddBackward', 'dout', dout, rows * cols, `rows×cols = ${dims(rows, cols)}`), rows, cols);
+  }
+
+  relu(out: F32, x: F32): void {
+    const n = this.same('relu', 'out and x', out, x);
+    this.raw.relu_forward(this.buf('relu', 'out', out, n, `${n}`), this.buf('relu', 'x', x, n, `${n}`), n);
+  }
+  reluBackward(dx: F32, dout: F32, x: F32): void {
+    const n = this.same('reluBackward', 'dx, dout and x', dx, dout, x);
+    this.raw.relu_backward(this.buf('reluBackward', 'dx', dx, n, `${n}`), this.buf('reluBackward', 'dout', dout, n, `${n}`), this.buf('reluBackward', 'x', x, n, `${n}`), n);
+  }
+
+  gelu(out: F32, x: F32): void {
+    const n = this.same('gelu', 'out and x', out, x);
+    this.raw.gelu_forward(this.buf('gelu', 'out', out, n, `${n}`), this.buf('gelu', 'x', x, n, `${n}`), n);
+  }
+  geluBackward(dx: F32, dout: F32, x: F32): void {
+    const n = this.same('geluBackward', 'dx, dout and x', dx, dout, x);
+    this.raw.gelu_backward(this.buf('geluBackward', 'dx', dx, n, `${n}`), this.buf('geluBackward', 'dout', dout, n, `${n}`), this.buf('geluBackward', 'x', x, n, `${n}`), n);
+  }
+
+  /** Inverted dropout with drop probability p in [0, 1); mask is kept for the backward pass. */
+  dropout(out: F32, mask: F32, x: F32, p: number, rng: I32): void {
+    const n = this.same('dropout', 'out, mask and x', out, mask, x);
+    if (!(p >= 0 && p < 1)) throw new RangeError(`dropout: p must be in [0, 1), got ${p}`);
+    this.raw.dropout_forward(this.buf('dropout', 'out', out, n, `${n}`), this.buf('dropout', 'mask', mask, n, `${n}`), this.buf('dropout', 'x', x, n, `${n}`), n, p, this.buf('dropout', 'rng', rng, 4, '4', 'i32'));
+  }
+  dropoutBackward(dx: F32, dout: F32, mask: F32): void {
+    const n = this.same('dropoutBackward', 'dx, dout and mask', dx, dout, mask);
+    this.raw.dropout_backward(this.buf('dropoutBackward', 'dx', dx, n, `${n}`), this.buf('dropoutBackward', 'dout', dout, n, `${n}`), this.buf('dropoutBackward', 'mask', mask, n, `${n}`), n);
+  }
+
+  // ---- softmax and losses ---------------------------------------------------------------------
+
+  private rowsCols(op: string, rows: number, cols: number, ...named: [string, F32][]): number[] {
+    this.size(op, 'rows', rows);
+    this.size(op, 'cols', cols);
+    return named.map(([name, b]) => this.buf(op, name, b, rows * cols, `rows×cols = ${dims(rows, cols)}`));
+  }
+
+  softmax(out: F32, x: F32, rows: number, cols: number): void {
+    const [o, i] = this.rowsCols('softmax', rows, cols, ['out', out], ['x', x]);
+    this.raw.softmax_forward(o, i, rows, cols);
+  }
+  softmaxBackward(dx: F32, dy: F32, y: F32, rows: number, cols: number): void {
+    const [a, b, c] = this.rowsCols('softmaxBackward', rows, cols, ['dx', dx], ['dy', dy], ['y', y]);
+    this.raw.softmax_backward(a, b, c, rows, cols);
+  }
+  logSoftmax(out: F32, x: F32, rows: number, cols: number): void {
+    const [o, i] = this.rowsCols('logSoftmax', rows, cols, ['out', out], ['x', x]);
+    this.raw.log_softmax_forward(o, i, rows, cols);
+  }
+  logSoftmaxBackward(dx: F32, dy: F32, y: F32, rows: number, cols: number): void {
+    const [a, b, c] = this.rowsCols('logSoftmaxBackward', rows, cols, ['dx', dx], ['dy', dy], ['y', y]);
+    this.raw.log_softmax_backward(a, b, c, rows, cols);
+  }
+
+  private labels(op: string, labels: I32, rows: number, cols: number): number {
+    const p = this.buf(op, 'labels', labels, rows, `rows = ${rows}`, 'i32');
+    const v = this.arena.viewI32(labels);
+    for (let r = 0; r < rows; r++) {
+      if (!(v[r] >= 0 && v[r] < cols)) throw new RangeError(`${op}: label ${v[r]} in row ${r} is outside [0, ${cols})`);
+    }
+    return p;
+  }
+
+  /** probs = softmax(logits); returns the mean cross-entropy over rows. */
+  softmaxCrossEntropy(probs: F32, logits: F32, labels: I32, rows: number, cols: number): number {
+    const [p, z] = this.rowsCols('softmaxCrossEntropy', rows, cols, ['probs', probs], ['logits', logits]);
+    return this.raw.softmax_xent_forward(p, z, this.labels('softmaxCrossEntropy', labels, rows, cols), rows, cols) as number;
+  }
+  /** dlogits += scale · (probs − onehot) / rows. */
+  softmaxCrossEntropyBackward(dlogits: F32, probs: F32, labels: I32, rows: number, cols: number, scale = 1): void {
+    const [d, p] = this.rowsCols('softmaxCrossEntropyBackward', rows, cols, ['dlogits', dlogits], ['probs', probs]);
+    this.raw.softmax_xent_backward(d, p, this.labels('softmaxCrossEntropyBackward', labels, rows, cols), rows, cols, this.finite('softmaxCrossEntropyBackward', 'scale', scale));
+  }
+
+  private divOpts(op: string, o: DivergenceOptions): { invT: number; eps: number } {
+    const t = o.temperature ?? 1,
+      eps = o.eps ?? 1e-7;
+    if (!(t > 0 && Number.isFinite(t))) throw new RangeError(`${op}: temperature must be > 0, got ${t}`);
+    if (!(eps > 0 && eps < 1)) throw new RangeError(`${op}: eps must be in (0, 1), got ${eps}`);
+    return { invT: 1 / t, eps };
+  }
+
+  /** pm = softmax(zm/T); returns mean Jensen-Shannon divergence JS(pa || pm). */
+  jsDivergence(pm: F32, pa: F32, zm: F32, rows: number, cols: number, o: DivergenceOptions = {}): number {
+    const { invT, eps } = this.divOpts('jsDivergence', o);
+    const [a, b, c] = this.rowsCols('jsDivergence', rows, cols, ['pm', pm], ['pa', pa], ['zm', zm]);
+    return this.raw.js_forward(a, b, c, rows, cols, invT, eps) as number;
+  }
+  /** dzm += scale · ∂ mean JS / ∂zm (the anchor pa is constant). */
+  jsDivergenceBackward(dzm: F32, pa: F32, pm: F32, rows: number, cols: number, o: DivergenceOptions & { scale?: number } = {}): void {
+    const { invT, eps } = this.divOpts('jsDivergenceBackward', o);
+    const [a, b, c] = this.rowsCols('jsDivergenceBackward', rows, cols, ['dzm', dzm], ['pa', pa], ['pm', pm]);
+    this.raw.js_backward(a, b, c, rows, cols, invT, eps, this.finite('jsDivergenceBackward', 'scale', o.scale ?? 1));
+  }
+  /** pm = softmax(zm/T); returns mean KL(pa || pm). */
+  klDivergence(pm: F32, pa: F32, zm: F32, rows: number, cols: number, o: DivergenceOptions = {}): number {
+    const { invT, eps } = this.divOpts('klDivergence', o);
+    const [a, b, c] = this.rowsCols('klDivergence', rows, cols, ['pm', pm], ['pa', pa], ['zm', zm]);
+    return this.raw.kl_forward(a, b, c, rows, cols, invT, eps) as number;
+  }
+  klDivergenceBackward(dzm: F32, pa: F32, pm: F32, rows: number, cols: number, o: DivergenceOptions & { scale?: number } = {}): void {
+    const { invT } = this.divOpts('klDivergenceBackward', o);
+    const [a, b, c] = this.rowsCols('klDivergenceBackward', rows, cols, ['dzm', dzm], ['pa', pa], ['pm', pm]);
+    this.raw.kl_backward(a, b, c, rows, cols, invT, this.finite('klDivergenceBackward', 'scale', o.scale ?? 1));
+  }
+  /** Mean predictive entropy −Σ p log p over rows. */
+  entropy(p: F32, rows: number, cols: number, eps = 1e-7): number {
+    const [a] = this.rowsCols('entropy', rows, cols, ['p', p]);
+    return this.raw.entropy(a, rows, cols, eps) as number;
+  }
+
+  // ---- the complementary (cross-correlation) loss ---------------------------------------------
+
+  /** xhat (rows,cols) = x standardised per column over rows; invstd (cols). */
+  standardize(xhat: F32, invstd: F32, x: F32, rows: number, cols: number, eps = 1e-5): void {
+    const [a, b] = this.rowsCols('standardize', rows, cols, ['xhat', xhat], ['x', x]);
+    this.raw.standardize_forward(a, this.buf('standardize', 'invstd', invstd, cols, `cols = ${cols}`), b, rows, cols, eps);
+  }
+  standardizeBackward(dx: F32, dxhat: F32, xhat: F32, invstd: F32, rows: number, cols: number): void {
+    const [a, b, c] = this.rowsCols('standardizeBackward', rows, cols, ['dx', dx], ['dxhat', dxhat], ['xhat', xhat]);
+    this.raw.standardize_backward(a, b, c, this.buf('standardizeBackward', 'invstd', invstd, cols, `cols = ${cols}`), rows, cols);
+  }
+
+  /**
+   * Mean squared cross-correlation between standardised f (rows,d1) and ghat (rows,d2, already
+   * standardised). Writes c (d1,d2), fhat (rows,d1), invstd (d1) for the backward pass.
+   */
+  crossCorrelation(c: F32, fhat: F32, invstd: F32, f: F32, ghat: F32, rows: number, d1: number, d2: number, eps = 1e-5): number {
+    const op = 'crossCorrelation';
+    return this.raw.xcorr_forward(
+      this.buf(op, 'c', c, d1 * d2, `d1×d2 = ${dims(d1, d2)}`),
+      this.buf(op, 'fhat', fhat, rows * d1, `rows×d1 = ${dims(rows, d1)}`),
+      this.buf(op, 'invstd', invstd, d1, `d1 = ${d1}`),
+      this.buf(op, 'f', f, rows * d1, `rows×d1 = ${dims(rows, d1)}`),
+      this.buf(op, 'ghat', ghat, rows * d2, `rows×d2 = ${dims(rows, d2)}`),
+      rows,
+      d1,
+      d2,
+      eps,
+    ) as number;
+  }
+  /** df (rows,d1) += scale · ∂L/∂f; work is a (rows,d1) scratch buffer. */
+  crossCorrelationBackward(df: F32, c: F32, fhat: F32, invstd: F32, ghat: F32, rows: number, d1: number, d2: number, scale: number, work: F32): void {
+    const op = 'crossCorrelationBackward';
+    const s1 = `rows×d1 = ${dims(rows, d1)}`;
+    this.raw.xcorr_backward(
+      this.buf(op, 'df', df, rows * d1, s1),
+      this.buf(op, 'c', c, d1 * d2, `d1×d2 = ${dims(d1, d2)}`),
+      this.buf(op, 'fhat', fhat, rows * d1, s1),
+      this.buf(op, 'invstd', invstd, d1, `d1 = ${d1}`),
+      this.buf(op, 'ghat', ghat, rows * d2, `rows×d2 = ${dims(rows, d2)}`),
+      rows,
+      d1,
+      d2,
+      this.finite(op, 'scale', scale),
+      this.buf(op, 'work', work, rows * d1, s1),
+    );
+  }
+
+  // ---- convolution and pooling ----------------------------------------------------------------
+
+  private conv(op: string, s: ConvShape): { ho: number; wo: number; kk: number; rows: number; stride: number; pad: number } {
+    for (const key of ['batch', 'h', 'w', 'c', 'outChannels', 'kh', 'kw'] as const) this.size(op, key, s[key]);
+    const stride = s.stride ?? 1,
+      pad = s.pad ?? 0;
+    if (!(Number.isInteger(stride) && stride >= 1)) throw new ShapeError(`${op}: stride must be a whole number >= 1, got ${stride}`);
+    if (!(Number.isInteger(pad) && pad >= 0)) throw new ShapeError(`${op}: pad must be a whole number >= 0, got ${pad}`);
+    const { ho, wo } = convOutputSize(s);
+    if (ho < 1 || wo < 1) throw new ShapeError(`${op}: a ${dims(s.kh, s.kw)} kernel with pad ${pad} does not fit a ${dims(s.h, s.w)} input`);
+    return { ho, wo, kk: s.kh * s.kw * s.c, rows: s.batch * ho * wo, stride, pad };
+  }
+
+  /** out (batch,ho,wo,outChannels) = conv(x (batch,h,w,c), w (kh·kw·c, outChannels)) + bias; col is (batch·ho·wo, kh·kw·c) scratch. */
+  conv2d(out: F32, x: F32, w: F32, bias: F32 | null, col: F32, s: ConvShape): void {
+    const op = 'conv2d';
+    const g = this.conv(op, s);
+    const xp = this.buf(op, 'x', x, s.batch * s.h * s.w * s.c, `batch×h×w×c = ${dims(s.batch, s.h, s.w, s.c)}`);
+    this.buf(op, 'col', col, g.rows * g.kk, `(batch·ho·wo)×(kh·kw·c) = ${dims(g.rows, g.kk)}`);
+    this.rows('im2col', g.rows, 1, g.rows * g.kk * 8, (r0, r1) => [col.ptr, xp, s.batch, s.h, s.w, s.c, s.kh, s.kw, g.stride, g.pad, g.ho, g.wo, r0, r1]);
+    this.matmul(out, col, w, { m: g.rows, n: s.outChannels, k: g.kk, bias: bias ?? undefined });
+  }
+
+  /** dw += colᵀ·dout, dbias += Σ dout, dx += col2im(dout·wᵀ) (dx may be null for a first layer); dcol is scratch like col. */
+  conv2dBackward(dx: F32 | null, dw: F32, dbias: F32 | null, dout: F32, col: F32, w: F32, dcol: F32, s: ConvShape): void {
+    const op = 'conv2dBackward';
+    const g = this.conv(op, s);
+    this.matmul(dw, col, dout, { m: g.kk, n: s.outChannels, k: g.rows, layout: 'tn', accumulate: true });
+    if (dbias) this.biasAddBackward(dbias, dout, g.rows, s.outChannels);
+    if (!dx) return;
+    this.matmul(dcol, dout, w, { m: g.rows, n: g.kk, k: s.outChannels, layout: 'nt' });
+    const dxp = this.buf(op, 'dx', dx, s.batch * s.h * s.w * s.c, `batch×h×w×c = ${dims(s.batch, s.h, s.w, s.c)}`);
+    this.raw.col2im(dxp, dcol.ptr, s.batch, s.h, s.w, s.c, s.kh, s.kw, g.stride, g.pad, g.ho, g.wo);
+  }
+
+  /** out, argmax (batch,ho,wo,c) = k×k max-pooling of x (batch,h,w,c), stride defaults to k. */
+  maxPool(out: F32, argmax: I32, x: F32, s: PoolShape): void {
+    const op = 'maxPool';
+    for (const key of ['batch', 'h', 'w', 'c', 'k'] as const) this.size(op, key, s[key]);
+    const stride = s.stride ?? s.k;
+    if (s.k < 1 || stride < 1 || s.k > s.h || s.k > s.w) throw new ShapeError(`maxPool: window ${s.k} (stride ${stride}) does not fit a ${dims(s.h, s.w)} input`);
+    const { ho, wo } = poolOutputSize(s);
+    const n = s.batch * ho * wo * s.c;
+    const shape = `batch×ho×wo×c = ${dims(s.batch, ho, wo, s.c)}`;
+    this.raw.maxpool_forward(
+      this.buf(op, 'out', out, n, shape),
+      this.buf(op, 'argmax', argmax, n, shape, 'i32'),
+      this.buf(op, 'x', x, s.batch * s.h * s.w * s.c, `batch×h×w×c = ${dims(s.batch, s.h, s.w, s.c)}`),
+      s.batch,
+      s.h,
+      s.w,
+      s.c,
+      s.k,
+      stride,
+      ho,
+      wo,
+    );
+  }
+  /** dx[argmax[i]] += dout[i]; argmax must come from maxPool over a buffer the size of dx. */
+  maxPoolBackward(dx: F32, dout: F32, argmax: I32): void {
+    const op = 'maxPoolBackward';
+    const n = this.same(op, 'dout and argmax', dout, argmax);
+    const idx = this.arena.viewI32(argmax);
+    for (let i = 0; i < n; i++) if (!(idx[i] >= 0 && idx[i] < dx.length)) throw new RangeError(`${op}: argmax[${i}] = ${idx[i]} is outside dx (${dx.length} elements)`);
+    this.raw.maxpool_backward(this.buf(op, 'dx', dx, dx.length, `${dx.length}`), this.buf(op, 'dout', dout, n, `${n}`), this.buf(op, 'argmax', argmax, n, `${n}`, 'i32'), n);
+  }
+
+  // ---- flat vectors ---------------------------------------------------------------------------
+
+  dot(x: F32, y: F32): number {
+    const n = this.same('dot', 'x and y', x, y);
+    return this.raw.dot(this.buf('dot', 'x', x, n, `${n}`), this.buf('dot', 'y', y, n, `${n}`), n) as number;
+  }
+  sumsq(x: F32): number {
+    return this.raw.sumsq(this.buf('sumsq', 'x', x, x.length, `${x.length}`), x.length) as number;
+  }
+  /** y += a·x */
+  axpy(y: F32, x: F32, a: number): void {
+    const n = this.same('axpy', 'y and x', y, x);
+    this.raw.axpy(this.buf('axpy', 'y', y, n, `${n}`), this.buf('axpy', 'x', x, n, `${n}`), n, this.finite('axpy', 'a', a));
+  }
+  scale(x: F32, a: number): void {
+    this.raw.scale(this.buf('scale', 'x', x, x.length, `${x.length}`), x.length, this.finite('scale', 'a', a));
+  }
+  fill(x: F32, v: number): void {
+    this.raw.fill(this.buf('fill', 'x', x, x.length, `${x.length}`), x.length, v);
+  }
+  copy(dst: F32, src: F32): void {
+    const n = this.same('copy', 'dst and src', dst, src);
+    this.raw.copy(this.buf('copy', 'dst', dst, n, `${n}`), this.buf('copy', 'src', src, n, `${n}`), n);
+  }
+
+  // ---- optimisers -----------------------------------------------------------------------------
+
+  /** SGD with momentum and L2 weight decay over flat buffers p, g, velocity v. */
+  sgdStep(p: F32, g: F32, v: F32, o: { lr: number; momentum?: number; weightDecay?: number; nesterov?: boolean }): void {
+    const op = 'sgdStep';
+    const n = this.same(op, 'params, grads and velocity', p, g, v);
+    this.raw.sgd_step(this.buf(op, 'params', p, n, `${n}`), this.buf(op, 'grads', g, n, `${n}`), this.buf(op, 'velocity', v, n, `${n}`), n, this.finite(op, 'lr', o.lr), this.finite(op, 'momentum', o.momentum ?? 0), this.finite(op, 'weightDecay', o.weightDecay ?? 0), o.nesterov ? 1 : 0);
+  }
+
+  /** AdamW at step t >= 1 over flat buffers p, g, moments m and v. */
+  adamwStep(p: F32, g: F32, m: F32, v: F32, o: { lr: number; step: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number }): void {
+    const op = 'adamwStep';
+    const n = this.same(op, 'params, grads, m and v', p, g, m, v);
+    if (!(Number.isInteger(o.step) && o.step >= 1)) throw new RangeError(`${op}: step must be a whole number >= 1, got ${o.step}`);
+    const b1 = o.beta1 ?? 0.9,
+      b2 = o.beta2 ?? 0.999;
+    if (!(b1 >= 0 && b1 < 1) || !(b2 >= 0 && b2 < 1)) throw new RangeError(`${op}: beta1 and beta2 must be in [0, 1), got ${b1}, ${b2}`);
+    this.raw.adamw_step(this.buf(op, 'params', p, n, `${n}`), this.buf(op, 'grads', g, n, `${n}`), this.buf(op, 'm', m, n, `${n}`), this.buf(op, 'v', v, n, `${n}`), n, this.finite(op, 'lr', o.lr), b1, b2, o.eps ?? 1e-8, this.finite(op, 'weightDecay', o.weightDecay ?? 0), o.step);
+  }
+
+  // ---- random numbers -------------------------------------------------------------------------
+
+  /** A new generator state (4 words) seeded from (seed, stream). */
+  rng(seed: number, stream = 0): I32 {
+    if (!Number.isInteger(seed) || !Number.isInteger(stream)) throw new RangeError(`rng: seed and stream must be whole numbers, got ${seed}, ${stream}`);
+    const state = this.arena.i32(4);
+    this.raw.rng_seed(state.ptr, seed | 0, stream | 0);
+    return state;
+  }
+  /** Next raw u32 draw. */
+  rngNext(state: I32): number {
+    return (this.raw.rng_next(this.buf('rngNext', 'state', state, 4, '4', 'i32')) as number) >>> 0;
+  }
+  uniform(out: F32, state: I32, lo = 0, hi = 1): void {
+    this.raw.rng_uniform(this.buf('uniform', 'out', out, out.length, `${out.length}`), out.length, this.buf('uniform', 'state', state, 4, '4', 'i32'), lo, hi);
+  }
+  normal(out: F32, state: I32, mean = 0, std = 1): void {
+    this.raw.rng_normal(this.buf('normal', 'out', out, out.length, `${out.length}`), out.length, this.buf('normal', 'state', state, 4, '4', 'i32'), mean, std);
+  }
+  permutation(out: I32, state: I32): void {
+    this.raw.rng_permutation(this.buf('permutation', 'out', out, out.length, `${out.length}`, 'i32'), out.length, this.buf('permutation', 'state', state, 4, '4', 'i32'));
+  }
+}
