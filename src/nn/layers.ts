@@ -1,0 +1,280 @@
+/**
+ * Layers over the kernels. Each layer owns its output and input-gradient buffers, sized for
+ * `maxBatch` samples; a smaller batch uses their prefix. Contracts (per sample, row-major):
+ *   forward(x (batch, inFeatures), batch, train) -> y (batch, outFeatures)
+ *   backward(dy (batch, outFeatures), batch, needDx) -> dx (batch, inFeatures) or null;
+ *     parameter gradients accumulate into the store's gradient buffer.
+ * backward may be called several times after one forward (the UDI controller does so).
+ * Images are NHWC, so flattening a (h, w, c) map is free.
+ */
+import type { F32, I32 } from '../runtime/arena.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { Kernels } from '../kernels/ops.js';
+import { convOutputSize, poolOutputSize } from '../kernels/ops.js';
+import { type Param, type ParamStore, slice } from './params.js';
+
+export interface Layer {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  forward(x: F32, batch: number, train: boolean): F32;
+  backward(dy: F32, batch: number, needDx: boolean): F32 | null;
+}
+
+/** The first `n` elements of a buffer. */
+export const prefix = (b: F32, n: number): F32 => slice(b, 0, n);
+
+export class Dense implements Layer {
+  private readonly y: F32;
+  private readonly dx: F32;
+  private readonly w: Param;
+  private readonly b: Param;
+  private x: F32 | null = null;
+  private readonly K: Kernels;
+
+  constructor(
+    rt: Runtime,
+    private readonly store: ParamStore,
+    group: string,
+    name: string,
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    maxBatch: number,
+    init: 'he' | 'xavier' = 'he',
+  ) {
+    this.K = rt.kernels;
+    this.w = store.add(group, `${name}.weight`, [inFeatures, outFeatures], init, inFeatures, outFeatures);
+    this.b = store.add(group, `${name}.bias`, [outFeatures], 'zeros', inFeatures, outFeatures);
+    this.y = rt.arena.f32(maxBatch * outFeatures);
+    this.dx = rt.arena.f32(maxBatch * inFeatures);
+  }
+
+  forward(x: F32, batch: number): F32 {
+    this.x = x;
+    const y = prefix(this.y, batch * this.outFeatures);
+    this.K.matmul(y, x, this.store.paramOf(this.w), { m: batch, n: this.outFeatures, k: this.inFeatures, bias: this.store.paramOf(this.b) });
+    return y;
+  }
+
+  backward(dy: F32, batch: number, needDx: boolean): F32 | null {
+    if (!this.x) throw new Error('Dense.backward before forward');
+    this.K.matmul(this.store.gradOf(this.w), this.x, dy, { m: this.inFeatures, n: this.outFeatures, k: batch, layout: 'tn', accumulate: true });
+    this.K.biasAddBackward(this.store.gradOf(this.b), dy, batch, this.outFeatures);
+    if (!needDx) return null;
+    const dx = prefix(this.dx, batch * this.inFeatures);
+    this.K.matmul(dx, dy, this.store.paramOf(this.w), { m: batch, n: this.inFeatures, k: this.outFeatures, layout: 'nt' });
+    return dx;
+  }
+}
+
+export class Activation implements Layer {
+  private readonly y: F32;
+  private readonly dx: F32;
+  private x: F32 | null = null;
+  readonly outFeatures: number;
+  private readonly K: Kernels;
+
+  constructor(
+    rt: Runtime,
+    readonly kind: 'relu' | 'gelu',
+    readonly inFeatures: number,
+    maxBatch: number,
+  ) {
+    this.K = rt.kernels;
+    this.outFeatures = inFeatures;
+    this.y = rt.arena.f32(maxBatch * inFeatures);
+    this.dx = rt.arena.f32(maxBatch * inFeatures);
+  }
+
+  forward(x: F32, batch: number): F32 {
+    this.x = x;
+    const y = prefix(this.y, batch * this.outFeatures);
+    if (this.kind === 'relu') this.K.relu(y, x);
+    else this.K.gelu(y, x);
+    return y;
+  }
+
+  backward(dy: F32, batch: number, needDx: boolean): F32 | null {
+    if (!needDx) return null;
+    if (!this.x) throw new Error('Activation.backward before forward');
+    const dx = prefix(this.dx, batch * this.inFeatures);
+    this.K.fill(dx, 0);
+    if (this.kind === 'relu') this.K.reluBackward(dx, dy, this.x);
+    else this.K.geluBackward(dx, dy, this.x);
+    return dx;
+  }
+}
+
+export class Dropout implements Layer {
+  private readonly y: F32;
+  private readonly mask: F32;
+  private readonly dx: F32;
+  private readonly rng: I32;
+  private trained = false;
+  readonly outFeatures: number;
+  private readonly K: Kernels;
+
+  constructor(
+    rt: Runtime,
+    readonly p: number,
+    readonly inFeatures: number,
+    maxBatch: number,
+    seed: number,
+    stream: number,
+  ) {
+    if (!(p >= 0 && p < 1)) throw new RangeError(`dropout must be in [0, 1), got ${p}`);
+    this.K = rt.kernels;
+    this.outFeatures = inFeatures;
+    this.y = rt.arena.f32(maxBatch * inFeatures);
+    this.mask = rt.arena.f32(maxBatch * inFeatures);
+    this.dx = rt.arena.f32(maxBatch * inFeatures);
+    this.rng = rt.kernels.rng(seed, stream);
+  }
+
+  forward(x: F32, batch: number, train: boolean): F32 {
+    this.trained = train && this.p > 0;
+    if (!this.trained) return x;
+    const n = batch * this.inFeatures;
+    const y = prefix(this.y, n);
+    this.K.dropout(y, prefix(this.mask, n), x, this.p, this.rng);
+    return y;
+  }
+
+  backward(dy: F32, batch: number, needDx: boolean): F32 | null {
+    if (!needDx) return null;
+    if (!this.trained) return dy;
+    const n = batch * this.inFeatures;
+    const dx = prefix(this.dx, n);
+    this.K.fill(dx, 0);
+    this.K.dropoutBackward(dx, dy, prefix(this.mask, n));
+    return dx;
+  }
+}
+
+/** 2-D convolution, NHWC, 'same'-style padding = floor(kernel/2) by default. */
+export class Conv2d implements Layer {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly outShape: [number, number, number];
+  private readonly y: F32;
+  private readonly dx: F32;
+  private readonly col: F32;
+  private readonly dcol: F32;
+  private readonly w: Param;
+  private readonly b: Param;
+  private x: F32 | null = null;
+  private readonly K: Kernels;
+  private readonly pad: number;
+  private readonly colPerSample: number;
+
+  constructor(
+    rt: Runtime,
+    private readonly store: ParamStore,
+    group: string,
+    name: string,
+    readonly inShape: [number, number, number],
+    readonly channels: number,
+    readonly kernel: number,
+    maxBatch: number,
+  ) {
+    this.K = rt.kernels;
+    const [h, w, c] = inShape;
+    this.pad = Math.floor(kernel / 2);
+    const { ho, wo } = convOutputSize({ batch: 1, h, w, c, outChannels: channels, kh: kernel, kw: kernel, pad: this.pad });
+    this.outShape = [ho, wo, channels];
+    this.inFeatures = h * w * c;
+    this.outFeatures = ho * wo * channels;
+    const kk = kernel * kernel * c;
+    this.colPerSample = ho * wo * kk;
+    this.w = store.add(group, `${name}.weight`, [kk, channels], 'he', kk, channels);
+    this.b = store.add(group, `${name}.bias`, [channels], 'zeros', kk, channels);
+    this.y = rt.arena.f32(maxBatch * this.outFeatures);
+    this.dx = rt.arena.f32(maxBatch * this.inFeatures);
+    this.col = rt.arena.f32(maxBatch * this.colPerSample);
+    this.dcol = rt.arena.f32(maxBatch * this.colPerSample);
+  }
+
+  private shape(batch: number) {
+    const [h, w, c] = this.inShape;
+    return { batch, h, w, c, outChannels: this.channels, kh: this.kernel, kw: this.kernel, pad: this.pad };
+  }
+
+  forward(x: F32, batch: number): F32 {
+    this.x = x;
+    const y = prefix(this.y, batch * this.outFeatures);
+    this.K.conv2d(y, x, this.store.paramOf(this.w), this.store.paramOf(this.b), prefix(this.col, batch * this.colPerSample), this.shape(batch));
+    return y;
+  }
+
+  backward(dy: F32, batch: number, needDx: boolean): F32 | null {
+    if (!this.x) throw new Error('Conv2d.backward before forward');
+    const dx = needDx ? prefix(this.dx, batch * this.inFeatures) : null;
+    if (dx) this.K.fill(dx, 0);
+    const cols = batch * this.colPerSample;
+    this.K.conv2dBackward(dx, this.store.gradOf(this.w), this.store.gradOf(this.b), dy, prefix(this.col, cols), this.store.paramOf(this.w), prefix(this.dcol, cols), this.shape(batch));
+    return dx;
+  }
+}
+
+export class MaxPool implements Layer {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly outShape: [number, number, number];
+  private readonly y: F32;
+  private readonly dx: F32;
+  private readonly argmax: I32;
+  private readonly K: Kernels;
+
+  constructor(
+    rt: Runtime,
+    readonly inShape: [number, number, number],
+    readonly k: number,
+    maxBatch: number,
+  ) {
+    this.K = rt.kernels;
+    const [h, w, c] = inShape;
+    const { ho, wo } = poolOutputSize({ batch: 1, h, w, c, k });
+    if (ho < 1 || wo < 1) throw new RangeError(`max-pool window ${k} does not fit a ${h}×${w} map`);
+    this.outShape = [ho, wo, c];
+    this.inFeatures = h * w * c;
+    this.outFeatures = ho * wo * c;
+    this.y = rt.arena.f32(maxBatch * this.outFeatures);
+    this.dx = rt.arena.f32(maxBatch * this.inFeatures);
+    this.argmax = rt.arena.i32(maxBatch * this.outFeatures);
+  }
+
+  forward(x: F32, batch: number): F32 {
+    const [h, w, c] = this.inShape;
+    const y = prefix(this.y, batch * this.outFeatures);
+    this.K.maxPool(y, { ...this.argmax, length: batch * this.outFeatures }, x, { batch, h, w, c, k: this.k });
+    return y;
+  }
+
+  backward(dy: F32, batch: number, needDx: boolean): F32 | null {
+    if (!needDx) return null;
+    const dx = prefix(this.dx, batch * this.inFeatures);
+    this.K.fill(dx, 0);
+    this.K.maxPoolBackward(dx, dy, { ...this.argmax, length: batch * this.outFeatures });
+    return dx;
+  }
+}
+
+/** Layers applied in order. */
+export class Sequential implements Layer {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  constructor(readonly layers: Layer[]) {
+    if (layers.length === 0) throw new Error('Sequential needs at least one layer');
+    this.inFeatures = layers[0].inFeatures;
+    this.outFeatures = layers[layers.length - 1].outFeatures;
+  }
+  forward(x: F32, batch: number, train: boolean): F32 {
+    let h = x;
+    for (const l of this.layers) h = l.forward(h, batch, train);
+    return h;
+  }
+  backward(dy: F32, batch: number, needDx: boolean): F32 | null {
+    let g: F32 | null = dy;
+    for (let i = this.layers.length - 1; i >= 0 && g; i--) g = this.layers[i].backward(g, batch, needDx || i > 0);
+    return g;
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * One flat parameter buffer, with one gradient buffer and two optimiser-moment buffers of the same
+ * layout. Parameters are declared in named groups (one group per modality's encoder, head, ...);
+ * a group is a contiguous range, so freezing, clipping, optimiser steps, gradient surgery and
+ * checkpoints all work on whole slices.
+ */
+import type { F32, I32 } from '../runtime/arena.js';
+import type { Runtime } from '../runtime/runtime.js';
+
+export type Init = 'he' | 'xavier' | 'zeros';
+
+export interface Param {
+  readonly name: string;
+  readonly group: string;
+  readonly shape: readonly number[];
+  readonly offset: number;
+  readonly length: number;
+  readonly init: Init;
+  readonly fanIn: number;
+  readonly fanOut: number;
+}
+
+export interface Group {
+  readonly name: string;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** A view of `length` floats at element `offset` of a flat buffer. */
+export function slice(buf: F32, offset: number, length: number): F32 {
+  if (offset < 0 || offset + length > buf.length) throw new RangeError(`slice [${offset}, ${offset + length}) is outside a buffer of ${buf.length}`);
+  return { ptr: buf.ptr + 4 * offset, length, kind: 'f32' };
+}
+
+export class ParamStore {
+  private readonly list: Param[] = [];
+  private readonly groupList: Group[] = [];
+  private total = 0;
+  private bufs: { params: F32; grads: F32; m: F32; v: F32 } | null = null;
+
+  constructor(private readonly rt: Runtime) {}
+
+  /** Declare a parameter; groups must be declared contiguously. */
+  add(group: string, name: string, shape: number[], init: Init, fanIn: number, fanOut: number): Param {
+    if (this.bufs) throw new Error(`ParamStore: cannot add ${group}.${name} after allocate()`);
+    const full = `${group}.${name}`;
+    if (this.list.some((p) => `${p.group}.${p.name}` === full)) throw new Error(`ParamStore: duplicate parameter ${full}`);
+    const last = this.groupList[this.groupList.length - 1];
+    if (!last || last.name !== group) {
+      if (this.groupList.some((g) => g.name === group)) throw new Error(`ParamStore: group ${group} must be declared contiguously`);
+      this.groupList.push({ name: group, offset: this.total, length: 0 });
+    }
+    const length = shape.reduce((a, b) => a * b, 1);
+    const p: Param = { name, group, shape: [...shape], offset: this.total, length, init, fanIn, fanOut };
+    this.list.push(p);
+    this.total += length;
+    const g = this.groupList[this.groupList.length - 1];
+    this.groupList[this.groupList.length - 1] = { ...g, length: g.length + length };
+    return p;
+  }
+
+  /** Allocate the flat buffers and initialise parameters from the seeded generator (stream 1). */
+  allocate(seed: number): void {
+    if (this.bufs) throw new Error('ParamStore: allocate() called twice');
+    const a = this.rt.arena;
+    this.bufs = { params: a.f32(this.total), grads: a.f32(this.total), m: a.f32(this.total), v: a.f32(this.total) };
+    for (const b of Object.values(this.bufs)) this.rt.kernels.fill(b, 0);
+    const rng = this.rt.kernels.rng(seed, 1);
+    for (const p of this.list) this.initParam(p, rng);
+  }
+
+  /** Re-initialise one group's parameters (e.g. a follower trained from scratch). */
+  reinit(group: string, seed: number, stream: number): void {
+    const rng = this.rt.kernels.rng(seed, stream);
+    for (const p of this.list) if (p.group === group) this.initParam(p, rng);
+    this.clearMoments(group);
+  }
+
+  private initParam(p: Param, rng: I32): void {
+    const s = this.paramOf(p);
+    const K = this.rt.kernels;
+    if (p.init === 'zeros') K.fill(s, 0);
+    else if (p.init === 'he') K.normal(s, rng, 0, Math.sqrt(2 / p.fanIn));
+    else K.uniform(s, rng, -Math.sqrt(6 / (p.fanIn + p.fanOut)), Math.sqrt(6 / (p.fanIn + p.fanOut)));
+  }
+
+  private get b() {
+    if (!this.bufs) throw new Error('ParamStore: allocate() has not been called');
+    return this.bufs;
+  }
+
+  get size(): number {
+    return this.total;
+  }
+  get params(): F32 {
+    return this.b.params;
+  }
+  get grads(): F32 {
+    return this.b.grads;
+  }
+  get moments(): { m: F32; v: F32 } {
+    return { m: this.b.m, v: this.b.v };
+  }
+  get groups(): readonly Group[] {
+    return this.groupList;
+  }
+  get parameters(): readonly Param[] {
+    return this.list;
+  }
+
+  group(name: string): Group {
+    const g = this.groupList.find((x) => x.name === name);
+    if (!g) throw new Error(`ParamStore: no parameter group "${name}" (have ${this.groupList.map((x) => x.name).join(', ')})`);
+    return g;
+  }
+
+  paramOf(p: Param): F32 {
+    return slice(this.b.params, p.offset, p.length);
+  }
+  gradOf(p: Param): F32 {
+    return slice(this.b.grads, p.offset, p.length);
+  }
+  groupParams(name: string): F32 {
+    const g = this.group(name);
+    return slice(this.b.params, g.offset, g.length);
+  }
+  groupGrads(name: string): F32 {
+    const g = this.group(name);
+    return slice(this.b.grads, g.offset, g.length);
+  }
+  groupMoments(name: string): { m: F32; v: F32 } {
+    const g = this.group(name);
+    return { m: slice(this.b.m, g.offset, g.length), v: slice(this.b.v, g.offset, g.length) };
+  }
+
+  /** One slice of the parameters or gradients covering consecutive groups (e.g. a modality's encoder and head). */
+  span(groups: readonly string[], which: 'params' | 'grads'): F32 {
+    const gs = groups.map((g) => this.group(g));
+    for (let i = 1; i < gs.length; i++) if (gs[i].offset !== gs[i - 1].offset + gs[i - 1].length) throw new Error(`ParamStore.span: groups ${groups.join(', ')} are not consecutive`);
+    const start = gs[0].offset;
+    const end = gs[gs.length - 1].offset + gs[gs.length - 1].length;
+    return slice(which === 'params' ? this.b.params : this.b.grads, start, end - start);
+  }
+
+  zeroGrads(groups?: readonly string[]): void {
+    if (!groups) return this.rt.kernels.fill(this.b.grads, 0);
+    for (const g of groups) this.rt.kernels.fill(this.groupGrads(g), 0);
+  }
+
+  clearMoments(group: string): void {
+    const { m, v } = this.groupMoments(group);
+    this.rt.kernels.fill(m, 0);
+    this.rt.kernels.fill(v, 0);
+  }
+
+  /** A copy of a group's parameters (JS memory), e.g. the best weights for early stopping. */
+  snapshot(group: string): Float32Array {
+    return this.rt.arena.read(this.groupParams(group));
+  }
+  restore(group: string, data: Float32Array): void {
+    const s = this.groupParams(group);
+    if (data.length !== s.length) throw new Error(`ParamStore.restore: group ${group} has ${s.length} parameters, snapshot has ${data.length}`);
+    this.rt.arena.viewF32(s).set(data);
+  }
+}

@@ -1,0 +1,616 @@
+/**
+ * UDI and the baselines, as stages over the one trainer (trainer.ts) and the one network (net.ts).
+ *
+ *   unimodal, ensemble   solo stage only (ensemble = the solo models fused: UDI minus its guided stage)
+ *   udi                  solo stage, anchor selection, anchor frozen and cached, guided stage per follower
+ *   joint, joint+uni     concatenated features with one linear head (+ per-modality heads)
+ *   ogm-ge               joint, with on-the-fly gradient modulation and Gaussian noise
+ *   umt                  unimodal teachers, then joint CE + feature distillation (MSE) from them
+ *
+ * Every [ours] choice of ../shared/notes/udi-method.md is an option here; see UdiOptions.
+ */
+import type { F32 } from '../runtime/arena.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { type Dataset, stratifiedSplit, subset } from '../data/dataset.js';
+import type { EncoderConfig } from '../nn/encoders.js';
+import { prefix } from '../nn/layers.js';
+import { dtanh } from '../util/detmath.js';
+import { fitFusionWeights, fuseEntropy, fuseMean, type FusionKind } from './fusion.js';
+import { scores, type Scores } from './metrics.js';
+import { MultimodalNet } from './net.js';
+import { type Callbacks, type EpochLog, infer, runStage, type Stage, type StageConfig, type StageResult } from './trainer.js';
+
+export type Method = 'udi' | 'unimodal' | 'ensemble' | 'joint' | 'joint+uni' | 'ogm-ge' | 'umt';
+export const METHODS: readonly Method[] = ['udi', 'unimodal', 'ensemble', 'joint', 'joint+uni', 'ogm-ge', 'umt'];
+
+export interface UdiOptions {
+  /** Force the anchor by modality name instead of selecting it. */
+  anchor?: string;
+  /** Top-two validation accuracies closer than this (fraction, 0.005 = 0.5 points) are a tie broken by entropy. [ours] */
+  epsilon: number;
+  /** Temperature of both sides of the JS consistency term. [ours] */
+  temperature: number;
+  /** 'gradient-alignment' (the paper's dynamic interaction, our rule) or 'fixed'. */
+  controller: 'gradient-alignment' | 'fixed';
+  /** Recompute the controller's weights every k steps. [ours] */
+  controllerEvery: number;
+  /** With the fixed controller: lambda_con = 1 and lambda_com = this. */
+  lambdaCom: number;
+  /** Keep the follower's own cross-entropy in its loss. [ours] */
+  keepCE: boolean;
+  /** Follower initialisation: its solo weights, or fresh. [ours] */
+  followerInit: 'solo' | 'scratch';
+  /** The complementary term; 'xcorr' = mean squared cross-correlation of standardised features. [ours] */
+  complementary: 'xcorr' | 'none';
+  /** Clamp for probabilities inside logs. */
+  eps: number;
+}
+
+export interface MethodConfig {
+  seed: number;
+  /** Encoder per modality (by name); modalities absent here are not used. */
+  encoders: Record<string, EncoderConfig>;
+  /** Stage budgets: solo (per modality), guided (UDI followers), joint (joint-family baselines), fusion head. */
+  solo: StageConfig;
+  guided: StageConfig;
+  joint: StageConfig;
+  fusionHead: StageConfig;
+  udi: UdiOptions;
+  /** How fused predictions are made for udi/ensemble. [ours] */
+  fusion: FusionKind;
+  /** Fraction of the training split carved out for validation when no validation set is given. */
+  validationFraction: number;
+  /** OGM-GE modulation strength alpha. */
+  ogmAlpha: number;
+  /** UMT distillation weight. */
+  umtWeight: number;
+}
+
+const adam = (lr: number) => ({ type: 'adamw' as const, lr, weightDecay: 1e-4 });
+
+export function defaultConfig(encoders: Record<string, EncoderConfig>, seed = 0): MethodConfig {
+  const stage: StageConfig = { epochs: 30, batchSize: 64, optimizer: adam(1e-3), schedule: { type: 'constant' }, clipNorm: 5, earlyStopping: { patience: 5, minDelta: 0 } };
+  return {
+    seed,
+    encoders,
+    solo: stage,
+    guided: stage,
+    joint: stage,
+    fusionHead: { ...stage, epochs: 20, optimizer: adam(1e-2) },
+    udi: { epsilon: 0.005, temperature: 1, controller: 'gradient-alignment', controllerEvery: 1, lambdaCom: 1, keepCE: true, followerInit: 'solo', complementary: 'xcorr', eps: 1e-7 },
+    fusion: 'mean',
+    validationFraction: 0.1,
+    ogmAlpha: 0.1,
+    umtWeight: 1,
+  };
+}
+
+export interface LambdaStep {
+  follower: string;
+  step: number;
+  lambdaCon: number;
+  lambdaCom: number;
+  /** cos(g_con, g_com), NaN with the fixed controller. */
+  cos: number;
+}
+
+export interface Result {
+  method: Method;
+  modalities: string[];
+  /** Fused accuracy and macro-F1 on the evaluation split (test if given, else validation). */
+  fused: Scores;
+  evaluatedOn: 'test' | 'validation';
+  /** Each modality trained alone (solo stage), on the evaluation split; absent for joint-family methods. */
+  soloAcc: Record<string, number>;
+  /** Each modality's accuracy inside the final model: its own head, or its block of the joint head. */
+  inModelAcc: Record<string, number>;
+  /** Validation accuracy and mean entropy per modality after the solo stage, and the anchor chosen. */
+  anchor?: { name: string; reason: string; validation: Record<string, { acc: number; entropy: number }> };
+  lambdaTrace: LambdaStep[];
+  /** Update steps per encoder, and each stage's wall time. */
+  cost: { updates: Record<string, number>; stages: { name: string; steps: number; epochs: number; wallMs: number }[]; wallMs: number };
+  fusionWeights?: Record<string, number>;
+  history: EpochLog[];
+}
+
+export interface Splits {
+  train: Dataset;
+  val?: Dataset;
+  test?: Dataset;
+}
+
+/** A trained model: the network plus how to fuse its modalities. */
+export interface Model {
+  net: MultimodalNet;
+  method: Method;
+  modalities: string[];
+  fusion: FusionKind | 'joint';
+  fusionWeights?: Record<string, number>;
+}
+
+class Run {
+  readonly net: MultimodalNet;
+  readonly names: string[];
+  readonly train: Dataset;
+  readonly val: Dataset;
+  readonly evalSet: Dataset;
+  readonly evaluatedOn: 'test' | 'validation';
+  readonly stages: StageResult[] = [];
+  readonly updates: Record<string, number> = {};
+  readonly trace: LambdaStep[] = [];
+  private stageCount = 0;
+  readonly t0 = Date.now();
+
+  constructor(
+    readonly rt: Runtime,
+    readonly method: Method,
+    data: Splits,
+    readonly cfg: MethodConfig,
+    readonly callbacks: Callbacks,
+    readonly signal?: AbortSignal,
+  ) {
+    this.names = Object.keys(cfg.encoders);
+    if (this.names.length === 0) throw new Error('config.encoders names no modality');
+    for (const m of this.names) if (!data.train.modalities[m]) throw new Error(`config.encoders.${m}: the training data has no modality "${m}" (have ${Object.keys(data.train.modalities).join(', ')})`);
+    if (method !== 'unimodal' && this.names.length < 2) throw new Error(`method ${method} needs at least two modalities, got only ${this.names[0]}`);
+    if (data.val) {
+      this.train = data.train;
+      this.val = data.val;
+    } else {
+      const { fit, val } = stratifiedSplit(data.train.labels, cfg.validationFraction, cfg.seed);
+      this.train = subset(data.train, fit, this.names);
+      this.val = subset(data.train, val, this.names);
+    }
+    this.evalSet = data.test ?? this.val;
+    this.evaluatedOn = data.test ? 'test' : 'validation';
+    const batch = Math.max(cfg.solo.batchSize, cfg.guided.batchSize, cfg.joint.batchSize, cfg.fusionHead.batchSize);
+    this.net = new MultimodalNet(
+      rt,
+      this.names.map((name) => ({ name, dim: this.train.modalities[name].dim, encoder: cfg.encoders[name] })),
+      this.train.classes,
+      batch,
+      cfg.seed,
+    );
+    for (const m of this.names) this.updates[m] = 0;
+  }
+
+  async stage(stage: Stage, cfg: StageConfig, encodersUpdated: string[]): Promise<StageResult> {
+    const r = await runStage(this.net, this.train, stage, cfg, { seed: this.cfg.seed, callbacks: this.callbacks, signal: this.signal }, this.stageCount++);
+    this.stages.push(r);
+    for (const m of encodersUpdated) this.updates[m] += r.steps;
+    return r;
+  }
+
+  /** Validation accuracy of one modality's own head. */
+  valAcc(m: string): Scores {
+    return scores(infer(this.net, this.val, [m]).probs[m], this.val.labels, this.net.classes);
+  }
+
+  soloStage(m: string): Stage {
+    const net = this.net;
+    return {
+      name: `solo:${m}`,
+      trainable: MultimodalNet.groups(m),
+      modalities: [m],
+      step: (n) => {
+        const b = net.forward(m, n, true);
+        const loss = net.headLoss(b, n);
+        const dz = prefix(b.dlogits, n * net.classes);
+        net.rt.kernels.fill(dz, 0);
+        net.rt.kernels.softmaxCrossEntropyBackward(dz, prefix(b.probs, n * net.classes), net.batchLabels(n), n, net.classes);
+        net.encoderBackward(b, n, net.headBackward(b, n, dz));
+        return { loss };
+      },
+      validate: () => {
+        const s = this.valAcc(m);
+        return { monitor: s.acc, metrics: { [`val_acc_${m}`]: s.acc, [`val_f1_${m}`]: s.f1 } };
+      },
+    };
+  }
+
+  history(): EpochLog[] {
+    return this.stages.flatMap((s) => s.history);
+  }
+
+  cost(): Result['cost'] {
+    return { updates: { ...this.updates }, stages: this.stages.map((s) => ({ name: s.name, steps: s.steps, epochs: s.epochs, wallMs: s.wallMs })), wallMs: Date.now() - this.t0 };
+  }
+}
+
+// ---- fusion of own-head probabilities --------------------------------------------------------
+
+function fused(run: Run, probs: Record<string, Float32Array>, n: number, kind: FusionKind, weights?: Record<string, number>): Float32Array {
+  if (kind === 'entropy') return fuseEntropy(probs, n, run.net.classes);
+  return fuseMean(probs, n, run.net.classes, kind === 'validation' ? weights : undefined);
+}
+
+/** Train the linear fusion head (group head:joint) on the frozen encoders' features. */
+async function trainFusionHead(run: Run): Promise<void> {
+  const net = run.net;
+  const K = net.rt.kernels;
+  const C = net.classes;
+  await run.stage(
+    {
+      name: 'fusion-head',
+      trainable: ['head:joint'],
+      modalities: run.names,
+      step: (n) => {
+        for (const m of run.names) net.forward(m, n, false);
+        const z = net.jointForward(n);
+        const p = prefix(net.jointProbs, n * C);
+        const loss = K.softmaxCrossEntropy(p, z, net.batchLabels(n), n, C);
+        const dz = prefix(net.jointDlogits, n * C);
+        K.fill(dz, 0);
+        K.softmaxCrossEntropyBackward(dz, p, net.batchLabels(n), n, C);
+        net.jointBackward(n, dz);
+        return { loss };
+      },
+      validate: () => {
+        const s = scores(infer(net, run.val, run.names, { joint: true }).joint!, run.val.labels, C);
+        return { monitor: s.acc, metrics: { val_acc_fused: s.acc } };
+      },
+    },
+    run.cfg.fusionHead,
+    [],
+  );
+}
+
+async function finishLateFusion(run: Run, kind: FusionKind): Promise<{ fused: Scores; weights?: Record<string, number>; inModel: Record<string, number> }> {
+  const C = run.net.classes;
+  let weights: Record<string, number> | undefined;
+  if (kind === 'validation') weights = fitFusionWeights(infer(run.net, run.val, run.names).probs, run.val.labels, C);
+  if (kind === 'head') await trainFusionHead(run);
+  const out = infer(run.net, run.evalSet, run.names, { joint: kind === 'head' });
+  const probs = kind === 'head' ? out.joint! : fused(run, out.probs, run.evalSet.size, kind, weights);
+  const inModel = Object.fromEntries(run.names.map((m) => [m, scores(out.probs[m], run.evalSet.labels, C).acc]));
+  return { fused: scores(probs, run.evalSet.labels, C), weights, inModel };
+}
+
+// ---- UDI ---------------------------------------------------------------------------------------
+
+function selectAnchor(run: Run, o: UdiOptions): NonNullable<Result['anchor']> {
+  const net = run.net;
+  const K = net.rt.kernels;
+  const arena = net.rt.arena;
+  const validation: Record<string, { acc: number; entropy: number }> = {};
+  const out = infer(net, run.val, run.names);
+  for (const m of run.names) {
+    const mark = arena.mark();
+    const p = arena.f32From(out.probs[m]);
+    validation[m] = { acc: scores(out.probs[m], run.val.labels, net.classes).acc, entropy: K.entropy(p, run.val.size, net.classes, o.eps) };
+    arena.release(mark);
+  }
+  if (o.anchor !== undefined) {
+    if (!run.names.includes(o.anchor)) throw new Error(`udi.anchor: "${o.anchor}" is not a modality of this run (${run.names.join(', ')})`);
+    return { name: o.anchor, reason: 'forced by the udi.anchor option', validation };
+  }
+  const ranked = [...run.names].sort((a, b) => validation[b].acc - validation[a].acc || run.names.indexOf(a) - run.names.indexOf(b));
+  const [first, second] = ranked;
+  const fmt = (m: string) => `${m} ${(100 * validation[m].acc).toFixed(2)}%`;
+  if (validation[first].acc - validation[second].acc < o.epsilon) {
+    const pick = validation[second].entropy < validation[first].entropy ? second : first;
+    return { name: pick, reason: `validation accuracies within ${(100 * o.epsilon).toFixed(2)} points (${fmt(first)}, ${fmt(second)}); lower mean entropy wins (${validation[pick].entropy.toFixed(4)})`, validation };
+  }
+  return { name: first, reason: `best validation accuracy (${ranked.map(fmt).join(' > ')})`, validation };
+}
+
+/** The anchor's cached training-set targets: probabilities at temperature T and features. */
+function cacheAnchor(run: Run, anchor: string, T: number): { probs: Float32Array; feats: Float32Array; dim: number } {
+  const net = run.net;
+  const K = net.rt.kernels;
+  const arena = net.rt.arena;
+  const C = net.classes;
+  const b = net.branch(anchor);
+  const probs = new Float32Array(run.train.size * C);
+  const feats = new Float32Array(run.train.size * b.featureDim);
+  const idx = new Int32Array(net.maxBatch);
+  for (let start = 0; start < run.train.size; start += net.maxBatch) {
+    const n = Math.min(net.maxBatch, run.train.size - start);
+    for (let i = 0; i < n; i++) idx[i] = start + i;
+    net.load(run.train, idx.subarray(0, n), [anchor]);
+    net.forward(anchor, n, false);
+    const p = prefix(b.probs, n * C);
+    K.copy(p, b.logits!);
+    if (T !== 1) K.scale(p, 1 / T);
+    K.softmax(p, p, n, C);
+    probs.set(arena.viewF32(p), start * C);
+    feats.set(arena.viewF32(b.feat!), start * b.featureDim);
+  }
+  return { probs, feats, dim: b.featureDim };
+}
+
+function guidedStage(run: Run, follower: string, anchor: string, cache: { probs: Float32Array; feats: Float32Array; dim: number }): Stage {
+  const net = run.net;
+  const K = net.rt.kernels;
+  const arena = net.rt.arena;
+  const o = run.cfg.udi;
+  const C = net.classes;
+  const b = net.branch(follower);
+  const d = b.featureDim,
+    da = cache.dim,
+    B = net.maxBatch;
+  const groups = MultimodalNet.groups(follower);
+  // Working buffers for the whole stage.
+  const pa = arena.f32(B * C),
+    pm = arena.f32(B * C);
+  const g = arena.f32(B * da),
+    ghat = arena.f32(B * da),
+    ginv = arena.f32(da);
+  const xc = arena.f32(d * da),
+    fhat = arena.f32(B * d),
+    finv = arena.f32(d),
+    work = arena.f32(B * d);
+  const gradSpan = net.store.span(groups, 'grads');
+  const gCon = arena.f32(gradSpan.length),
+    gCom = arena.f32(gradSpan.length);
+  const useCom = o.complementary === 'xcorr';
+  let lambdaCon = o.controller === 'fixed' ? 1 : 0.5;
+  let lambdaCom = o.controller === 'fixed' ? o.lambdaCom : 0.5;
+  let lastCos = Number.NaN;
+  const div = { temperature: o.temperature, eps: o.eps };
+
+  /** One backward pass of CE·wCE + JS·wCon + xcorr·wCom into the follower's gradients. */
+  const backward = (n: number, wCE: number, wCon: number, wCom: number) => {
+    const dz = prefix(b.dlogits, n * C);
+    K.fill(dz, 0);
+    if (wCE) K.softmaxCrossEntropyBackward(dz, prefix(b.probs, n * C), net.batchLabels(n), n, C, wCE);
+    if (wCon) K.jsDivergenceBackward(dz, prefix(pa, n * C), prefix(pm, n * C), n, C, { ...div, scale: wCon });
+    let df: F32;
+    if (wCE || wCon) df = net.headBackward(b, n, dz);
+    else {
+      df = prefix(b.dfeat, n * d);
+      K.fill(df, 0);
+    }
+    if (wCom && useCom) K.crossCorrelationBackward(df, prefix(xc, d * da), prefix(fhat, n * d), finv, prefix(ghat, n * da), n, d, da, wCom, prefix(work, n * d));
+    net.encoderBackward(b, n, df);
+  };
+
+  return {
+    name: `guided:${follower}`,
+    trainable: groups,
+    modalities: [follower],
+    step: (n, idx, step) => {
+      // Gather the anchor's cached targets for these rows.
+      const paV = arena.viewF32(pa),
+        gV = arena.viewF32(g);
+      for (let i = 0; i < n; i++) {
+        paV.set(cache.probs.subarray(idx[i] * C, (idx[i] + 1) * C), i * C);
+        gV.set(cache.feats.subarray(idx[i] * da, (idx[i] + 1) * da), i * da);
+      }
+      net.forward(follower, n, true);
+      const ce = net.headLoss(b, n);
+      const con = K.jsDivergence(prefix(pm, n * C), prefix(pa, n * C), b.logits!, n, C, div);
+      let com = 0;
+      if (useCom) {
+        K.standardize(prefix(ghat, n * da), ginv, prefix(g, n * da), n, da);
+        com = K.crossCorrelation(prefix(xc, d * da), prefix(fhat, n * d), finv, b.feat!, prefix(ghat, n * da), n, d, da);
+      }
+      if (o.controller === 'gradient-alignment' && useCom && step % o.controllerEvery === 0) {
+        net.store.zeroGrads(groups);
+        backward(n, 0, 1, 0);
+        K.copy(gCon, gradSpan);
+        net.store.zeroGrads(groups);
+        backward(n, 0, 0, 1);
+        K.copy(gCom, gradSpan);
+        const cc = K.dot(gCon, gCon),
+          mm = K.dot(gCom, gCom),
+          cm = K.dot(gCon, gCom);
+        const cos = cc > 0 && mm > 0 ? cm / Math.sqrt(cc * mm) : 1;
+        lastCos = cos;
+        if (cos >= 0) {
+          lambdaCon = 0.5;
+          lambdaCom = 0.5;
+        } else {
+          const alpha = Math.min(1, Math.max(0, (mm - cm) / (cc + mm - 2 * cm)));
+          lambdaCon = alpha;
+          lambdaCom = 1 - alpha;
+        }
+        net.store.zeroGrads(groups);
+      }
+      backward(n, o.keepCE ? 1 : 0, lambdaCon, useCom ? lambdaCom : 0);
+      run.trace.push({ follower, step, lambdaCon, lambdaCom: useCom ? lambdaCom : 0, cos: o.controller === 'fixed' ? Number.NaN : lastCos });
+      const loss = (o.keepCE ? ce : 0) + lambdaCon * con + (useCom ? lambdaCom * com : 0);
+      return { loss, ce, con, com };
+    },
+    validate: () => {
+      const s = run.valAcc(follower);
+      return { monitor: s.acc, metrics: { [`val_acc_${follower}`]: s.acc, [`val_f1_${follower}`]: s.f1 } };
+    },
+  };
+}
+
+// ---- joint-family objectives -------------------------------------------------------------------
+
+interface JointOptions {
+  uni: boolean;
+  ogm?: number;
+  teachers?: Record<string, Float32Array>;
+}
+
+function jointStage(run: Run, name: string, opt: JointOptions): Stage {
+  const net = run.net;
+  const K = net.rt.kernels;
+  const arena = net.rt.arena;
+  const C = net.classes;
+  const B = net.maxBatch;
+  const trainable = [...run.names.flatMap((m) => (opt.uni ? MultimodalNet.groups(m) : [`enc:${m}`])), 'head:joint'];
+  const blk = arena.f32(B * C),
+    blkP = arena.f32(B * C);
+  const diff = Object.fromEntries(net.branches.map((b) => [b.name, arena.f32(B * b.featureDim)]));
+  const noiseRng = K.rng(run.cfg.seed, 77);
+  const noise = arena.f32(Math.max(...net.store.parameters.map((p) => p.length)));
+  return {
+    name,
+    trainable,
+    modalities: run.names,
+    step: (n, idx) => {
+      for (const m of run.names) net.forward(m, n, true);
+      const z = net.jointForward(n);
+      const p = prefix(net.jointProbs, n * C);
+      const lab = net.batchLabels(n);
+      const jointLoss = K.softmaxCrossEntropy(p, z, lab, n, C);
+      const dz = prefix(net.jointDlogits, n * C);
+      K.fill(dz, 0);
+      K.softmaxCrossEntropyBackward(dz, p, lab, n, C);
+      net.jointBackward(n, dz); // writes each branch's dfeat
+      const parts: Record<string, number> = { joint: jointLoss };
+      let loss = jointLoss;
+      for (const b of net.branches) {
+        const df = prefix(b.dfeat, n * b.featureDim);
+        if (opt.uni) {
+          const l = net.headLoss(b, n);
+          parts[`ce_${b.name}`] = l;
+          loss += l;
+          const dzu = prefix(b.dlogits, n * C);
+          K.fill(dzu, 0);
+          K.softmaxCrossEntropyBackward(dzu, prefix(b.probs, n * C), lab, n, C);
+          K.axpy(df, net.headBackward(b, n, dzu), 1);
+        }
+        if (opt.teachers) {
+          // Distillation: mean squared error to the teacher's features.
+          const dv = prefix(diff[b.name], n * b.featureDim);
+          const t = arena.viewF32(dv);
+          const src = opt.teachers[b.name];
+          for (let i = 0; i < n; i++) t.set(src.subarray(idx[i] * b.featureDim, (idx[i] + 1) * b.featureDim), i * b.featureDim);
+          K.scale(dv, -1);
+          K.axpy(dv, b.feat!, 1); // f − teacher
+          const mse = K.sumsq(dv) / (n * b.featureDim);
+          parts[`kd_${b.name}`] = mse;
+          loss += run.cfg.umtWeight * mse;
+          K.axpy(df, dv, (2 * run.cfg.umtWeight) / (n * b.featureDim));
+        }
+        net.encoderBackward(b, n, df);
+      }
+      if (opt.ogm !== undefined) {
+        // OGM-GE: score_m = Σ_i softmax(block logits of m)[y_i]; the dominant modality's encoder
+        // gradient is scaled by 1 − tanh(alpha·rho) and gets Gaussian noise with the gradient's std.
+        const score: number[] = net.branches.map((_, i) => {
+          net.jointBlockLogits(i, n, prefix(blk, n * C));
+          K.softmax(prefix(blkP, n * C), prefix(blk, n * C), n, C);
+          const pv = arena.viewF32(blkP);
+          const y = arena.viewI32(lab);
+          let s = 0;
+          for (let r = 0; r < n; r++) s += pv[r * C + y[r]];
+          return s;
+        });
+        net.branches.forEach((b, i) => {
+          const others = score.filter((_, j) => j !== i);
+          const rho = score[i] / (others.reduce((a, c) => a + c, 0) / others.length);
+          parts[`rho_${b.name}`] = rho;
+          if (!(rho > 1)) return;
+          const coeff = 1 - dtanh(opt.ogm! * rho);
+          // Per parameter tensor, as the reference code: g <- coeff·g + N(0, std(g)).
+          for (const prm of net.store.parameters) {
+            if (prm.group !== `enc:${b.name}`) continue;
+            const gr = net.store.gradOf(prm);
+            const v = arena.viewF32(gr);
+            let sum = 0;
+            for (let k = 0; k < v.length; k++) sum += v[k];
+            const mean = sum / v.length;
+            let ss = 0;
+            for (let k = 0; k < v.length; k++) ss += (v[k] - mean) * (v[k] - mean);
+            const std = v.length > 1 ? Math.sqrt(ss / (v.length - 1)) : 0;
+            K.scale(gr, coeff);
+            const nz = prefix(noise, gr.length);
+            K.normal(nz, noiseRng, 0, std + 1e-8);
+            K.axpy(gr, nz, 1);
+          }
+        });
+      }
+      return { loss, ...parts };
+    },
+    validate: () => {
+      const s = scores(infer(net, run.val, run.names, { joint: true }).joint!, run.val.labels, C);
+      return { monitor: s.acc, metrics: { val_acc_fused: s.acc, val_f1_fused: s.f1 } };
+    },
+  };
+}
+
+// ---- entry points ------------------------------------------------------------------------------
+
+export interface TrainOptions {
+  callbacks?: Callbacks;
+  signal?: AbortSignal;
+}
+
+/** Train `method` on the splits and report the result (and the trained model). */
+export async function train(rt: Runtime, method: Method, data: Splits, cfg: MethodConfig, opts: TrainOptions = {}): Promise<{ result: Result; model: Model }> {
+  if (!METHODS.includes(method)) throw new Error(`unknown method "${method}"; choose one of ${METHODS.join(', ')}`);
+  const run = new Run(rt, method, data, cfg, opts.callbacks ?? {}, opts.signal);
+  const C = run.net.classes;
+  opts.callbacks?.onTrainBegin?.();
+  const base = { method, modalities: run.names, evaluatedOn: run.evaluatedOn, lambdaTrace: run.trace } as const;
+  let result: Result;
+  let model: Model;
+
+  const soloAll = async () => {
+    for (const m of run.names) await run.stage(run.soloStage(m), cfg.solo, [m]);
+    const out = infer(run.net, run.evalSet, run.names);
+    return Object.fromEntries(run.names.map((m) => [m, scores(out.probs[m], run.evalSet.labels, C).acc]));
+  };
+
+  if (method === 'unimodal' || method === 'ensemble' || method === 'udi') {
+    const soloAcc = await soloAll();
+    let anchor: Result['anchor'];
+    if (method === 'udi') {
+      anchor = selectAnchor(run, cfg.udi);
+      const cache = cacheAnchor(run, anchor.name, cfg.udi.temperature);
+      const followers = run.names.filter((m) => m !== anchor!.name).sort((a, b) => anchor!.validation[b].acc - anchor!.validation[a].acc);
+      for (const [i, f] of followers.entries()) {
+        if (cfg.udi.followerInit === 'scratch') for (const g of MultimodalNet.groups(f)) run.net.store.reinit(g, cfg.seed, 500 + i);
+        await run.stage(guidedStage(run, f, anchor.name, cache), cfg.guided, [f]);
+      }
+    }
+    if (method === 'unimodal') {
+      // The unimodal "fused" prediction is the best single modality, chosen on validation.
+      const best = [...run.names].sort((a, b) => run.valAcc(b).acc - run.valAcc(a).acc)[0];
+      const out = infer(run.net, run.evalSet, [best]);
+      result = { ...base, fused: scores(out.probs[best], run.evalSet.labels, C), soloAcc, inModelAcc: soloAcc, cost: run.cost(), history: run.history() };
+      model = { net: run.net, method, modalities: [best], fusion: 'mean' };
+    } else {
+      const f = await finishLateFusion(run, cfg.fusion);
+      result = { ...base, fused: f.fused, soloAcc, inModelAcc: f.inModel, anchor, fusionWeights: f.weights, cost: run.cost(), history: run.history() };
+      model = { net: run.net, method, modalities: run.names, fusion: cfg.fusion, fusionWeights: f.weights };
+    }
+  } else {
+    let teachers: Record<string, Float32Array> | undefined;
+    let soloAcc: Record<string, number> = {};
+    if (method === 'umt') {
+      soloAcc = await soloAll();
+      teachers = infer(run.net, run.train, run.names, { feats: true }).feats;
+      run.names.forEach((m, i) => MultimodalNet.groups(m).forEach((g) => run.net.store.reinit(g, cfg.seed, 600 + i)));
+    }
+    await run.stage(jointStage(run, method, { uni: method === 'joint+uni', ogm: method === 'ogm-ge' ? cfg.ogmAlpha : undefined, teachers }), cfg.joint, run.names);
+    const out = infer(run.net, run.evalSet, run.names, { joint: true });
+    const inModelAcc = Object.fromEntries(run.names.map((m) => [m, scores(method === 'joint+uni' ? out.probs[m] : out.jointBlocks![m], run.evalSet.labels, C).acc]));
+    result = { ...base, fused: scores(out.joint!, run.evalSet.labels, C), soloAcc, inModelAcc, cost: run.cost(), history: run.history() };
+    model = { net: run.net, method, modalities: run.names, fusion: 'joint' };
+  }
+  opts.callbacks?.onTrainEnd?.();
+  return { result, model };
+}
+
+/** UDI with the given config (see defaultConfig). */
+export function trainUDI(rt: Runtime, data: Splits, cfg: MethodConfig, opts: TrainOptions = {}) {
+  return train(rt, 'udi', data, cfg, opts);
+}
+
+/**
+ * Fused class probabilities (n × classes) for a dataset holding any non-empty subset of the model's
+ * modalities. Joint-head models need all of them.
+ */
+export function predict(model: Model, ds: Dataset): Float32Array {
+  const present = model.modalities.filter((m) => ds.modalities[m] !== undefined);
+  if (present.length === 0) throw new Error(`predict: the input has none of the model's modalities (${model.modalities.join(', ')})`);
+  const C = model.net.classes;
+  if (model.fusion === 'joint' || model.fusion === 'head') {
+    if (present.length !== model.net.branches.length) {
+      if (model.fusion === 'head') return fuseMean(infer(model.net, ds, present).probs, ds.size, C);
+      throw new Error(`predict: a ${model.method} model fuses inside its joint head and needs every modality (${model.modalities.join(', ')}); missing ${model.modalities.filter((m) => !present.includes(m)).join(', ')}`);
+    }
+    return infer(model.net, ds, present, { joint: true }).joint!;
+  }
+  const probs = infer(model.net, ds, present).probs;
+  if (model.fusion === 'entropy') return fuseEntropy(probs, ds.size, C);
+  return fuseMean(probs, ds.size, C, model.fusion === 'validation' ? model.fusionWeights : undefined);
+}

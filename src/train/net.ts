@@ -1,0 +1,191 @@
+/**
+ * The multimodal network every method trains: one encoder and one linear head per modality
+ * (parameter groups `enc:<m>` and `head:<m>`), plus a joint linear head over the concatenated
+ * features (group `head:joint`) for the joint-family baselines. All methods share this layout, so
+ * their costs and results are comparable by construction.
+ */
+import type { F32, I32 } from '../runtime/arena.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { Dataset } from '../data/dataset.js';
+import { buildEncoder, type EncoderConfig } from '../nn/encoders.js';
+import { Dense, prefix, type Sequential } from '../nn/layers.js';
+import { type Param, ParamStore, slice } from '../nn/params.js';
+
+export interface ModalitySpec {
+  name: string;
+  dim: number;
+  encoder: EncoderConfig;
+}
+
+/** Per-modality working buffers for one batch. */
+export interface Branch {
+  readonly name: string;
+  readonly encoder: Sequential;
+  readonly head: Dense;
+  readonly featureDim: number;
+  readonly input: F32;
+  readonly probs: F32;
+  readonly dlogits: F32;
+  readonly dfeat: F32;
+  feat: F32 | null;
+  logits: F32 | null;
+}
+
+export class MultimodalNet {
+  readonly store: ParamStore;
+  readonly branches: Branch[];
+  readonly labels: I32;
+  readonly classes: number;
+  readonly maxBatch: number;
+  readonly jointW: Param;
+  readonly jointB: Param;
+  readonly jointDim: number;
+  /** Joint-head logits and their gradient, (maxBatch, classes). */
+  readonly jointLogits: F32;
+  readonly jointProbs: F32;
+  readonly jointDlogits: F32;
+  private readonly jointOffsets: number[];
+
+  constructor(
+    readonly rt: Runtime,
+    specs: ModalitySpec[],
+    classes: number,
+    maxBatch: number,
+    readonly seed: number,
+  ) {
+    const names = new Set<string>();
+    for (const s of specs) {
+      if (names.has(s.name)) throw new Error(`modality "${s.name}" is listed twice`);
+      names.add(s.name);
+    }
+    this.classes = classes;
+    this.maxBatch = maxBatch;
+    this.store = new ParamStore(rt);
+    const a = rt.arena;
+    let stream = 100;
+    const ctx = { rt, store: this.store, maxBatch, seed, nextStream: () => stream++ };
+    this.branches = specs.map((s) => {
+      const encoder = buildEncoder(ctx, `enc:${s.name}`, s.dim, s.encoder);
+      const head = new Dense(rt, this.store, `head:${s.name}`, 'fc', encoder.outFeatures, classes, maxBatch, 'xavier');
+      return {
+        name: s.name,
+        encoder,
+        head,
+        featureDim: encoder.outFeatures,
+        input: a.f32(maxBatch * s.dim),
+        probs: a.f32(maxBatch * classes),
+        dlogits: a.f32(maxBatch * classes),
+        dfeat: a.f32(maxBatch * encoder.outFeatures),
+        feat: null,
+        logits: null,
+      };
+    });
+    this.jointDim = this.branches.reduce((s, b) => s + b.featureDim, 0);
+    this.jointOffsets = [];
+    let off = 0;
+    for (const b of this.branches) {
+      this.jointOffsets.push(off);
+      off += b.featureDim;
+    }
+    this.jointW = this.store.add('head:joint', 'fc.weight', [this.jointDim, classes], 'xavier', this.jointDim, classes);
+    this.jointB = this.store.add('head:joint', 'fc.bias', [classes], 'zeros', this.jointDim, classes);
+    this.jointLogits = a.f32(maxBatch * classes);
+    this.jointProbs = a.f32(maxBatch * classes);
+    this.jointDlogits = a.f32(maxBatch * classes);
+    this.labels = a.i32(maxBatch);
+    this.store.allocate(seed);
+  }
+
+  branch(name: string): Branch {
+    const b = this.branches.find((x) => x.name === name);
+    if (!b) throw new Error(`no modality "${name}" in the model (have ${this.branches.map((x) => x.name).join(', ')})`);
+    return b;
+  }
+
+  /** Parameter groups of a modality's encoder and head. */
+  static groups(name: string): string[] {
+    return [`enc:${name}`, `head:${name}`];
+  }
+
+  /** Copy rows `idx` of the dataset into the batch buffers (only the modalities given). */
+  load(ds: Dataset, idx: ArrayLike<number>, modalities: readonly string[]): number {
+    const n = idx.length;
+    if (n > this.maxBatch) throw new Error(`batch of ${n} rows is larger than the model's ${this.maxBatch}`);
+    const arena = this.rt.arena;
+    for (const name of modalities) {
+      const m = ds.modalities[name];
+      const b = this.branch(name);
+      if (m.dim * this.maxBatch !== b.input.length) throw new Error(`modality "${name}" has ${m.dim} features but the model expects ${b.input.length / this.maxBatch}`);
+      const view = arena.viewF32(b.input);
+      for (let i = 0; i < n; i++) view.set(m.data.subarray(idx[i] * m.dim, (idx[i] + 1) * m.dim), i * m.dim);
+    }
+    const lab = arena.viewI32(this.labels);
+    for (let i = 0; i < n; i++) lab[i] = ds.labels[idx[i]];
+    return n;
+  }
+
+  batchLabels(n: number): I32 {
+    return { ...this.labels, length: n };
+  }
+
+  /** Encoder + head forward for one modality; returns the features and logits (views of layer buffers). */
+  forward(name: string, n: number, train: boolean): Branch {
+    const b = this.branch(name);
+    b.feat = b.encoder.forward(prefix(b.input, n * b.encoder.inFeatures), n, train);
+    b.logits = b.head.forward(b.feat, n);
+    return b;
+  }
+
+  /** Cross-entropy of a branch's own head; fills probs. Returns the mean loss. */
+  headLoss(b: Branch, n: number): number {
+    return this.rt.kernels.softmaxCrossEntropy(prefix(b.probs, n * this.classes), b.logits!, this.batchLabels(n), n, this.classes);
+  }
+
+  /** Backward through a branch's head (dlogits -> dfeat, head grads). dfeat is overwritten. */
+  headBackward(b: Branch, n: number, dlogits: F32): F32 {
+    return b.head.backward(dlogits, n, true)!;
+  }
+
+  /** Backward through a branch's encoder from dfeat (encoder grads accumulate). */
+  encoderBackward(b: Branch, n: number, dfeat: F32): void {
+    b.encoder.backward(dfeat, n, false);
+  }
+
+  /** Joint logits z = b + Σ_m f_m W_m over the given branches' current features (rows of W per modality). */
+  jointForward(n: number): F32 {
+    const K = this.rt.kernels;
+    const z = prefix(this.jointLogits, n * this.classes);
+    const W = this.store.paramOf(this.jointW);
+    this.branches.forEach((b, i) => {
+      const Wm = slice(W, this.jointOffsets[i] * this.classes, b.featureDim * this.classes);
+      K.matmul(z, b.feat!, Wm, { m: n, n: this.classes, k: b.featureDim, bias: i === 0 ? this.store.paramOf(this.jointB) : undefined, accumulate: i > 0 });
+    });
+    return z;
+  }
+
+  /** Backward of the joint head: grads of W, b, and df_m written into each branch's dfeat (overwritten). */
+  jointBackward(n: number, dz: F32): void {
+    const K = this.rt.kernels;
+    const W = this.store.paramOf(this.jointW);
+    const gW = this.store.gradOf(this.jointW);
+    K.biasAddBackward(this.store.gradOf(this.jointB), dz, n, this.classes);
+    this.branches.forEach((b, i) => {
+      const off = this.jointOffsets[i] * this.classes,
+        len = b.featureDim * this.classes;
+      K.matmul(slice(gW, off, len), b.feat!, dz, { m: b.featureDim, n: this.classes, k: n, layout: 'tn', accumulate: true });
+      K.matmul(prefix(b.dfeat, n * b.featureDim), dz, slice(W, off, len), { m: n, n: b.featureDim, k: this.classes, layout: 'nt' });
+    });
+  }
+
+  /** In-model logits of modality i under the joint head: f_i W_i + b / M, written into out (n, classes). */
+  jointBlockLogits(i: number, n: number, out: F32): void {
+    const b = this.branches[i];
+    const K = this.rt.kernels;
+    const W = this.store.paramOf(this.jointW);
+    K.matmul(out, b.feat!, slice(W, this.jointOffsets[i] * this.classes, b.featureDim * this.classes), { m: n, n: this.classes, k: b.featureDim });
+    const bias = this.rt.arena.viewF32(this.store.paramOf(this.jointB));
+    const o = this.rt.arena.viewF32(out);
+    const M = this.branches.length;
+    for (let r = 0; r < n; r++) for (let c = 0; c < this.classes; c++) o[r * this.classes + c] += bias[c] / M;
+  }
+}

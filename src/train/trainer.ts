@@ -1,0 +1,260 @@
+/**
+ * The one training loop every method runs. A method supplies Stages: which parameter groups train,
+ * which modalities a batch needs, how one batch turns into gradients (`step`) and how the stage is
+ * judged on validation (`validate`). The loop owns shuffling, batching, clipping, the optimiser,
+ * the learning-rate schedule, early stopping with restore-best, callbacks, cancellation and
+ * yielding to the event loop.
+ */
+import type { Dataset } from '../data/dataset.js';
+import { prefix } from '../nn/layers.js';
+import { dcosHalfTurn } from '../util/detmath.js';
+import { Rng } from '../util/rng.js';
+import type { MultimodalNet } from './net.js';
+
+export interface OptimizerConfig {
+  type: 'adamw' | 'sgd';
+  lr: number;
+  weightDecay?: number;
+  /** SGD only. */
+  momentum?: number;
+  nesterov?: boolean;
+  /** AdamW only. */
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+}
+
+export type ScheduleConfig = { type: 'constant' } | { type: 'step'; everyEpochs: number; gamma: number } | { type: 'cosine' };
+
+export interface StageConfig {
+  /** Maximum epochs. */
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerConfig;
+  schedule?: ScheduleConfig;
+  /** Clip the global gradient norm of the trained groups to this value (0 or absent: off). */
+  clipNorm?: number;
+  /** Stop when the validation monitor has not improved by minDelta for `patience` epochs, and restore the best weights. */
+  earlyStopping?: { patience: number; minDelta: number } | false;
+}
+
+export interface EpochLog {
+  stage: string;
+  epoch: number;
+  loss: number;
+  /** The validation figure early stopping watches (higher is better). */
+  monitor: number;
+  /** Mean of every loss part over the epoch, and validation metrics. */
+  [key: string]: number | string;
+}
+
+export interface Callbacks {
+  onTrainBegin?(): void;
+  onTrainEnd?(): void;
+  onStageBegin?(stage: string): void;
+  onStageEnd?(stage: string, result: StageResult): void;
+  onEpochBegin?(epoch: number, stage: string): void;
+  onEpochEnd?(epoch: number, log: EpochLog): void;
+  onBatchEnd?(step: number, losses: Record<string, number>, stage: string): void;
+}
+
+export interface Stage {
+  name: string;
+  /** Parameter groups the optimiser updates. */
+  trainable: string[];
+  /** Modalities to load for each batch. */
+  modalities: string[];
+  /** Forward and backward for the loaded batch of n rows; gradients accumulate. Returns losses ({ loss, ...parts }). */
+  step(n: number, idx: Int32Array, step: number): Record<string, number>;
+  /** Validation after each epoch: `monitor` drives early stopping. */
+  validate(): { monitor: number; metrics: Record<string, number> };
+}
+
+export interface StageResult {
+  name: string;
+  epochs: number;
+  bestEpoch: number;
+  bestMonitor: number;
+  steps: number;
+  wallMs: number;
+  stoppedEarly: boolean;
+  history: EpochLog[];
+}
+
+export class TrainingError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RunContext {
+  seed: number;
+  callbacks?: Callbacks;
+  signal?: AbortSignal;
+  /** Yield to the event loop at least this often (ms); default 50. */
+  yieldEveryMs?: number;
+}
+
+function checkConfig(c: StageConfig, stage: string): void {
+  const bad = (what: string, v: unknown) => new RangeError(`stage ${stage}: ${what}, got ${JSON.stringify(v)}`);
+  if (!(Number.isInteger(c.epochs) && c.epochs >= 1)) throw bad('epochs must be a whole number >= 1', c.epochs);
+  if (!(Number.isInteger(c.batchSize) && c.batchSize >= 1)) throw bad('batchSize must be a whole number >= 1', c.batchSize);
+  if (!(c.optimizer.lr > 0 && Number.isFinite(c.optimizer.lr))) throw bad('optimizer.lr must be > 0', c.optimizer.lr);
+  if (c.optimizer.type !== 'adamw' && c.optimizer.type !== 'sgd') throw bad("optimizer.type must be 'adamw' or 'sgd'", c.optimizer.type);
+}
+
+/** Learning rate at `step` of `total` (epoch given for step decay). Deterministic arithmetic only. */
+export function learningRate(base: number, s: ScheduleConfig | undefined, epoch: number, step: number, total: number): number {
+  if (!s || s.type === 'constant') return base;
+  if (s.type === 'step') {
+    let lr = base;
+    for (let k = 0; k < Math.floor(epoch / s.everyEpochs); k++) lr *= s.gamma;
+    return lr;
+  }
+  const t = Math.min(1, step / Math.max(1, total));
+  return base * 0.5 * (1 + dcosHalfTurn(Math.PI * t));
+}
+
+const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage, cfg: StageConfig, ctx: RunContext, stageIndex: number): Promise<StageResult> {
+  checkConfig(cfg, stage.name);
+  const { store } = net;
+  const K = net.rt.kernels;
+  const cb = ctx.callbacks ?? {};
+  const t0 = now();
+  let lastYield = t0;
+  const yieldMs = ctx.yieldEveryMs ?? 50;
+  for (const g of stage.trainable) store.clearMoments(g);
+  const rng = new Rng(ctx.seed, 1000 + stageIndex);
+  const bs = Math.min(cfg.batchSize, net.maxBatch);
+  const perEpoch = Math.ceil(train.size / bs);
+  const total = perEpoch * cfg.epochs;
+  const es = cfg.earlyStopping === undefined ? { patience: 5, minDelta: 0 } : cfg.earlyStopping;
+  let best = -Infinity,
+    bestEpoch = -1,
+    wait = 0,
+    steps = 0;
+  let snapshot: Map<string, Float32Array> | null = null;
+  const history: EpochLog[] = [];
+  cb.onStageBegin?.(stage.name);
+  let epoch = 0;
+  for (; epoch < cfg.epochs; epoch++) {
+    cb.onEpochBegin?.(epoch, stage.name);
+    const order = rng.permutation(train.size);
+    const sums: Record<string, number> = {};
+    let batches = 0;
+    for (let start = 0; start < train.size; start += bs) {
+      if (ctx.signal?.aborted) throw ctx.signal.reason ?? new DOMException('training was cancelled', 'AbortError');
+      const idx = order.subarray(start, Math.min(train.size, start + bs));
+      const n = net.load(train, idx, stage.modalities);
+      store.zeroGrads(stage.trainable);
+      const losses = stage.step(n, idx, steps);
+      if (!Number.isFinite(losses.loss)) {
+        throw new TrainingError('DIVERGED', `stage ${stage.name}: the loss became ${losses.loss} at step ${steps} (epoch ${epoch}); try a lower learning rate (now ${cfg.optimizer.lr})`);
+      }
+      if (cfg.clipNorm && cfg.clipNorm > 0) {
+        let sq = 0;
+        for (const g of stage.trainable) sq += K.sumsq(store.groupGrads(g));
+        const norm = Math.sqrt(sq);
+        if (norm > cfg.clipNorm) for (const g of stage.trainable) K.scale(store.groupGrads(g), cfg.clipNorm / norm);
+      }
+      const lr = learningRate(cfg.optimizer.lr, cfg.schedule, epoch, steps, total);
+      const o = cfg.optimizer;
+      for (const g of stage.trainable) {
+        const p = store.groupParams(g),
+          gr = store.groupGrads(g),
+          { m, v } = store.groupMoments(g);
+        if (o.type === 'adamw') K.adamwStep(p, gr, m, v, { lr, step: steps + 1, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay });
+        else K.sgdStep(p, gr, m, { lr, momentum: o.momentum ?? 0.9, weightDecay: o.weightDecay, nesterov: o.nesterov });
+      }
+      steps++;
+      batches++;
+      for (const [k, v] of Object.entries(losses)) sums[k] = (sums[k] ?? 0) + v;
+      cb.onBatchEnd?.(steps, losses, stage.name);
+      if (now() - lastYield > yieldMs) {
+        await new Promise((r) => setTimeout(r, 0));
+        lastYield = now();
+      }
+    }
+    const val = stage.validate();
+    const log: EpochLog = { stage: stage.name, epoch, loss: sums.loss / batches, monitor: val.monitor };
+    for (const [k, v] of Object.entries(sums)) if (k !== 'loss') log[k] = v / batches;
+    Object.assign(log, val.metrics);
+    history.push(log);
+    cb.onEpochEnd?.(epoch, log);
+    if (val.monitor > best + (es ? es.minDelta : 0) || bestEpoch < 0) {
+      best = val.monitor;
+      bestEpoch = epoch;
+      wait = 0;
+      if (es) snapshot = new Map(stage.trainable.map((g) => [g, store.snapshot(g)]));
+    } else if (es && ++wait >= es.patience) {
+      epoch++;
+      break;
+    }
+  }
+  if (es && snapshot) for (const [g, data] of snapshot) store.restore(g, data);
+  const result: StageResult = { name: stage.name, epochs: epoch, bestEpoch, bestMonitor: best, steps, wallMs: now() - t0, stoppedEarly: epoch < cfg.epochs, history };
+  cb.onStageEnd?.(stage.name, result);
+  return result;
+}
+
+export interface Outputs {
+  /** Own-head probabilities per modality, n × classes. */
+  probs: Record<string, Float32Array>;
+  /** Encoder features per modality, n × featureDim (when asked). */
+  feats: Record<string, Float32Array>;
+  /** Joint-head probabilities (when asked). */
+  joint?: Float32Array;
+  /** In-model probabilities of each modality's block of the joint head (when asked). */
+  jointBlocks?: Record<string, Float32Array>;
+}
+
+/**
+ * Run the network in inference mode over a dataset, in batches. Own-head probabilities at
+ * temperature 1 for every modality in `modalities`; features and joint outputs on request.
+ */
+export function infer(net: MultimodalNet, ds: Dataset, modalities: readonly string[], opts: { feats?: boolean; joint?: boolean } = {}): Outputs {
+  const K = net.rt.kernels;
+  const arena = net.rt.arena;
+  const C = net.classes;
+  const out: Outputs = { probs: {}, feats: {} };
+  for (const m of modalities) {
+    out.probs[m] = new Float32Array(ds.size * C);
+    if (opts.feats) out.feats[m] = new Float32Array(ds.size * net.branch(m).featureDim);
+  }
+  if (opts.joint) {
+    out.joint = new Float32Array(ds.size * C);
+    out.jointBlocks = Object.fromEntries(net.branches.map((b) => [b.name, new Float32Array(ds.size * C)]));
+  }
+  const idx = new Int32Array(net.maxBatch);
+  for (let start = 0; start < ds.size; start += net.maxBatch) {
+    const n = Math.min(net.maxBatch, ds.size - start);
+    for (let i = 0; i < n; i++) idx[i] = start + i;
+    const rows = idx.subarray(0, n);
+    net.load(ds, rows, modalities);
+    for (const m of modalities) {
+      const b = net.forward(m, n, false);
+      const p = prefix(b.probs, n * C);
+      K.softmax(p, b.logits!, n, C);
+      out.probs[m].set(arena.viewF32(p), start * C);
+      if (opts.feats) out.feats[m].set(arena.viewF32(b.feat!), start * b.featureDim);
+    }
+    if (opts.joint) {
+      const z = net.jointForward(n);
+      const p = prefix(net.jointProbs, n * C);
+      K.softmax(p, z, n, C);
+      out.joint!.set(arena.viewF32(p), start * C);
+      net.branches.forEach((b, i) => {
+        const blk = prefix(net.jointDlogits, n * C); // scratch: not in use during inference
+        net.jointBlockLogits(i, n, blk);
+        K.softmax(p, blk, n, C);
+        out.jointBlocks![b.name].set(arena.viewF32(p), start * C);
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,84 @@
+/**
+ * Deterministic elementary functions for the TypeScript side (learning-rate schedules, gradient
+ * controllers). JavaScript's Math.exp/cos/tanh are not specified bit-exactly across engines; these
+ * use only + − × ÷ and comparisons, which are IEEE-754 exact everywhere, and the same algorithms as
+ * assembly/math.ts.
+ */
+const LOG2E = 1.4426950408889634;
+const LN2_HI = 6.9314718036912382e-1;
+const LN2_LO = 1.9082149292705877e-10;
+
+function pow2(n: number): number {
+  // 2^n for whole n in [-1074, 1023], exactly, without Math.pow.
+  let r = 1;
+  let b = n >= 0 ? 2 : 0.5;
+  let e = Math.abs(n);
+  while (e > 0) {
+    if (e & 1) r *= b;
+    b *= b;
+    e >>= 1;
+  }
+  return r;
+}
+
+export function dexp(x: number): number {
+  if (Number.isNaN(x)) return x;
+  if (x > 709) return Infinity;
+  if (x < -745) return 0;
+  const n = Math.round(x * LOG2E); // Math.round is exact
+  const r = x - n * LN2_HI - n * LN2_LO;
+  let p = 1 / 479001600;
+  for (const c of [1 / 39916800, 1 / 3628800, 1 / 362880, 1 / 40320, 1 / 5040, 1 / 720, 1 / 120, 1 / 24, 1 / 6, 0.5, 1, 1]) p = p * r + c;
+  return n < -1000 ? p * pow2(n + 1000) * pow2(-1000) : p * pow2(n);
+}
+
+export function dtanh(x: number): number {
+  if (x > 20) return 1;
+  if (x < -20) return -1;
+  if (x > -1e-5 && x < 1e-5) return x;
+  const e = dexp(2 * x);
+  return (e - 1) / (e + 1);
+}
+
+/** cos(x) for x in [0, π] (what the cosine schedule needs), by symmetry and a Taylor series. */
+export function dcosHalfTurn(x: number): number {
+  if (!(x >= 0 && x <= Math.PI + 1e-12)) throw new RangeError(`dcosHalfTurn: x must be in [0, π], got ${x}`);
+  // cos(x) = -cos(π - x): evaluate on [0, π/2].
+  const flip = x > Math.PI / 2;
+  const y = flip ? Math.PI - x : x;
+  const y2 = y * y;
+  let p = 0;
+  // Σ (-1)^k y^(2k)/(2k)!, k = 0..12 (error < 1e-17 on [0, π/2])
+  let term = 1;
+  for (let k = 0; k <= 12; k++) {
+    p += term;
+    term *= -y2 / ((2 * k + 1) * (2 * k + 2));
+  }
+  return flip ? -p : p;
+}
+
+/** Natural logarithm for x > 0 (same algorithm as assembly/math.ts logd). */
+export function dlog(x: number): number {
+  if (!(x > 0)) return x === 0 ? -Infinity : NaN;
+  if (x === Infinity) return x;
+  let e = 0;
+  let m = x;
+  // Bring m into [1, 2) by exact scaling with powers of two.
+  while (m >= 2) {
+    m *= 0.5;
+    e++;
+  }
+  while (m < 1) {
+    m *= 2;
+    e--;
+  }
+  if (m > Math.SQRT2) {
+    m *= 0.5;
+    e++;
+  }
+  const s = (m - 1) / (m + 1);
+  const s2 = s * s;
+  let p = 1 / 19;
+  for (const c of [1 / 17, 1 / 15, 1 / 13, 1 / 11, 1 / 9, 1 / 7, 1 / 5, 1 / 3, 1]) p = p * s2 + c;
+  return e * 0.6931471805599453 + 2 * s * p;
+}
