@@ -10,3 +10,16 @@ export { BUILDS, type Build, type WasmSource } from './runtime/loader.js';
 export { WorkerError } from './runtime/pool.js';
 export { Kernels, ShapeError, convOutputSize, poolOutputSize, type ConvShape, type PoolShape, type MatmulOptions, type MatmulLayout, type DivergenceOptions } from './kernels/ops.js';
 export { KERNELS, KERNEL_NAMES, type KernelName } from './kernels/spec.js';
+
+// Training: UDI and the baselines on one trainer.
+export { train, trainUDI, predict, defaultConfig, METHODS, alignmentWeights, minNormWeight, type Method, type MethodConfig, type UdiOptions, type Result, type Model, type Splits, type LambdaStep, type TrainOptions } from './train/methods.js';
+export type { StageConfig, OptimizerConfig, ScheduleConfig, Callbacks, EpochLog, StageResult } from './train/trainer.js';
+export { TrainingError } from './train/trainer.js';
+export type { EncoderConfig } from './nn/encoders.js';
+export type { FusionKind } from './train/fusion.js';
+
+// Data.
+export { makeDataset, subset, stratifiedSplit, fitStandardize, applyStandardize, DataError, type Dataset, type Modality } from './data/dataset.js';
+export { parseCsv, type Table } from './data/csv.js';
+export { loadMfeat, MFEAT_VIEWS, type MfeatView } from './data/mfeat.js';
+export { Rng } from './util/rng.js';

@@ -5,6 +5,7 @@
  *   udi                  solo stage, anchor selection, anchor frozen and cached, guided stage per follower
  *   joint, joint+uni     concatenated features with one linear head (+ per-modality heads)
  *   ogm-ge               joint, with on-the-fly gradient modulation and Gaussian noise
+ *   mmpareto             joint+uni, each encoder's multimodal and unimodal gradients combined (Pareto)
  *   umt                  unimodal teachers, then joint CE + feature distillation (MSE) from them
  *
  * Every [ours] choice of ../shared/notes/udi-method.md is an option here; see UdiOptions.
@@ -14,14 +15,15 @@ import type { Runtime } from '../runtime/runtime.js';
 import { type Dataset, stratifiedSplit, subset } from '../data/dataset.js';
 import type { EncoderConfig } from '../nn/encoders.js';
 import { prefix } from '../nn/layers.js';
+import { slice } from '../nn/params.js';
 import { dtanh } from '../util/detmath.js';
 import { fitFusionWeights, fuseEntropy, fuseMean, type FusionKind } from './fusion.js';
 import { scores, type Scores } from './metrics.js';
 import { MultimodalNet } from './net.js';
 import { type Callbacks, type EpochLog, infer, runStage, type Stage, type StageConfig, type StageResult } from './trainer.js';
 
-export type Method = 'udi' | 'unimodal' | 'ensemble' | 'joint' | 'joint+uni' | 'ogm-ge' | 'umt';
-export const METHODS: readonly Method[] = ['udi', 'unimodal', 'ensemble', 'joint', 'joint+uni', 'ogm-ge', 'umt'];
+export type Method = 'udi' | 'unimodal' | 'ensemble' | 'joint' | 'joint+uni' | 'ogm-ge' | 'mmpareto' | 'umt';
+export const METHODS: readonly Method[] = ['udi', 'unimodal', 'ensemble', 'joint', 'joint+uni', 'ogm-ge', 'mmpareto', 'umt'];
 
 export interface UdiOptions {
   /** Force the anchor by modality name instead of selecting it. */
@@ -268,6 +270,27 @@ async function finishLateFusion(run: Run, kind: FusionKind): Promise<{ fused: Sc
 
 // ---- UDI ---------------------------------------------------------------------------------------
 
+/**
+ * The two-task minimum-norm weight: the alpha in [0, 1] minimising ||alpha·a + (1 − alpha)·b||²,
+ * from aa = a·a, bb = b·b, ab = a·b: clip((bb − ab) / ||a − b||², 0, 1).
+ */
+export function minNormWeight(aa: number, bb: number, ab: number): number {
+  const d = aa + bb - 2 * ab;
+  if (!(d > 0)) return 0.5; // a == b: every alpha gives the same vector
+  return Math.min(1, Math.max(0, (bb - ab) / d));
+}
+
+/**
+ * The gradient-alignment controller [ours]: from cc = g_con·g_con, mm = g_com·g_com,
+ * cm = g_con·g_com. Agreeing gradients (cos >= 0) get 1/2 each; conflicting ones the min-norm weights.
+ */
+export function alignmentWeights(cc: number, mm: number, cm: number): { lambdaCon: number; lambdaCom: number; cos: number } {
+  const cos = cc > 0 && mm > 0 ? cm / Math.sqrt(cc * mm) : 1;
+  if (cos >= 0) return { lambdaCon: 0.5, lambdaCom: 0.5, cos };
+  const alpha = minNormWeight(cc, mm, cm);
+  return { lambdaCon: alpha, lambdaCom: 1 - alpha, cos };
+}
+
 function selectAnchor(run: Run, o: UdiOptions): NonNullable<Result['anchor']> {
   const net = run.net;
   const K = net.rt.kernels;
@@ -395,16 +418,7 @@ function guidedStage(run: Run, follower: string, anchor: string, cache: { probs:
         const cc = K.dot(gCon, gCon),
           mm = K.dot(gCom, gCom),
           cm = K.dot(gCon, gCom);
-        const cos = cc > 0 && mm > 0 ? cm / Math.sqrt(cc * mm) : 1;
-        lastCos = cos;
-        if (cos >= 0) {
-          lambdaCon = 0.5;
-          lambdaCom = 0.5;
-        } else {
-          const alpha = Math.min(1, Math.max(0, (mm - cm) / (cc + mm - 2 * cm)));
-          lambdaCon = alpha;
-          lambdaCom = 1 - alpha;
-        }
+        ({ lambdaCon, lambdaCom, cos: lastCos } = alignmentWeights(cc, mm, cm));
         net.store.zeroGrads(groups);
       }
       backward(n, o.keepCE ? 1 : 0, lambdaCon, useCom ? lambdaCom : 0);
@@ -423,6 +437,7 @@ function guidedStage(run: Run, follower: string, anchor: string, cache: { probs:
 
 interface JointOptions {
   uni: boolean;
+  pareto?: boolean;
   ogm?: number;
   teachers?: Record<string, Float32Array>;
 }
@@ -437,6 +452,7 @@ function jointStage(run: Run, name: string, opt: JointOptions): Stage {
   const blk = arena.f32(B * C),
     blkP = arena.f32(B * C);
   const diff = Object.fromEntries(net.branches.map((b) => [b.name, arena.f32(B * b.featureDim)]));
+  const gMM = Object.fromEntries(net.branches.map((b) => [b.name, arena.f32(net.store.group(`enc:${b.name}`).length)]));
   const noiseRng = K.rng(run.cfg.seed, 77);
   const noise = arena.f32(Math.max(...net.store.parameters.map((p) => p.length)));
   return {
@@ -455,6 +471,13 @@ function jointStage(run: Run, name: string, opt: JointOptions): Stage {
       net.jointBackward(n, dz); // writes each branch's dfeat
       const parts: Record<string, number> = { joint: jointLoss };
       let loss = jointLoss;
+      if (opt.pareto) {
+        // MMPareto: keep each encoder's multimodal gradient, then compute its unimodal one alone.
+        for (const b of net.branches) net.encoderBackward(b, n, prefix(b.dfeat, n * b.featureDim));
+        for (const b of net.branches) K.copy(gMM[b.name], net.store.groupGrads(`enc:${b.name}`));
+        net.store.zeroGrads(run.names.map((m) => `enc:${m}`));
+        for (const b of net.branches) K.fill(prefix(b.dfeat, n * b.featureDim), 0);
+      }
       for (const b of net.branches) {
         const df = prefix(b.dfeat, n * b.featureDim);
         if (opt.uni) {
@@ -480,6 +503,34 @@ function jointStage(run: Run, name: string, opt: JointOptions): Stage {
           K.axpy(df, dv, (2 * run.cfg.umtWeight) / (n * b.featureDim));
         }
         net.encoderBackward(b, n, df);
+      }
+      if (opt.pareto) {
+        // Per encoder: equal weights if the two gradients agree (cos > 0), else the two-task
+        // minimum-norm weights; g = 2·k_mm·g_mm + 2·k_uni·g_uni, then per tensor rescaled to at least
+        // the norm of g_mm + g_uni, times gamma = 1.5 (as the reference code).
+        for (const b of net.branches) {
+          const gu = net.store.groupGrads(`enc:${b.name}`),
+            gm = gMM[b.name];
+          const uu = K.dot(gu, gu),
+            mm = K.dot(gm, gm),
+            um = K.dot(gu, gm);
+          const cos = uu > 0 && mm > 0 ? um / Math.sqrt(uu * mm) : 1;
+          const kMM = cos > 0 ? 0.5 : minNormWeight(mm, uu, um),
+            kUni = 1 - kMM;
+          parts[`cos_${b.name}`] = cos;
+          const base = net.store.group(`enc:${b.name}`).offset;
+          for (const prm of net.store.parameters) {
+            if (prm.group !== `enc:${b.name}`) continue;
+            const tu = net.store.gradOf(prm),
+              tm = slice(gm, prm.offset - base, prm.length);
+            const total = Math.sqrt(Math.max(0, K.dot(tu, tu) + K.dot(tm, tm) + 2 * K.dot(tu, tm)));
+            K.scale(tu, 2 * kUni);
+            K.axpy(tu, tm, 2 * kMM);
+            const norm = Math.sqrt(K.sumsq(tu));
+            const diff = norm > 0 ? total / norm : 1;
+            K.scale(tu, (diff > 1 ? diff : 1) * 1.5);
+          }
+        }
       }
       if (opt.ogm !== undefined) {
         // OGM-GE: score_m = Σ_i softmax(block logits of m)[y_i]; the dominant modality's encoder
@@ -538,7 +589,7 @@ export async function train(rt: Runtime, method: Method, data: Splits, cfg: Meth
   if (!METHODS.includes(method)) throw new Error(`unknown method "${method}"; choose one of ${METHODS.join(', ')}`);
   const run = new Run(rt, method, data, cfg, opts.callbacks ?? {}, opts.signal);
   const C = run.net.classes;
-  opts.callbacks?.onTrainBegin?.();
+  opts.callbacks?.onTrainBegin?.(run.net);
   const base = { method, modalities: run.names, evaluatedOn: run.evaluatedOn, lambdaTrace: run.trace } as const;
   let result: Result;
   let model: Model;
@@ -580,9 +631,9 @@ export async function train(rt: Runtime, method: Method, data: Splits, cfg: Meth
       teachers = infer(run.net, run.train, run.names, { feats: true }).feats;
       run.names.forEach((m, i) => MultimodalNet.groups(m).forEach((g) => run.net.store.reinit(g, cfg.seed, 600 + i)));
     }
-    await run.stage(jointStage(run, method, { uni: method === 'joint+uni', ogm: method === 'ogm-ge' ? cfg.ogmAlpha : undefined, teachers }), cfg.joint, run.names);
+    await run.stage(jointStage(run, method, { uni: method === 'joint+uni' || method === 'mmpareto', pareto: method === 'mmpareto', ogm: method === 'ogm-ge' ? cfg.ogmAlpha : undefined, teachers }), cfg.joint, run.names);
     const out = infer(run.net, run.evalSet, run.names, { joint: true });
-    const inModelAcc = Object.fromEntries(run.names.map((m) => [m, scores(method === 'joint+uni' ? out.probs[m] : out.jointBlocks![m], run.evalSet.labels, C).acc]));
+    const inModelAcc = Object.fromEntries(run.names.map((m) => [m, scores(method === 'joint+uni' || method === 'mmpareto' ? out.probs[m] : out.jointBlocks![m], run.evalSet.labels, C).acc]));
     result = { ...base, fused: scores(out.joint!, run.evalSet.labels, C), soloAcc, inModelAcc, cost: run.cost(), history: run.history() };
     model = { net: run.net, method, modalities: run.names, fusion: 'joint' };
   }

@@ -49,7 +49,8 @@ export interface EpochLog {
 }
 
 export interface Callbacks {
-  onTrainBegin?(): void;
+  /** Called once the network exists (before any stage), with the network being trained. */
+  onTrainBegin?(net: MultimodalNet): void;
   onTrainEnd?(): void;
   onStageBegin?(stage: string): void;
   onStageEnd?(stage: string, result: StageResult): void;
