@@ -7,6 +7,10 @@
  *   ogm-ge               joint, with on-the-fly gradient modulation and Gaussian noise
  *   mmpareto             joint+uni, each encoder's multimodal and unimodal gradients combined (Pareto)
  *   umt                  unimodal teachers, then joint CE + feature distillation (MSE) from them
+ *   di-mml               detached per-modality CE through one shared classifier, plus a one-way
+ *                        contrastive term (weaker modality's features towards the stronger's); then a
+ *                        fusion head on the frozen encoders. A simplification of DI-MML (Fan et al.
+ *                        2024): its dimension-decoupled contrastive loss is replaced by plain InfoNCE.
  *
  * Every [ours] choice of ../shared/notes/udi-method.md is an option here; see UdiOptions.
  */
@@ -22,8 +26,8 @@ import { scores, type Scores } from './metrics.js';
 import { MultimodalNet } from './net.js';
 import { type Callbacks, type EpochLog, infer, runStage, type Stage, type StageConfig, type StageResult } from './trainer.js';
 
-export type Method = 'udi' | 'unimodal' | 'ensemble' | 'joint' | 'joint+uni' | 'ogm-ge' | 'mmpareto' | 'umt';
-export const METHODS: readonly Method[] = ['udi', 'unimodal', 'ensemble', 'joint', 'joint+uni', 'ogm-ge', 'mmpareto', 'umt'];
+export type Method = 'udi' | 'unimodal' | 'ensemble' | 'joint' | 'joint+uni' | 'ogm-ge' | 'mmpareto' | 'umt' | 'di-mml';
+export const METHODS: readonly Method[] = ['udi', 'unimodal', 'ensemble', 'joint', 'joint+uni', 'ogm-ge', 'mmpareto', 'umt', 'di-mml'];
 
 export interface UdiOptions {
   /** Force the anchor by modality name instead of selecting it. */
@@ -66,6 +70,8 @@ export interface MethodConfig {
   ogmAlpha: number;
   /** UMT distillation weight. */
   umtWeight: number;
+  /** DI-MML: weight and temperature of the one-way contrastive term. */
+  dimml: { contrastWeight: number; temperature: number };
 }
 
 const adam = (lr: number) => ({ type: 'adamw' as const, lr, weightDecay: 1e-4 });
@@ -84,6 +90,7 @@ export function defaultConfig(encoders: Record<string, EncoderConfig>, seed = 0)
     validationFraction: 0.1,
     ogmAlpha: 0.1,
     umtWeight: 1,
+    dimml: { contrastWeight: 0.1, temperature: 0.1 },
   };
 }
 
@@ -188,6 +195,26 @@ class Run {
     return scores(infer(this.net, this.val, [m]).probs[m], this.val.labels, this.net.classes);
   }
 
+  /**
+   * Per-epoch validation metrics for every modality and the fused prediction; the monitor is the
+   * accuracy of `monitor` (a modality's own head, or 'fused'). Joint models fuse in their joint
+   * head, and their per-modality figures are their in-model ones (own heads if trained, else blocks).
+   */
+  validation(monitor: string, joint: 'none' | 'heads' | 'blocks'): { monitor: number; metrics: Record<string, number> } {
+    const C = this.net.classes;
+    const out = infer(this.net, this.val, this.names, { joint: joint !== 'none' });
+    const metrics: Record<string, number> = {};
+    for (const m of this.names) {
+      const s = scores(joint === 'blocks' ? out.jointBlocks![m] : out.probs[m], this.val.labels, C);
+      metrics[`val_acc_${m}`] = s.acc;
+      metrics[`val_f1_${m}`] = s.f1;
+    }
+    const f = scores(joint === 'none' ? fuseMean(out.probs, this.val.size, C) : out.joint!, this.val.labels, C);
+    metrics.val_acc_fused = f.acc;
+    metrics.val_f1_fused = f.f1;
+    return { monitor: metrics[`val_acc_${monitor}`], metrics };
+  }
+
   soloStage(m: string): Stage {
     const net = this.net;
     return {
@@ -203,10 +230,7 @@ class Run {
         net.encoderBackward(b, n, net.headBackward(b, n, dz));
         return { loss };
       },
-      validate: () => {
-        const s = this.valAcc(m);
-        return { monitor: s.acc, metrics: { [`val_acc_${m}`]: s.acc, [`val_f1_${m}`]: s.f1 } };
-      },
+      validate: () => this.validation(m, 'none'),
     };
   }
 
@@ -247,10 +271,7 @@ async function trainFusionHead(run: Run): Promise<void> {
         net.jointBackward(n, dz);
         return { loss };
       },
-      validate: () => {
-        const s = scores(infer(net, run.val, run.names, { joint: true }).joint!, run.val.labels, C);
-        return { monitor: s.acc, metrics: { val_acc_fused: s.acc } };
-      },
+      validate: () => run.validation('fused', 'heads'),
     },
     run.cfg.fusionHead,
     [],
@@ -426,10 +447,7 @@ function guidedStage(run: Run, follower: string, anchor: string, cache: { probs:
       const loss = (o.keepCE ? ce : 0) + lambdaCon * con + (useCom ? lambdaCom * com : 0);
       return { loss, ce, con, com };
     },
-    validate: () => {
-      const s = run.valAcc(follower);
-      return { monitor: s.acc, metrics: { [`val_acc_${follower}`]: s.acc, [`val_f1_${follower}`]: s.f1 } };
-    },
+    validate: () => run.validation(follower, 'none'),
   };
 }
 
@@ -570,9 +588,100 @@ function jointStage(run: Run, name: string, opt: JointOptions): Stage {
       }
       return { loss, ...parts };
     },
+    validate: () => run.validation('fused', opt.uni ? 'heads' : 'blocks'),
+  };
+}
+
+// ---- DI-MML (simplified) ---------------------------------------------------------------------------
+
+function dimmlStage(run: Run): Stage {
+  const net = run.net;
+  const K = net.rt.kernels;
+  const arena = net.rt.arena;
+  const C = net.classes;
+  const B = net.maxBatch;
+  if (!net.shared) throw new Error(`di-mml shares one classifier, so every encoder must output the same feature dimension (${net.branches.map((b) => `${b.name}: ${b.featureDim}`).join(', ')})`);
+  const d = net.branches[0].featureDim;
+  const { contrastWeight, temperature } = run.cfg.dimml;
+  const hat = Object.fromEntries(net.branches.map((b) => [b.name, arena.f32(B * d)]));
+  const norms = Object.fromEntries(net.branches.map((b) => [b.name, new Float64Array(B)]));
+  const S = arena.f32(B * B),
+    P = arena.f32(B * B),
+    dS = arena.f32(B * B),
+    dHat = arena.f32(B * d);
+  const diag = arena.i32From(Int32Array.from({ length: B }, (_, i) => i));
+  const dfeat = Object.fromEntries(net.branches.map((b) => [b.name, arena.f32(B * d)]));
+
+  /** Row-normalise a branch's features into hat[m], remembering the norms. */
+  const normalise = (m: string, n: number) => {
+    const f = arena.viewF32(net.branch(m).feat!),
+      h = arena.viewF32(hat[m]);
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += f[i * d + j] * f[i * d + j];
+      const r = Math.sqrt(s) + 1e-12;
+      norms[m][i] = r;
+      for (let j = 0; j < d; j++) h[i * d + j] = f[i * d + j] / r;
+    }
+  };
+
+  return {
+    name: 'di-mml',
+    trainable: [...run.names.map((m) => `enc:${m}`), 'head:shared'],
+    modalities: run.names,
+    step: (n) => {
+      const lab = net.batchLabels(n);
+      const ce: Record<string, number> = {};
+      for (const m of run.names) {
+        const b = net.forward(m, n, true, 'shared');
+        ce[m] = K.softmaxCrossEntropy(prefix(b.probs, n * C), b.logits!, lab, n, C);
+        const dz = prefix(b.dlogits, n * C);
+        K.fill(dz, 0);
+        K.softmaxCrossEntropyBackward(dz, prefix(b.probs, n * C), lab, n, C);
+        K.copy(prefix(dfeat[m], n * d), net.shared!.backward(dz, n, true)!);
+      }
+      // One-way contrast: every other modality's features towards the strongest one's (no gradient to it).
+      const strong = [...run.names].sort((a, b) => ce[a] - ce[b])[0];
+      let con = 0;
+      if (n > 1 && contrastWeight > 0) {
+        normalise(strong, n);
+        for (const m of run.names) {
+          if (m === strong) continue;
+          normalise(m, n);
+          const s = prefix(S, n * n),
+            p = prefix(P, n * n),
+            ds = prefix(dS, n * n),
+            dh = prefix(dHat, n * d);
+          K.matmul(s, prefix(hat[m], n * d), prefix(hat[strong], n * d), { m: n, n, k: d, layout: 'nt' });
+          K.scale(s, 1 / temperature);
+          const l = K.softmaxCrossEntropy(p, s, { ...diag, length: n }, n, n);
+          con += l;
+          K.fill(ds, 0);
+          K.softmaxCrossEntropyBackward(ds, p, { ...diag, length: n }, n, n, contrastWeight / temperature);
+          K.matmul(dh, ds, prefix(hat[strong], n * d), { m: n, n: d, k: n });
+          // Through the row normalisation: df = (dh − h (h·dh)) / |f|.
+          const hv = arena.viewF32(hat[m]),
+            gv = arena.viewF32(dh),
+            dv = arena.viewF32(dfeat[m]);
+          for (let i = 0; i < n; i++) {
+            let dot = 0;
+            for (let j = 0; j < d; j++) dot += hv[i * d + j] * gv[i * d + j];
+            for (let j = 0; j < d; j++) dv[i * d + j] += (gv[i * d + j] - hv[i * d + j] * dot) / norms[m][i];
+          }
+        }
+      }
+      for (const m of run.names) net.encoderBackward(net.branch(m), n, prefix(dfeat[m], n * d));
+      const total = Object.values(ce).reduce((a, b) => a + b, 0) + contrastWeight * con;
+      return { loss: total, con, ...Object.fromEntries(Object.entries(ce).map(([m, v]) => [`ce_${m}`, v])) };
+    },
     validate: () => {
-      const s = scores(infer(net, run.val, run.names, { joint: true }).joint!, run.val.labels, C);
-      return { monitor: s.acc, metrics: { val_acc_fused: s.acc, val_f1_fused: s.f1 } };
+      const out = infer(net, run.val, run.names, { head: 'shared' });
+      const metrics: Record<string, number> = {};
+      for (const m of run.names) metrics[`val_acc_${m}`] = scores(out.probs[m], run.val.labels, C).acc;
+      const f = scores(fuseMean(out.probs, run.val.size, C), run.val.labels, C);
+      metrics.val_acc_fused = f.acc;
+      metrics.val_f1_fused = f.f1;
+      return { monitor: f.acc, metrics };
     },
   };
 }
@@ -623,6 +732,13 @@ export async function train(rt: Runtime, method: Method, data: Splits, cfg: Meth
       result = { ...base, fused: f.fused, soloAcc, inModelAcc: f.inModel, anchor, fusionWeights: f.weights, cost: run.cost(), history: run.history() };
       model = { net: run.net, method, modalities: run.names, fusion: cfg.fusion, fusionWeights: f.weights };
     }
+  } else if (method === 'di-mml') {
+    await run.stage(dimmlStage(run), cfg.joint, run.names);
+    await trainFusionHead(run);
+    const out = infer(run.net, run.evalSet, run.names, { joint: true, head: 'shared' });
+    const inModelAcc = Object.fromEntries(run.names.map((m) => [m, scores(out.probs[m], run.evalSet.labels, C).acc]));
+    result = { ...base, fused: scores(out.joint!, run.evalSet.labels, C), soloAcc: {}, inModelAcc, cost: run.cost(), history: run.history() };
+    model = { net: run.net, method, modalities: run.names, fusion: 'head' };
   } else {
     let teachers: Record<string, Float32Array> | undefined;
     let soloAcc: Record<string, number> = {};

@@ -44,6 +44,8 @@ export class MultimodalNet {
   readonly jointLogits: F32;
   readonly jointProbs: F32;
   readonly jointDlogits: F32;
+  /** One classifier shared by every modality (DI-MML), present when all feature dimensions are equal. */
+  readonly shared: Dense | null;
   private readonly jointOffsets: number[];
 
   constructor(
@@ -89,6 +91,8 @@ export class MultimodalNet {
     }
     this.jointW = this.store.add('head:joint', 'fc.weight', [this.jointDim, classes], 'xavier', this.jointDim, classes);
     this.jointB = this.store.add('head:joint', 'fc.bias', [classes], 'zeros', this.jointDim, classes);
+    const dims = new Set(this.branches.map((b) => b.featureDim));
+    this.shared = dims.size === 1 ? new Dense(rt, this.store, 'head:shared', 'fc', this.branches[0].featureDim, classes, maxBatch, 'xavier') : null;
     this.jointLogits = a.f32(maxBatch * classes);
     this.jointProbs = a.f32(maxBatch * classes);
     this.jointDlogits = a.f32(maxBatch * classes);
@@ -128,11 +132,17 @@ export class MultimodalNet {
     return { ...this.labels, length: n };
   }
 
-  /** Encoder + head forward for one modality; returns the features and logits (views of layer buffers). */
-  forward(name: string, n: number, train: boolean): Branch {
+  /**
+   * Encoder + head forward for one modality; returns the branch with its features and logits (views
+   * of layer buffers). head 'shared' uses the shared classifier (valid until the next shared forward).
+   */
+  forward(name: string, n: number, train: boolean, head: 'own' | 'shared' = 'own'): Branch {
     const b = this.branch(name);
     b.feat = b.encoder.forward(prefix(b.input, n * b.encoder.inFeatures), n, train);
-    b.logits = b.head.forward(b.feat, n);
+    if (head === 'shared') {
+      if (!this.shared) throw new Error(`a shared classifier needs every modality's feature dimension to be equal (${this.branches.map((x) => `${x.name}: ${x.featureDim}`).join(', ')})`);
+      b.logits = this.shared.forward(b.feat, n);
+    } else b.logits = b.head.forward(b.feat, n);
     return b;
   }
 

@@ -215,10 +215,10 @@ export interface Outputs {
 }
 
 /**
- * Run the network in inference mode over a dataset, in batches. Own-head probabilities at
- * temperature 1 for every modality in `modalities`; features and joint outputs on request.
+ * Run the network in inference mode over a dataset, in batches. Own-head (or shared-head)
+ * probabilities for every modality in `modalities`; features and joint outputs on request.
  */
-export function infer(net: MultimodalNet, ds: Dataset, modalities: readonly string[], opts: { feats?: boolean; joint?: boolean } = {}): Outputs {
+export function infer(net: MultimodalNet, ds: Dataset, modalities: readonly string[], opts: { feats?: boolean; joint?: boolean; head?: 'own' | 'shared' } = {}): Outputs {
   const K = net.rt.kernels;
   const arena = net.rt.arena;
   const C = net.classes;
@@ -238,7 +238,7 @@ export function infer(net: MultimodalNet, ds: Dataset, modalities: readonly stri
     const rows = idx.subarray(0, n);
     net.load(ds, rows, modalities);
     for (const m of modalities) {
-      const b = net.forward(m, n, false);
+      const b = net.forward(m, n, false, opts.head);
       const p = prefix(b.probs, n * C);
       K.softmax(p, b.logits!, n, C);
       out.probs[m].set(arena.viewF32(p), start * C);
