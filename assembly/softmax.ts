@@ -49,8 +49,9 @@ export function log_softmax_forward(out: usize, x: usize, rows: i32, cols: i32):
     for (let j = 0; j < cols; j++) mx = max(mx, <f64>load<f32>(xr + (<usize>j << 2)));
     let s: f64 = 0;
     for (let j = 0; j < cols; j++) s += expd(<f64>load<f32>(xr + (<usize>j << 2)) - mx);
-    const lse = mx + logd(s);
-    for (let j = 0; j < cols; j++) store<f32>(or + (<usize>j << 2), <f32>(<f64>load<f32>(xr + (<usize>j << 2)) - lse));
+    // (x − max) − log s, not x − (max + log s): the latter loses log s when |max| is huge.
+    const ls = logd(s);
+    for (let j = 0; j < cols; j++) store<f32>(or + (<usize>j << 2), <f32>((<f64>load<f32>(xr + (<usize>j << 2)) - mx) - ls));
   }
 }
 
@@ -80,10 +81,10 @@ export function softmax_xent_forward(probs: usize, logits: usize, labels: usize,
     for (let j = 0; j < cols; j++) mx = max(mx, <f64>load<f32>(xr + (<usize>j << 2)));
     let s: f64 = 0;
     for (let j = 0; j < cols; j++) s += expd(<f64>load<f32>(xr + (<usize>j << 2)) - mx);
-    const lse = mx + logd(s);
-    for (let j = 0; j < cols; j++) store<f32>(pr + (<usize>j << 2), <f32>expd(<f64>load<f32>(xr + (<usize>j << 2)) - lse));
+    const ls = logd(s);
+    for (let j = 0; j < cols; j++) store<f32>(pr + (<usize>j << 2), <f32>expd((<f64>load<f32>(xr + (<usize>j << 2)) - mx) - ls));
     const y = load<i32>(labels + (<usize>r << 2));
-    total += lse - <f64>load<f32>(xr + (<usize>y << 2));
+    total += ls - (<f64>load<f32>(xr + (<usize>y << 2)) - mx);
   }
   return rows > 0 ? <f32>(total / <f64>rows) : 0;
 }

@@ -145,12 +145,13 @@ export function softmaxBackward(dy: Vec, y: Vec, rows: number, cols: number): Fl
   return dx;
 }
 
-/** out (rows,cols) = x − log Σ_j exp(x) per row. */
+/** out (rows,cols) = x − log Σ_j exp(x) per row, computed as (x − max) − log Σ_j exp(x − max). */
 export function logSoftmax(x: Vec, rows: number, cols: number): Float64Array {
   const out = new Float64Array(rows * cols);
   for (let r = 0; r < rows; r++) {
-    const lse = logSumExp(x, r * cols, cols);
-    for (let j = 0; j < cols; j++) out[r * cols + j] = x[r * cols + j] - lse;
+    const mx = rowMax(x, r * cols, cols),
+      ls = logSumExpShifted(x, r * cols, cols, mx);
+    for (let j = 0; j < cols; j++) out[r * cols + j] = x[r * cols + j] - mx - ls;
   }
   return out;
 }
@@ -170,7 +171,10 @@ export function logSoftmaxBackward(dy: Vec, y: Vec, rows: number, cols: number):
 export function softmaxCrossEntropy(logits: Vec, labels: Vec, rows: number, cols: number): { loss: number; probs: Float64Array } {
   const probs = softmax(logits, rows, cols);
   let total = 0;
-  for (let r = 0; r < rows; r++) total += logSumExp(logits, r * cols, cols) - logits[r * cols + labels[r]];
+  for (let r = 0; r < rows; r++) {
+    const mx = rowMax(logits, r * cols, cols);
+    total += logSumExpShifted(logits, r * cols, cols, mx) - (logits[r * cols + labels[r]] - mx);
+  }
   return { loss: rows > 0 ? total / rows : 0, probs };
 }
 
@@ -584,11 +588,16 @@ export function permutation(n: number, state: Uint32Array): Int32Array {
 
 // ---- helpers ------------------------------------------------------------------------------------
 
-/** log Σ_j exp(x[off + j]) for j in [0, cols), shifted by the max for range. */
-function logSumExp(x: Vec, off: number, cols: number): number {
+/** max_j x[off + j] for j in [0, cols). */
+function rowMax(x: Vec, off: number, cols: number): number {
   let mx = -Infinity;
   for (let j = 0; j < cols; j++) mx = Math.max(mx, x[off + j]);
+  return mx;
+}
+
+/** log Σ_j exp(x[off + j] − mx): log Σ exp(x) minus mx, kept apart from mx so huge logits do not absorb it. */
+function logSumExpShifted(x: Vec, off: number, cols: number, mx: number): number {
   let s = 0;
   for (let j = 0; j < cols; j++) s += Math.exp(x[off + j] - mx);
-  return mx + Math.log(s);
+  return Math.log(s);
 }

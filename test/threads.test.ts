@@ -1,0 +1,144 @@
+// 1 and 2 threads give bitwise-equal outputs: createRuntime({ threads: 2 }) (the simd-threads build,
+// rows split over the calling thread and one worker) against threads: 1 with the simd build, for
+// matmul in every layout and conv2d forward and backward, on shapes big enough to be split.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRuntime, Kernels, type ConvShape, type KernelName, type MatmulLayout, type Runtime } from '../src/index.js';
+import { MATMUL_SCRATCH_FLOATS } from '../src/kernels/reference.js';
+import type { RawKernels } from '../src/kernels/spec.js';
+import type { WorkerPool } from '../src/runtime/pool.js';
+import { convGeometry } from './cases.js';
+import { expectBitwise, Rand, scoped } from './helpers.js';
+
+const ROW_KERNELS = ['matmul_nn', 'matmul_nt', 'matmul_tn', 'im2col'] as const;
+
+/**
+ * Kernels over the same runtime (memory, module, worker pool) whose calling-thread calls of the
+ * row-parallel kernels are recorded: when a call is split, the calling thread computes rows [0, chunk)
+ * only and the worker the rest, so the recorded r1 is below the row count.
+ */
+function recordingKernels(rt: Runtime): { kernels: Kernels; calls: Map<string, [number, number][]> } {
+  const pool = (rt as unknown as { pool: WorkerPool | null }).pool;
+  const calls = new Map<string, [number, number][]>(ROW_KERNELS.map((n) => [n, []]));
+  const raw = { ...rt.kernels.raw } as RawKernels;
+  for (const name of ROW_KERNELS) {
+    const fn = rt.kernels.raw[name];
+    raw[name] = (...args: number[]) => {
+      calls.get(name)!.push([args[args.length - 2], args[args.length - 1]]);
+      return fn(...args);
+    };
+  }
+  const scratch = Array.from({ length: rt.kernels.threads }, () => rt.arena.f32(MATMUL_SCRATCH_FLOATS));
+  return { kernels: new Kernels(raw, rt.arena, pool, scratch), calls };
+}
+
+describe('1 and 2 threads are bitwise equal', () => {
+  let one: Runtime, two: Runtime;
+  let rec: ReturnType<typeof recordingKernels>;
+  beforeAll(async () => {
+    [one, two] = await Promise.all([createRuntime({ threads: 1, build: 'simd' }), createRuntime({ threads: 2 })]);
+    rec = recordingKernels(two);
+  });
+  afterAll(() => {
+    one?.dispose();
+    two?.dispose();
+  });
+
+  it('threads: 2 runs two threads on the simd-threads build', () => {
+    expect(two.info.threads).toBe(2);
+    expect(two.kernels.threads).toBe(2);
+    expect(two.info.build).toBe('simd-threads');
+    expect(two.info.threadsNote).toBeUndefined();
+    expect(one.info.threads).toBe(1);
+    expect(one.kernels.threads).toBe(1);
+  });
+
+  /** The last calling-thread call of `name`: it must cover rows [0, r1) with r1 < rows. */
+  function expectSplit(name: KernelName, rows: number, what: string): void {
+    const list = rec.calls.get(name)!;
+    const last = list[list.length - 1];
+    expect(last, `${what}: ${name} was not called`).toBeDefined();
+    expect(last[0]).toBe(0);
+    expect(last[1] < rows, `${what}: ${name} ran rows [0, ${last[1]}) of ${rows} on the calling thread, so it was not split`).toBe(true);
+    list.length = 0;
+  }
+
+  const shapes: [number, number, number][] = [
+    [64, 784, 256],
+    [130, 260, 300],
+    [9, 1001, 37], // odd: chunks of 8 rows and 1 row
+    [8, 2048, 8], // exactly 2^17 multiply-adds, the smallest split
+    [67, 515, 129],
+  ];
+  for (const layout of ['nn', 'nt', 'tn'] as MatmulLayout[]) {
+    it(`matmul ${layout}`, () => {
+      const r = new Rand(layout.charCodeAt(1));
+      for (const [m, n, k] of shapes) {
+        expect(m * n * k).toBeGreaterThanOrEqual(2 ** 17);
+        for (const withBias of [false, true]) {
+          const a = r.f32(m * k),
+            b = r.f32(k * n),
+            bias = r.f32(n),
+            c0 = r.f32(m * n);
+          const o = { m, n, k, layout, accumulate: withBias };
+          const run = (rt: Runtime, K: Kernels) =>
+            scoped(rt, () => {
+              const c = rt.arena.f32From(c0);
+              K.matmul(c, rt.arena.f32From(a), rt.arena.f32From(b), { ...o, bias: withBias ? rt.arena.f32From(bias) : undefined });
+              return rt.arena.read(c);
+            });
+          const what = `${layout} ${m}×${n}×${k}${withBias ? ' +bias +accumulate' : ''}`;
+          const single = run(one, one.kernels);
+          expectBitwise(what, single, run(two, two.kernels));
+          expectBitwise(`${what} (recorded)`, single, run(two, rec.kernels));
+          expectSplit(`matmul_${layout}`, m, what);
+        }
+      }
+    });
+  }
+
+  const convShapes: ConvShape[] = [
+    { batch: 8, h: 28, w: 28, c: 3, outChannels: 16, kh: 5, kw: 5, pad: 2 },
+    { batch: 16, h: 15, w: 13, c: 4, outChannels: 7, kh: 3, kw: 3, stride: 2, pad: 1 },
+  ];
+  it('conv2d forward and backward', () => {
+    const r = new Rand(5);
+    for (const s of convShapes) {
+      const { rows, kk } = convGeometry(s);
+      const oc = s.outChannels;
+      const x = r.f32(s.batch * s.h * s.w * s.c),
+        w = r.f32(kk * oc),
+        bias = r.f32(oc),
+        dout = r.f32(rows * oc),
+        dx0 = r.f32(x.length),
+        dw0 = r.f32(w.length),
+        db0 = r.f32(oc);
+      const run = (rt: Runtime, K: Kernels) =>
+        scoped(rt, () => {
+          const A = rt.arena;
+          const out = A.f32(rows * oc),
+            col = A.f32(rows * kk),
+            dcol = A.f32(rows * kk),
+            wb = A.f32From(w);
+          K.conv2d(out, A.f32From(x), wb, A.f32From(bias), col, s);
+          const dx = A.f32From(dx0),
+            dw = A.f32From(dw0),
+            db = A.f32From(db0);
+          K.conv2dBackward(dx, dw, db, A.f32From(dout), col, wb, dcol, s);
+          return { out: A.read(out), col: A.read(col), dx: A.read(dx), dw: A.read(dw), dbias: A.read(db), dcol: A.read(dcol) };
+        });
+      const what = `conv2d ${s.batch}×${s.h}×${s.w}×${s.c} → ${oc}, k${s.kh}×${s.kw} stride ${s.stride ?? 1} pad ${s.pad ?? 0}`;
+      const single = run(one, one.kernels);
+      for (const [label, got] of [
+        ['', run(two, two.kernels)],
+        [' (recorded)', run(two, rec.kernels)],
+      ] as const) {
+        for (const key of Object.keys(single) as (keyof typeof single)[]) expectBitwise(`${what}${label} ${key}`, single[key], got[key]);
+      }
+      expectSplit('im2col', rows, `${what} im2col`);
+      // conv2d: matmul_nn (rows × oc × kk); backward: matmul_tn (kk × oc × rows) and matmul_nt (rows × kk × oc)
+      expectSplit('matmul_nn', rows, `${what} forward matmul`);
+      expectSplit('matmul_tn', kk, `${what} dw matmul`);
+      expectSplit('matmul_nt', rows, `${what} dcol matmul`);
+    }
+  });
+});
