@@ -12,7 +12,9 @@ import { spawnWorker } from './env.js';
 
 const SLOT_INTS = 8; // [0] seq  [1] done  [2] kernel index  [3] nargs  [4] status
 const SLOT_ARGS = 16;
-const SPIN = 4000;
+/** How long an idle worker spins before it sleeps, and how long the caller spins for a worker (µs). */
+const WORKER_SPIN_US = 300;
+const CALLER_SPIN_US = 2000;
 /** A worker that has not answered after this long is treated as dead (no kernel call takes this long). */
 const CALL_TIMEOUT_MS = 120_000;
 
@@ -34,10 +36,16 @@ function udiWorker(msg, post) {
   const argv = [];
   let seen = 0;
   for (;;) {
+    // Spin for a short time budget (the next call usually comes within microseconds), then sleep.
     let s = Atomics.load(ctl, base);
-    for (let i = 0; s === seen; i++) {
-      if (i < ${SPIN}) s = Atomics.load(ctl, base);
-      else { Atomics.wait(ctl, base, seen); s = Atomics.load(ctl, base); }
+    if (s === seen) {
+      const until = performance.now() + ${WORKER_SPIN_US / 1000};
+      for (let i = 1; s === seen; i++) {
+        s = Atomics.load(ctl, base);
+        if ((i & 1023) === 0 && performance.now() > until) {
+          while (s === seen) { Atomics.wait(ctl, base, seen); s = Atomics.load(ctl, base); }
+        }
+      }
     }
     seen = s;
     const f = ctl[base + 2];
@@ -139,10 +147,11 @@ export class WorkerPool {
       const want = this.seq[w];
       let spins = 0;
       const start = Date.now();
+      const spinUntil = performance.now() + CALLER_SPIN_US / 1000;
       for (;;) {
         const done = Atomics.load(this.ctl, b);
         if (done === want) break;
-        if (spins++ < SPIN) continue;
+        if ((++spins & 1023) !== 0 || performance.now() < spinUntil) continue;
         Atomics.wait(this.ctl, b, done, 1000);
         if (Date.now() - start > CALL_TIMEOUT_MS) {
           this.dispose();

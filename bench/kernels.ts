@@ -1,0 +1,808 @@
+/**
+ * Kernel lab: matmul GFLOP/s of every implementation, next to the measured WASM SIMD ceiling of
+ * this machine and to @tensorflow/tfjs-backend-wasm, all in one process run.
+ *
+ *   npm run bench:kernels                      # full run (~1-2 minutes)
+ *   npm run bench:kernels -- --json out.json   # also write machine-readable results
+ *   npm run bench:kernels -- --quick           # CI smoke: few shapes, short batches
+ *   npm run bench:kernels -- --sizes 64,256,64x784x256
+ *
+ * Implementations: udi-simd (1 thread), udi-simd-threads (1 and 2 threads: the 1-thread row
+ * separates the cost of the shared-memory build from the cost of threading), udi-scalar,
+ * tfjs-wasm (XNNPACK, SIMD binary, 1 thread: it has no threads in Node) and plain JS (i-k-j loop).
+ *
+ * Method, per shape:
+ *   1. every implementation computes C once and is checked against a float64 reference; the error
+ *      of each element is |c - ref| / sum_k |a_ik·b_kj| (the scale of f32 rounding in a dot
+ *      product); an implementation whose worst error exceeds 2·k·2^-24 (twice the worst-case
+ *      bound of recursive f32 summation) is marked FAILED and not timed;
+ *   2. warm-up (time-based, enough calls for V8's Liftoff -> TurboFan tier-up; every
+ *      implementation also runs 64³ for a while before the first shape), then the calls per batch
+ *      are sized so one batch takes ~--batch-ms;
+ *   3. rounds: each round times one batch of every implementation back to back in a rotating
+ *      order, so machine noise affects them alike, plus one 1-thread and one 2-thread ceiling
+ *      batch. The figure is the median over --runs rounds. The machine is shared: a round during
+ *      which other processes used more than a quarter of a core (/proc/stat minus this process)
+ *      is repeated, up to 3 x --runs rounds; rows that never got enough quiet rounds are flagged.
+ *
+ * The ceiling: an AssemblyScript loop (source below, compiled in memory at start with the asc
+ * API; not part of the library build) of independent f32x4.mul + f32x4.add on 12 accumulators
+ * (body unrolled 4x), no memory traffic, 1 thread; validated bit-exactly against an f32
+ * emulation before use. Reported: the median over the quiet rounds of the whole run. The same
+ * loop on the main thread and a worker at once gives the 2-thread ceiling, which shows whether
+ * the second core was really available; 2-thread rows are compared with 2 x the 1-thread ceiling.
+ */
+import { parseArgs } from 'node:util';
+import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import asc from 'assemblyscript/asc';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../src/index.js';
+
+// ---- options -----------------------------------------------------------------------------------
+
+const HELP = `usage: npm run bench:kernels -- [--json FILE] [--quick] [--sizes LIST] [--runs N] [--batch-ms MS] [--no-scalar]
+  --json FILE     write one row per measurement plus metadata to FILE
+  --quick         CI smoke: sizes 64,128,64x784x256, short warm-up and batches
+  --sizes LIST    comma-separated shapes: N (square N×N·N×N) or MxKxN (A is M×K, B is K×N)
+  --runs N        timed rounds per shape (median is reported; default 7, at least 5)
+  --batch-ms MS   target duration of one timed batch (default 60; quick 20)
+  --no-scalar     skip the scalar build (it is slow at 1024)`;
+
+const { values: opts } = parseArgs({
+  options: {
+    json: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    sizes: { type: 'string' },
+    runs: { type: 'string' },
+    'batch-ms': { type: 'string' },
+    'no-scalar': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  strict: true,
+});
+if (opts.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+interface Shape {
+  m: number;
+  n: number;
+  k: number;
+}
+const DEFAULT_SIZES = '64,128,256,512,1024,64x784x256,128x512x256';
+const QUICK_SIZES = '64,128,64x784x256';
+
+function parseShapes(list: string): Shape[] {
+  const shapes = list.split(',').map((s) => {
+    const t = s.trim();
+    const parts = t.split(/[x×]/).map((p) => Number(p));
+    if (!parts.every((p) => Number.isInteger(p) && p >= 1 && p <= 4096) || (parts.length !== 1 && parts.length !== 3)) {
+      throw new Error(`--sizes: "${t}" is not N or MxKxN with whole numbers from 1 to 4096`);
+    }
+    return parts.length === 1 ? { m: parts[0], n: parts[0], k: parts[0] } : { m: parts[0], k: parts[1], n: parts[2] };
+  });
+  return shapes.filter((s, i) => shapes.findIndex((t) => t.m === s.m && t.n === s.n && t.k === s.k) === i);
+}
+
+function positiveInt(name: string, v: string | undefined, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  const x = Number(v);
+  if (!Number.isInteger(x) || x < min) throw new Error(`--${name} must be a whole number >= ${min}, got ${v}`);
+  return x;
+}
+
+function orExit<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${HELP}`);
+    process.exit(2);
+  }
+}
+const quick = opts.quick!;
+const shapes = orExit(() => parseShapes(opts.sizes ?? (quick ? QUICK_SIZES : DEFAULT_SIZES)));
+const RUNS = orExit(() => positiveInt('runs', opts.runs, quick ? 5 : 7, 5));
+const BATCH_MS = orExit(() => positiveInt('batch-ms', opts['batch-ms'], quick ? 20 : 60, 1));
+const WARM_MS = quick ? 40 : 150;
+/** Plain JS only up to this many multiply-adds per call (256^3; 1024^3 would take seconds per call). */
+const PLAIN_JS_MAX_MACS = 256 ** 3;
+/** The scalar build is skipped above this in --quick. */
+const QUICK_SCALAR_MAX_MACS = 256 ** 3;
+
+const shapeLabel = (s: Shape) => (s.m === s.n && s.n === s.k ? `${s.m}³` : `${s.m}×${s.k}·${s.k}×${s.n}`);
+const now = () => performance.now();
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+};
+
+// ---- data and reference ------------------------------------------------------------------------
+
+/** Deterministic uniform [-1, 1) floats (mulberry32). */
+function randomF32(len: number, seed: number): Float32Array {
+  const out = new Float32Array(len);
+  let s = seed >>> 0;
+  for (let i = 0; i < len; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = (((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * 2 - 1;
+  }
+  return out;
+}
+
+/** C = A·B in float64, plus sum_k |a_ik·b_kj| per element (the scale for relative errors). */
+function reference(a: Float32Array, b: Float32Array, s: Shape): { c: Float64Array; scale: Float64Array } {
+  const { m, n, k } = s;
+  const c = new Float64Array(m * n);
+  const scale = new Float64Array(m * n);
+  const absB = Float64Array.from(b, Math.abs);
+  for (let i = 0; i < m; i++) {
+    const ro = i * n;
+    for (let p = 0; p < k; p++) {
+      const av = a[i * k + p];
+      const aa = Math.abs(av);
+      const bo = p * n;
+      for (let j = 0; j < n; j++) {
+        c[ro + j] += av * b[bo + j];
+        scale[ro + j] += aa * absB[bo + j];
+      }
+    }
+  }
+  return { c, scale };
+}
+
+function maxRelErr(got: Float32Array, ref: { c: Float64Array; scale: Float64Array }): number {
+  if (got.length !== ref.c.length) return Infinity;
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) {
+    const e = Math.abs(got[i] - ref.c[i]) / (ref.scale[i] || Number.MIN_VALUE);
+    if (!(e <= worst)) worst = Number.isNaN(e) ? Infinity : e; // NaN (unwritten output) fails
+  }
+  return worst;
+}
+
+// ---- implementations ---------------------------------------------------------------------------
+
+interface Bound {
+  /** Run `calls` matmuls; returns only when all have completed. */
+  runBatch(calls: number): void;
+  /** C after the last call. */
+  output(): Float32Array;
+  release(): void;
+}
+interface Impl {
+  name: string;
+  threads: number;
+  /** Skip shapes with more multiply-adds than this. */
+  maxMacs?: number;
+  bind(s: Shape, a: Float32Array, b: Float32Array): Bound;
+}
+
+function udiImpl(rt: Runtime): Impl {
+  return {
+    name: `udi-${rt.info.build}`,
+    threads: rt.info.threads,
+    maxMacs: rt.info.build === 'scalar' && quick ? QUICK_SCALAR_MAX_MACS : undefined,
+    bind(s, a, b) {
+      const mark = rt.arena.mark();
+      const A = rt.arena.f32From(a);
+      const B = rt.arena.f32From(b);
+      const C = rt.arena.f32(s.m * s.n);
+      rt.arena.viewF32(C).fill(NaN); // an element the kernel does not write fails validation
+      const o = { m: s.m, n: s.n, k: s.k };
+      const kern = rt.kernels;
+      return {
+        runBatch(calls) {
+          for (let i = 0; i < calls; i++) kern.matmul(C, A, B, o);
+        },
+        output: () => rt.arena.read(C),
+        release: () => rt.arena.release(mark),
+      };
+    },
+  };
+}
+
+function tfjsImpl(): Impl {
+  return {
+    name: 'tfjs-wasm',
+    threads: tfwasm.getThreadsCount(),
+    bind(s, a, b) {
+      const ta = tf.tensor2d(a, [s.m, s.k]);
+      const tb = tf.tensor2d(b, [s.k, s.n]);
+      return {
+        // The wasm backend runs each kernel synchronously; dataSync() on the last result of the
+        // batch makes completion explicit without adding a copy-out to every call.
+        runBatch(calls) {
+          for (let i = 0; i < calls; i++) {
+            const c = tf.matMul(ta, tb);
+            if (i === calls - 1) c.dataSync();
+            c.dispose();
+          }
+        },
+        output() {
+          const c = tf.matMul(ta, tb);
+          const d = Float32Array.from(c.dataSync() as Float32Array);
+          c.dispose();
+          return d;
+        },
+        release() {
+          ta.dispose();
+          tb.dispose();
+        },
+      };
+    },
+  };
+}
+
+/** The straightforward i-k-j loop on Float32Array. */
+function matmulPlain(c: Float32Array, a: Float32Array, b: Float32Array, m: number, n: number, k: number): void {
+  c.fill(0);
+  for (let i = 0; i < m; i++) {
+    const ro = i * n;
+    for (let p = 0; p < k; p++) {
+      const av = a[i * k + p];
+      const bo = p * n;
+      for (let j = 0; j < n; j++) c[ro + j] += av * b[bo + j];
+    }
+  }
+}
+
+function plainImpl(): Impl {
+  return {
+    name: 'plain-js',
+    threads: 1,
+    maxMacs: PLAIN_JS_MAX_MACS,
+    bind(s, a, b) {
+      const c = new Float32Array(s.m * s.n).fill(NaN);
+      return {
+        runBatch(calls) {
+          for (let i = 0; i < calls; i++) matmulPlain(c, a, b, s.m, s.n, s.k);
+        },
+        output: () => c.slice(),
+        release() {},
+      };
+    },
+  };
+}
+
+// ---- the ceiling -------------------------------------------------------------------------------
+
+// 12 independent accumulators, each a = a·m + c per step (one f32x4.mul and one f32x4.add,
+// 8 flops); the chains are independent, so the loop is bound by SIMD throughput, not latency
+// (measured here: mul+add latency ~5 cycles, 12 chains give ~5x the parallelism needed).
+// The body is unrolled 4x: with one step per trip the loop counter and V8's loop stack check
+// share the vector ALU ports and cost ~5% (measured: 40.6 vs 42.9 GFLOP/s; 8x unrolled: 40.6).
+// With m slightly below 1 the values converge to c/(1-m) (no overflow, no denormals).
+const CEIL_ACCS = 12;
+const CEIL_UNROLL = 4;
+const acc = Array.from({ length: CEIL_ACCS }, (_, i) => `a${i}`);
+const CEILING_SOURCE = `
+export function ceiling(trips: i32, m: f32, c: f32): f32 {
+  const vm = f32x4.splat(m), vc = f32x4.splat(c);
+  ${acc.map((a, i) => `let ${a} = f32x4.splat(${((i + 1) / 100).toFixed(2)});`).join('\n  ')}
+  for (let i = 0; i < trips; i++) {
+    ${Array.from({ length: CEIL_UNROLL }, () => acc.map((a) => `${a} = f32x4.add(f32x4.mul(${a}, vm), vc);`).join(' ')).join('\n    ')}
+  }
+  let s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
+  s = f32x4.add(s, f32x4.add(f32x4.add(a8, a9), f32x4.add(a10, a11)));
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
+}
+`;
+const CEIL_FLOPS_PER_TRIP = CEIL_UNROLL * CEIL_ACCS * 4 * 2;
+const CEIL_M = 0.999999;
+const CEIL_C = 1e-6;
+
+/** What the ceiling loop returns, emulated in f32 with Math.fround (validates the compiled loop). */
+function ceilingExpected(trips: number): number {
+  const f = Math.fround;
+  const m = f(CEIL_M),
+    c = f(CEIL_C);
+  const a = Array.from({ length: CEIL_ACCS }, (_, i) => f((i + 1) / 100));
+  for (let t = 0; t < trips * CEIL_UNROLL; t++) for (let i = 0; i < CEIL_ACCS; i++) a[i] = f(f(a[i] * m) + c);
+  const add = (x: number, y: number) => f(x + y);
+  let s = add(add(add(a[0], a[1]), add(a[2], a[3])), add(add(a[4], a[5]), add(a[6], a[7])));
+  s = add(s, add(add(a[8], a[9]), add(a[10], a[11])));
+  return add(add(add(s, s), s), s); // all four lanes are equal
+}
+
+async function compileCeiling(): Promise<WebAssembly.Module> {
+  const res = await asc.compileString({ 'ceiling.ts': CEILING_SOURCE }, { enable: ['simd'], runtime: 'stub', optimizeLevel: 3, shrinkLevel: 0, noAssert: true, use: ['abort='] });
+  if (res.error || !res.binary) throw new Error(`could not compile the ceiling loop: ${res.error?.message}\n${res.stderr.toString()}`);
+  return WebAssembly.compile(res.binary as Uint8Array<ArrayBuffer>);
+}
+
+const CEIL_WORKER_SRC = `
+const { parentPort, workerData } = require('node:worker_threads');
+const f = new WebAssembly.Instance(workerData.module, {}).exports.ceiling;
+const ctl = new Int32Array(workerData.ctl); // [0] go sequence, [1] done sequence, [2] iterations (<0: stop)
+let seen = 0;
+parentPort.postMessage('ready');
+for (;;) {
+  Atomics.wait(ctl, 0, seen);
+  seen = Atomics.load(ctl, 0);
+  if (ctl[2] < 0) break;
+  f(ctl[2], ${CEIL_M}, ${CEIL_C});
+  Atomics.store(ctl, 1, seen);
+  Atomics.notify(ctl, 1);
+}
+`;
+
+class Ceiling {
+  private tripsPerBatch = 1;
+  private worker: Worker | null = null;
+  private ctl: Int32Array | null = null;
+  private seq = 0;
+
+  private constructor(
+    readonly module: WebAssembly.Module,
+    private readonly fn: (trips: number, m: number, c: number) => number,
+  ) {}
+
+  /** Compile, validate against the f32 emulation, start the worker for 2-thread samples, warm up. */
+  static async create(): Promise<Ceiling> {
+    const module = await compileCeiling();
+    const inst = await WebAssembly.instantiate(module, {});
+    const c = new Ceiling(module, inst.exports.ceiling as (trips: number, m: number, c: number) => number);
+    const got = c.fn(250, CEIL_M, CEIL_C);
+    const want = ceilingExpected(250);
+    if (got !== want) throw new Error(`ceiling loop validation failed: got ${got}, expected ${want}`);
+    c.ctl = new Int32Array(new SharedArrayBuffer(16));
+    c.worker = new Worker(CEIL_WORKER_SRC, { eval: true, workerData: { module, ctl: c.ctl.buffer } });
+    c.worker.unref();
+    await new Promise((resolve, reject) => {
+      c.worker!.once('message', resolve);
+      c.worker!.once('error', reject);
+    });
+    c.calibrate();
+    return c;
+  }
+
+  /** Warm up (both threads) and size a batch to ~BATCH_MS on one thread. */
+  private calibrate(): void {
+    const t0 = now();
+    let trips = 25_000;
+    while (now() - t0 < WARM_MS) this.fn(trips, CEIL_M, CEIL_C);
+    for (;;) {
+      const t = now();
+      this.fn(trips, CEIL_M, CEIL_C);
+      const dt = now() - t;
+      if (dt > BATCH_MS / 4) {
+        this.tripsPerBatch = Math.max(1, Math.round((trips * BATCH_MS) / dt));
+        break;
+      }
+      trips *= 4;
+    }
+    for (let i = 0; i < 3; i++) this.sampleTwo(); // the worker's instance tiers up too
+  }
+
+  /** One timed batch on this thread: GFLOP/s. */
+  sample(): number {
+    const t = now();
+    this.fn(this.tripsPerBatch, CEIL_M, CEIL_C);
+    return (this.tripsPerBatch * CEIL_FLOPS_PER_TRIP) / ((now() - t) * 1e6);
+  }
+
+  /** One batch on this thread and one on the worker at once: total GFLOP/s over the wall time. */
+  sampleTwo(): number {
+    const ctl = this.ctl!;
+    const trips = this.tripsPerBatch;
+    const t = now();
+    ctl[2] = trips;
+    Atomics.store(ctl, 0, ++this.seq);
+    Atomics.notify(ctl, 0);
+    this.fn(trips, CEIL_M, CEIL_C);
+    while (Atomics.load(ctl, 1) !== this.seq) Atomics.wait(ctl, 1, Atomics.load(ctl, 1), 1000);
+    return (2 * trips * CEIL_FLOPS_PER_TRIP) / ((now() - t) * 1e6);
+  }
+
+  dispose(): void {
+    if (this.worker && this.ctl) {
+      this.ctl[2] = -1;
+      Atomics.store(this.ctl, 0, ++this.seq);
+      Atomics.notify(this.ctl, 0);
+      void this.worker.terminate();
+      this.worker = null;
+    }
+  }
+}
+
+// ---- contention --------------------------------------------------------------------------------
+
+/**
+ * CPU used by other processes of this machine (VM) while a round runs, in cores: busy time from
+ * /proc/stat minus this process's own CPU time. On a 2-core machine one busy neighbour halves
+ * what 2 threads can get, so rounds above OTHER_CPU_MAX are repeated. null where /proc/stat is
+ * not readable (not Linux).
+ */
+const OTHER_CPU_MAX = 0.25;
+class OtherCpu {
+  private t0 = 0;
+  private busy0 = 0;
+  private own0: NodeJS.CpuUsage = { user: 0, system: 0 };
+  readonly available = OtherCpu.busyMs() !== null;
+
+  private static busyMs(): number | null {
+    try {
+      const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+      // user nice system idle iowait irq softirq steal ...: everything but idle and iowait, in 10 ms ticks
+      return 10 * f.reduce((sum, v, i) => (i === 3 || i === 4 || i > 7 ? sum : sum + v), 0);
+    } catch {
+      return null;
+    }
+  }
+  start(): void {
+    this.t0 = now();
+    this.busy0 = OtherCpu.busyMs() ?? 0;
+    this.own0 = process.cpuUsage();
+  }
+  /** Cores used by other processes since start(), or null. */
+  stop(): number | null {
+    if (!this.available) return null;
+    const own = process.cpuUsage(this.own0);
+    const other = (OtherCpu.busyMs() ?? 0) - this.busy0 - (own.user + own.system) / 1000;
+    return Math.max(0, other) / (now() - this.t0);
+  }
+}
+
+// ---- measurement -------------------------------------------------------------------------------
+
+interface Row {
+  op: 'matmul' | 'ceiling';
+  m: number | null;
+  n: number | null;
+  k: number | null;
+  impl: string;
+  threads: number;
+  gflops: number | null;
+  /** Per-round GFLOP/s range over the rounds used. */
+  minGflops?: number;
+  maxGflops?: number;
+  msPerCall?: number;
+  callsPerBatch?: number;
+  /** Rounds the median is taken over, and rounds repeated because other processes were busy. */
+  runs?: number;
+  roundsDiscarded?: number;
+  /** Median CPU (in cores) used by other processes during the rounds used; null if unknown. */
+  otherCpu?: number | null;
+  maxRelErr?: number;
+  tolerance?: number;
+  fractionOfCeiling?: number | null;
+  ratioVsTfjs?: number | null;
+  status: 'ok' | 'failed-validation' | 'error' | 'skipped';
+  error?: string;
+}
+
+interface Slot {
+  impl: Impl;
+  bound: Bound | null;
+  calls: number;
+  row: Row;
+}
+
+/** One round: ms per call of each slot, the two ceiling samples, other processes' CPU. */
+interface Round {
+  ms: number[];
+  ceil1: number;
+  ceil2: number;
+  other: number | null;
+}
+const isClean = (r: Round) => r.other === null || r.other <= OTHER_CPU_MAX;
+/** The clean rounds if there are RUNS of them, else all (and the caller flags the result). */
+const usable = (rounds: Round[]) => (rounds.filter(isClean).length >= RUNS ? rounds.filter(isClean) : rounds);
+const allRounds: Round[] = [];
+
+function warmAndSize(b: Bound): number {
+  const t0 = now();
+  let calls = 0;
+  while (calls < 2 || now() - t0 < WARM_MS) {
+    b.runBatch(1);
+    calls++;
+  }
+  // per-call time from a short timed batch after warm-up
+  const probe = Math.max(1, Math.min(64, Math.round(calls / 4)));
+  const t = now();
+  b.runBatch(probe);
+  const per = (now() - t) / probe;
+  return Math.max(1, Math.round(BATCH_MS / per));
+}
+
+/**
+ * Rounds until RUNS of them were clean (or 3 x RUNS in all). Each round times one batch of every
+ * slot back to back in a rotating order, then one 1-thread and one 2-thread ceiling batch.
+ */
+function runRounds(slots: { runBatch(): void }[], ceiling: Ceiling, meter: OtherCpu): Round[] {
+  const rounds: Round[] = [];
+  for (let r = 0; rounds.filter(isClean).length < RUNS && r < 3 * RUNS; r++) {
+    meter.start();
+    const ms = new Array<number>(slots.length).fill(0);
+    for (let j = 0; j < slots.length; j++) {
+      const i = (j + r) % slots.length;
+      const t = now();
+      slots[i].runBatch();
+      ms[i] = now() - t;
+    }
+    const ceil1 = ceiling.sample();
+    const ceil2 = ceiling.sampleTwo();
+    rounds.push({ ms, ceil1, ceil2, other: meter.stop() });
+  }
+  allRounds.push(...rounds);
+  return rounds;
+}
+
+async function measureShape(s: Shape, impls: Impl[], ceiling: Ceiling, meter: OtherCpu): Promise<Row[]> {
+  const macs = s.m * s.n * s.k;
+  const flops = 2 * macs;
+  const seed = s.m * 1_000_003 + s.k * 1009 + s.n;
+  const a = randomF32(s.m * s.k, seed);
+  const b = randomF32(s.k * s.n, seed ^ 0x5bd1e995);
+  const ref = reference(a, b, s);
+  const tol = 2 * s.k * 2 ** -24;
+
+  const slots: Slot[] = [];
+  for (const impl of impls) {
+    const row: Row = { op: 'matmul', m: s.m, n: s.n, k: s.k, impl: impl.name, threads: impl.threads, gflops: null, tolerance: tol, status: 'ok' };
+    if (impl.maxMacs !== undefined && macs > impl.maxMacs) {
+      row.status = 'skipped';
+      slots.push({ impl, bound: null, calls: 0, row });
+      continue;
+    }
+    let bound: Bound | null = null;
+    try {
+      bound = impl.bind(s, a, b);
+      bound.runBatch(1);
+      row.maxRelErr = maxRelErr(bound.output(), ref);
+      if (!(row.maxRelErr <= tol)) {
+        row.status = 'failed-validation';
+        row.error = `max relative error ${row.maxRelErr.toExponential(2)} exceeds ${tol.toExponential(2)}`;
+        bound.release();
+        bound = null;
+      }
+    } catch (e) {
+      row.status = 'error';
+      row.error = (e as Error).message;
+      bound?.release();
+      bound = null;
+    }
+    slots.push({ impl, bound, calls: 0, row });
+  }
+
+  const live = slots.filter((x) => x.bound);
+  for (const x of live) x.calls = warmAndSize(x.bound!);
+  const rounds = runRounds(
+    live.map((x) => ({ runBatch: () => x.bound!.runBatch(x.calls) })),
+    ceiling,
+    meter,
+  );
+  const used = usable(rounds);
+  const others = used.map((r) => r.other).filter((o): o is number => o !== null);
+  live.forEach((x, i) => {
+    const perCall = used.map((r) => r.ms[i] / x.calls);
+    const g = perCall.map((ms) => flops / (ms * 1e6));
+    Object.assign(x.row, {
+      gflops: flops / (median(perCall) * 1e6),
+      minGflops: Math.min(...g),
+      maxGflops: Math.max(...g),
+      msPerCall: median(perCall),
+      callsPerBatch: x.calls,
+      runs: used.length,
+      roundsDiscarded: rounds.length - used.length,
+      otherCpu: others.length ? median(others) : null,
+    });
+  });
+  for (const x of slots) x.bound?.release();
+  return slots.map((x) => x.row);
+}
+
+// ---- output ------------------------------------------------------------------------------------
+
+const fmt = (v: number | null | undefined, digits: number) => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
+
+function printTable(rows: Row[]): void {
+  const head = ['shape', 'impl', 'thr', 'GFLOP/s', 'range', 'ms/call', 'of ceiling', 'vs tfjs', 'maxRelErr', 'rounds', 'others'];
+  const lines: string[][] = [head];
+  let last = '';
+  for (const r of rows) {
+    const shape = r.op === 'ceiling' ? '(ceiling)' : shapeLabel({ m: r.m!, n: r.n!, k: r.k! });
+    if (shape !== last && lines.length > 1) lines.push([]);
+    last = shape;
+    const status = r.status === 'ok' ? null : r.status === 'skipped' ? 'skipped' : `✗ ${r.status.toUpperCase()}: ${r.error}`;
+    lines.push([
+      shape,
+      r.impl,
+      String(r.threads),
+      status ?? fmt(r.gflops, 2),
+      status ? '' : r.minGflops !== undefined ? `${fmt(r.minGflops, 1)}-${fmt(r.maxGflops, 1)}` : '',
+      status ? '' : fmt(r.msPerCall, 3),
+      status ? '' : r.fractionOfCeiling != null ? `${(100 * r.fractionOfCeiling).toFixed(1)}%` : '-',
+      status ? '' : r.ratioVsTfjs != null ? `${r.ratioVsTfjs.toFixed(2)}x` : '-',
+      r.maxRelErr !== undefined ? r.maxRelErr.toExponential(1) : '',
+      status || r.runs === undefined ? '' : `${r.runs}${r.roundsDiscarded ? ` (+${r.roundsDiscarded})` : ''}`,
+      status || r.otherCpu == null ? '' : `${r.otherCpu.toFixed(2)}${r.otherCpu > OTHER_CPU_MAX ? ' !' : ''}`,
+    ]);
+  }
+  const failed = (l: string[]) => (l[3] ?? '').startsWith('✗');
+  const widths = head.map((_, i) => Math.max(...lines.filter((l) => l.length && !failed(l)).map((l) => (l[i] ?? '').length)));
+  for (const l of lines) {
+    if (l.length === 0) console.log('');
+    else if (failed(l)) console.log([l[0].padEnd(widths[0]), l[1].padEnd(widths[1]), l[2].padStart(widths[2]), l[3]].join('  '));
+    else console.log(l.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
+  }
+}
+
+// ---- main --------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const started = now();
+  const cpus = os.cpus();
+  console.log(`kernel lab: node ${process.version}, ${cpus[0]?.model ?? 'unknown cpu'} x${cpus.length}, runs ${RUNS}, batch ~${BATCH_MS} ms${quick ? ', quick' : ''}`);
+
+  const meter = new OtherCpu();
+  const ceiling = await Ceiling.create();
+  const runtimes: Runtime[] = [];
+  try {
+    // a first block of ceiling-only rounds, then one 1-thread and one 2-thread sample per round of every shape
+    runRounds([], ceiling, meter);
+    console.log(`ceiling (f32x4 mul+add, ${CEIL_ACCS} accumulators, 1 thread): ${median(usable(allRounds).map((r) => r.ceil1)).toFixed(2)} GFLOP/s at start`);
+
+    const impls: Impl[] = [];
+    const notes: string[] = [];
+    const configs: (RuntimeOptions & { threads: number; build: string })[] = [
+      { threads: 1, build: 'simd' },
+      { threads: 1, build: 'simd-threads' },
+      { threads: 2, build: 'simd-threads' },
+      ...(opts['no-scalar'] ? [] : [{ threads: 1, build: 'scalar' as const }]),
+    ];
+    for (const o of configs) {
+      try {
+        const rt = await createRuntime(o);
+        runtimes.push(rt);
+        impls.push(udiImpl(rt));
+        if (rt.info.threadsNote) notes.push(`udi ${o.build} threads ${o.threads}: ${rt.info.threadsNote}`);
+      } catch (e) {
+        notes.push(`udi ${o.build} threads ${o.threads}: could not start: ${(e as Error).message}`);
+      }
+    }
+
+    // tfjs-backend-wasm: only the SIMD binary is given a real path, so a silent fall-back to the
+    // scalar (or threaded) binary would fail to load rather than be measured by mistake.
+    let tfjsMeta: Record<string, unknown> = {};
+    try {
+      const dist = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm'));
+      const missing = join(dist, 'not-the-simd-build.wasm');
+      tfwasm.setWasmPaths({
+        'tfjs-backend-wasm.wasm': missing,
+        'tfjs-backend-wasm-simd.wasm': join(dist, 'tfjs-backend-wasm-simd.wasm'),
+        'tfjs-backend-wasm-threaded-simd.wasm': missing,
+      });
+      if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") returned false');
+      await tf.ready();
+      const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean;
+      const mt = (await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) as boolean;
+      tfjsMeta = { version: tfwasm.version_wasm, backend: tf.getBackend(), WASM_HAS_SIMD_SUPPORT: simd, WASM_HAS_MULTITHREAD_SUPPORT: mt, threads: tfwasm.getThreadsCount(), binary: 'tfjs-backend-wasm-simd.wasm' };
+      if (!simd) throw new Error('tfjs-backend-wasm reports no SIMD support');
+      impls.push(tfjsImpl());
+    } catch (e) {
+      notes.push(`tfjs-wasm: could not start: ${(e as Error).message ?? String(e)}`);
+    }
+    impls.push(plainImpl());
+
+    for (const rt of runtimes) console.log(`udi-${rt.info.build}: ${JSON.stringify(rt.info)}`);
+    console.log(`tfjs-wasm: ${JSON.stringify(tfjsMeta)}`);
+    if (!meter.available) notes.push('/proc/stat is not readable: rounds are not checked for other busy processes');
+    for (const n of notes) console.log(`note: ${n}`);
+    console.log('');
+
+    // Global warm-up: every implementation runs 64³ for a while first, so JIT tiers (tfjs's JS
+    // included) have settled before the first measured shape.
+    {
+      const s = { m: 64, n: 64, k: 64 };
+      const a = randomF32(64 * 64, 1);
+      const b = randomF32(64 * 64, 2);
+      for (const impl of impls) {
+        try {
+          const bound = impl.bind(s, a, b);
+          for (const t0 = now(); now() - t0 < 2 * WARM_MS; ) bound.runBatch(1);
+          bound.release();
+        } catch {
+          // reported with the shapes, where every implementation is validated
+        }
+      }
+    }
+
+    const rows: Row[] = [];
+    for (const s of shapes) {
+      const t = now();
+      const r = await measureShape(s, impls, ceiling, meter);
+      rows.push(...r);
+      const brief = r.map((x) => `${x.impl}/${x.threads} ${x.status === 'ok' ? fmt(x.gflops, 1) : x.status}`).join(', ');
+      console.log(`  ${shapeLabel(s).padEnd(16)} ${((now() - t) / 1000).toFixed(1).padStart(5)} s  ${brief}`);
+    }
+
+    const used = usable(allRounds);
+    const c1 = used.map((r) => r.ceil1);
+    const c2 = used.map((r) => r.ceil2);
+    const others = used.map((r) => r.other).filter((o): o is number => o !== null);
+    const ceil1 = median(c1);
+    const ceil2 = median(c2);
+    for (const r of rows) {
+      if (r.gflops === null) continue;
+      r.fractionOfCeiling = r.gflops / (ceil1 * r.threads);
+      const peer = rows.find((x) => x.impl === 'tfjs-wasm' && x.m === r.m && x.n === r.n && x.k === r.k);
+      r.ratioVsTfjs = peer?.gflops ? r.gflops / peer.gflops : null;
+    }
+    const ceilRow = (threads: number, g: number[], gflops: number): Row => ({
+      op: 'ceiling',
+      m: null,
+      n: null,
+      k: null,
+      impl: 'ceiling',
+      threads,
+      gflops,
+      minGflops: Math.min(...g),
+      maxGflops: Math.max(...g),
+      runs: used.length,
+      roundsDiscarded: allRounds.length - used.length,
+      otherCpu: others.length ? median(others) : null,
+      fractionOfCeiling: gflops / (threads * ceil1),
+      status: 'ok',
+    });
+    const all = [ceilRow(1, c1, ceil1), ceilRow(2, c2, ceil2), ...rows];
+    const discarded = allRounds.length - allRounds.filter(isClean).length;
+
+    console.log('');
+    printTable(all);
+    console.log('');
+    console.log(`ceiling: median of ${used.length} rounds spread over the run; "of ceiling" = GFLOP/s / (threads x 1-thread ceiling).`);
+    console.log(`maxRelErr = max |c - ref| / sum_k |a·b| against a float64 reference; tolerance 2·k·2^-24.`);
+    console.log(
+      `rounds = rounds in the median (+ repeated because other processes used > ${OTHER_CPU_MAX} of a core); others = median cores used by other processes meanwhile` +
+        (meter.available ? `; ${discarded} of ${allRounds.length} rounds were contended.` : ' (unknown here).'),
+    );
+    if (rows.some((r) => r.otherCpu != null && r.otherCpu > OTHER_CPU_MAX)) console.log('WARNING: rows marked "!" could not get enough quiet rounds; their 2-thread figures are not trustworthy.');
+    console.log(`total ${((now() - started) / 1000).toFixed(1)} s`);
+
+    if (opts.json) {
+      const metadata = {
+        date: new Date().toISOString(),
+        node: process.version,
+        v8: process.versions.v8,
+        platform: `${os.platform()} ${os.arch()}`,
+        cpu: cpus[0]?.model ?? 'unknown',
+        cpuCount: cpus.length,
+        availableParallelism: os.availableParallelism(),
+        command: `npm run bench:kernels -- ${process.argv.slice(2).join(' ')}`.trim(),
+        options: { quick, runs: RUNS, batchMs: BATCH_MS, warmMs: WARM_MS, shapes, plainJsMaxMacs: PLAIN_JS_MAX_MACS, otherCpuMax: OTHER_CPU_MAX },
+        ceiling: {
+          loop: `f32x4.mul + f32x4.add, ${CEIL_ACCS} independent accumulators, ${CEIL_UNROLL}x unrolled, no memory traffic`,
+          flopsPerTrip: CEIL_FLOPS_PER_TRIP,
+          gflops1Thread: ceil1,
+          gflops2Threads: ceil2,
+        },
+        rounds: { total: allRounds.length, contended: discarded, checked: meter.available },
+        udi: runtimes.map((rt) => rt.info),
+        tfjs: tfjsMeta,
+        notes,
+        totalSeconds: (now() - started) / 1000,
+      };
+      writeFileSync(opts.json, JSON.stringify({ metadata, rows: all }, null, 2) + '\n');
+      console.log(`wrote ${opts.json}`);
+    }
+  } finally {
+    for (const rt of runtimes) rt.dispose();
+    ceiling.dispose();
+  }
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+  process.exitCode = 1;
+});
