@@ -1,51 +1,166 @@
 #!/usr/bin/env node
 /**
- * The `udi` command. The training engine is not built yet: this covers `udi info` (what runtime,
- * build and threads this machine gets). `npm run bench:kernels` runs the kernel lab from a checkout.
+ * The `udi` command: `info` (what runtime this machine gets) and `compare` (methods × folds × seeds
+ * on one dataset, in parallel processes, with a report). Exit codes: 0 success, 1 a user error with
+ * one clear message, 2 bad usage.
  */
+import { fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createRuntime } from './index.js';
+import { checkCompareOptions, compare, type CompareOptions, runOne, type RunRecord, type RunSpec, writeReport } from './compare.js';
+import { renderTable } from './report.js';
+import { createRuntime, METHODS, type Method } from './index.js';
 
 const HELP = `udi: balanced multimodal learning in WebAssembly
 
 Usage:
+  udi compare [options]   Train UDI and the baselines on one dataset over folds and seeds; print the table.
+      --dataset mfeat          dataset (so far: mfeat, UCI Multiple Features, multi-view)
+      --views fac,mor          views to use (mfeat: fac, fou, kar, mor, pix, zer)
+      --methods LIST           comma-separated, default all: ${METHODS.join(',')}
+      --seeds N                seeds per fold (default 3)
+      --folds N                test splits (default 1)
+      --epochs N               maximum epochs per stage (default 30; early stopping ends stages sooner)
+      --jobs N|auto            runs in parallel, one process each (default auto = cores)
+      --data DIR               folder holding the datasets (default: $UDI_DATA, else ../shared/data)
+      --out DIR                write results.json, results.md and report.html there
   udi info [--threads N|auto] [--build scalar|simd|simd-threads|auto]
       Print the runtime this machine gets: build, threads, SIMD, memory limit.
   udi --help
-
-Training (udi train, compare, predict) arrives with the training engine; until then the main job
-of a source checkout is the kernel lab: npm run bench:kernels
 `;
 
-async function main(argv: string[]): Promise<number> {
-  let parsed;
+class UsageError extends Error {}
+
+function findData(explicit: string | undefined, dataset: string): string {
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  const candidates = explicit ? [explicit] : [process.env.UDI_DATA, resolve('../shared/data'), resolve(here, '../../shared/data')].filter((x): x is string => !!x);
+  for (const c of candidates) if (existsSync(resolve(c, dataset))) return resolve(c, dataset);
+  throw new Error(
+    `cannot find the ${dataset} data. Looked in: ${candidates.map((c) => resolve(c, dataset)).join(', ')}. ` +
+      'Pass --data DIR (the folder that contains the dataset folder) or set UDI_DATA. ' +
+      'mfeat is the UCI "Multiple Features" dataset (CC BY 4.0) as CSV files mfeat-<view>.csv and labels.csv.',
+  );
+}
+
+/** A child process that runs specs sent over IPC (started by `compare`). */
+function childMode(): void {
+  process.on('message', async (spec: RunSpec) => {
+    try {
+      process.send!({ ok: true, record: await runOne(spec) });
+    } catch (e) {
+      process.send!({ ok: false, error: (e as Error).message });
+    }
+  });
+}
+
+async function runCompare(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      dataset: { type: 'string', default: 'mfeat' },
+      views: { type: 'string', default: 'fac,mor' },
+      methods: { type: 'string', default: METHODS.join(',') },
+      seeds: { type: 'string', default: '3' },
+      folds: { type: 'string', default: '1' },
+      epochs: { type: 'string', default: '30' },
+      jobs: { type: 'string', default: 'auto' },
+      data: { type: 'string' },
+      out: { type: 'string' },
+    },
+  });
+  const int = (name: string, v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a whole number >= 1, got "${v}"`);
+    return n;
+  };
+  const o: CompareOptions = {
+    dataset: values.dataset as 'mfeat',
+    views: values.views!.split(',').map((s) => s.trim()),
+    methods: values.methods!.split(',').map((s) => s.trim()) as Method[],
+    seeds: int('seeds', values.seeds!),
+    folds: int('folds', values.folds!),
+    epochs: int('epochs', values.epochs!),
+    jobs: values.jobs === 'auto' ? availableParallelism() : int('jobs', values.jobs!),
+    dataDir: '',
+    out: values.out,
+  };
+  checkCompareOptions(o);
+  o.dataDir = findData(values.data, o.dataset);
+  const cli = fileURLToPath(import.meta.url);
+  const children = Array.from({ length: Math.max(1, Math.min(o.jobs, o.methods.length * o.seeds * o.folds)) }, () => fork(cli, ['__run'], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const idle = [...children];
+  const waiters: ((c: (typeof children)[0]) => void)[] = [];
+  const take = () => new Promise<(typeof children)[0]>((res) => (idle.length ? res(idle.pop()!) : waiters.push(res)));
+  const give = (c: (typeof children)[0]) => (waiters.length ? waiters.shift()!(c) : idle.push(c));
+  const spawn = async (spec: RunSpec): Promise<RunRecord> => {
+    const child = await take();
+    try {
+      return await new Promise<RunRecord>((res, rej) => {
+        const onExit = (code: number | null) => rej(new Error(`the process running ${spec.method} (fold ${spec.fold}, seed ${spec.seed}) exited with code ${code}`));
+        child.once('exit', onExit);
+        child.once('message', (m: { ok: boolean; record?: RunRecord; error?: string }) => {
+          child.off('exit', onExit);
+          if (m.ok) res(m.record!);
+          else rej(new Error(`${spec.method} (fold ${spec.fold}, seed ${spec.seed}): ${m.error}`));
+        });
+        child.send(spec);
+      });
+    } finally {
+      give(child);
+    }
+  };
+  const t0 = Date.now();
+  process.stderr.write(`udi compare: ${o.dataset} ${o.views.join('+')}, ${o.methods.length} methods × ${o.folds} fold(s) × ${o.seeds} seed(s), ${children.length} process(es)\n`);
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' }, threads: { type: 'string' }, build: { type: 'string' } } });
-  } catch (e) {
-    process.stderr.write(`udi: ${(e as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  const [cmd] = parsed.positionals;
-  if (parsed.values.help || cmd === undefined) {
-    process.stdout.write(HELP);
-    return cmd === undefined && !parsed.values.help ? 2 : 0;
-  }
-  if (cmd !== 'info') {
-    process.stderr.write(`udi: unknown command "${cmd}"\n\n${HELP}`);
-    return 2;
-  }
-  const t = parsed.values.threads;
-  const threads = t === undefined || t === 'auto' ? 'auto' : Number(t);
-  const build = (parsed.values.build ?? 'auto') as 'auto';
-  try {
-    const rt = await createRuntime({ threads, build });
-    process.stdout.write(JSON.stringify(rt.info, null, 2) + '\n');
-    rt.dispose();
+    const report = await compare(o, spawn, (done, total, r) => {
+      process.stderr.write(`[${done}/${total}] ${r.method.padEnd(9)} fold ${r.fold} seed ${r.seed}: fused ${(100 * r.fusedAcc).toFixed(1)}%  (${(r.wallMs / 1000).toFixed(1)} s)\n`);
+    });
+    process.stdout.write(`\n${renderTable(report)}\n\nwall time ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    if (o.out) for (const f of await writeReport(report, o.out)) process.stderr.write(`wrote ${f}\n`);
     return 0;
-  } catch (e) {
-    process.stderr.write(`udi: ${(e as Error).message}\n`);
-    return 1;
+  } finally {
+    for (const c of children) c.kill();
   }
 }
 
-main(process.argv.slice(2)).then((code) => process.exit(code));
+async function runInfo(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { threads: { type: 'string' }, build: { type: 'string' } } });
+  const t = values.threads;
+  const threads = t === undefined || t === 'auto' ? 'auto' : Number(t);
+  const rt = await createRuntime({ threads, build: (values.build ?? 'auto') as 'auto' });
+  process.stdout.write(JSON.stringify(rt.info, null, 2) + '\n');
+  rt.dispose();
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === '__run') {
+    childMode();
+    return -1;
+  }
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(HELP);
+    return cmd === undefined ? 2 : 0;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  try {
+    if (cmd === 'compare') return await runCompare(rest);
+    if (cmd === 'info') return await runInfo(rest);
+    throw new UsageError(`unknown command "${cmd}"`);
+  } catch (e) {
+    const usage = e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    process.stderr.write(`udi: ${(e as Error).message}\n${usage ? `\n${HELP}` : ''}`);
+    return usage ? 2 : 1;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  if (code >= 0) process.exit(code);
+});
