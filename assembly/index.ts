@@ -11,3 +11,4 @@ export { im2col, col2im, maxpool_forward, maxpool_backward } from './conv';
 export { dot, sumsq, axpy, scale, fill, copy } from './vector';
 export { sgd_step, adamw_step } from './optim';
 export { rng_seed, rng_next, rng_uniform, rng_normal, rng_permutation } from './rng';
+export { stft_power, log_eps } from './audio';

@@ -98,3 +98,25 @@ const SQRT2: f64 = 1.4142135623730951;
   }
   return r;
 }
+
+const PI: f64 = 3.141592653589793;
+
+/** cos(x) for x in [-2π, 2π], by symmetry to [0, π/2] and a Taylor series (error < 1e-16). */
+// @ts-ignore: decorator
+@inline export function cosd(x: f64): f64 {
+  let y = x < 0 ? -x : x; // even
+  if (y > PI) y = 2.0 * PI - y; // cos(2π − y) = cos(y)
+  let sign: f64 = 1.0;
+  if (y > PI / 2.0) {
+    y = PI - y;
+    sign = -1.0;
+  }
+  const y2 = y * y;
+  let p: f64 = 0;
+  let term: f64 = 1;
+  for (let k = 0; k <= 12; k++) {
+    p += term;
+    term *= -y2 / (<f64>(2 * k + 1) * <f64>(2 * k + 2));
+  }
+  return sign * p;
+}

@@ -54,6 +54,8 @@ export const KERNELS = {
   copy: k('dst:ptr src:ptr n:i32'),
   sgd_step: k('p:ptr g:ptr v:ptr n:i32 lr:f32 momentum:f32 wd:f32 nesterov:i32'),
   adamw_step: k('p:ptr g:ptr m:ptr v:ptr n:i32 lr:f32 beta1:f32 beta2:f32 eps:f32 wd:f32 t:i32'),
+  stft_power: k('out:ptr signal:ptr len:i32 nfft:i32 hop:i32 frames:i32 scratch:ptr'),
+  log_eps: k('out:ptr x:ptr n:i32 eps:f32'),
   rng_seed: k('state:iptr seed:i32 stream:i32'),
   rng_next: k('state:iptr', 'i32'),
   rng_uniform: k('out:ptr n:i32 state:iptr lo:f32 hi:f32'),

@@ -1,0 +1,150 @@
+/**
+ * WAV reader: RIFF/WAVE, PCM 16-bit signed little-endian, mono, any sample rate. The file is read
+ * by walking its chunks (no fixed 44-byte header is assumed): unknown chunks such as LIST are
+ * skipped, odd-sized chunks are followed by their pad byte, and WAVE_FORMAT_EXTENSIBLE is accepted
+ * when its sub-format is PCM. Every other file is rejected with a DataError naming the file, what is
+ * wrong and what is supported. Every read is bounds-checked first, so a damaged file never makes
+ * DataView throw a RangeError, and the chunk walk always moves forward, so it cannot hang.
+ */
+import { DataError } from './dataset.js';
+
+export interface Wav {
+  sampleRate: number;
+  /** Samples scaled to [-1, 1) as s / 32768. */
+  samples: Float32Array;
+}
+
+const SUPPORTED = 'supported: RIFF/WAVE, PCM (format 1, or WAVE_FORMAT_EXTENSIBLE with PCM sub-format), 16 bits per sample, 1 channel';
+
+const WAVE_FORMAT_PCM = 0x0001;
+const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
+/** Bytes 2..15 of KSDATAFORMAT_SUBTYPE_PCM (00000001-0000-0010-8000-00aa00389b71); bytes 0..1 hold the format tag. */
+const GUID_TAIL = [0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71];
+
+const FORMAT_NAMES: Record<number, string> = {
+  0x0002: 'Microsoft ADPCM',
+  0x0003: 'IEEE float',
+  0x0006: 'A-law',
+  0x0007: 'µ-law',
+  0x0011: 'IMA ADPCM',
+  0x0055: 'MPEG layer 3',
+};
+
+function fourcc(bytes: Uint8Array, at: number): string {
+  let s = '';
+  for (let i = at; i < at + 4 && i < bytes.length; i++) {
+    const c = bytes[i];
+    s += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
+  }
+  return s;
+}
+
+function formatName(tag: number): string {
+  const hex = `0x${tag.toString(16).padStart(4, '0')}`;
+  return FORMAT_NAMES[tag] ? `${hex} (${FORMAT_NAMES[tag]})` : hex;
+}
+
+/** True when `bytes` (shorter than 12) could be the start of a RIFF/WAVE header. */
+function isRiffPrefix(bytes: Uint8Array): boolean {
+  const want = [0x52, 0x49, 0x46, 0x46, -1, -1, -1, -1, 0x57, 0x41, 0x56, 0x45]; // 'RIFF' ???? 'WAVE'
+  for (let i = 0; i < bytes.length && i < 12; i++) if (want[i] >= 0 && bytes[i] !== want[i]) return false;
+  return true;
+}
+
+export function parseWav(bytes: Uint8Array, file = 'WAV'): Wav {
+  const len = bytes.length;
+  if (len < 12) {
+    if (len > 0 && isRiffPrefix(bytes)) throw new DataError('WAV_TRUNCATED', `${file}: the file is truncated: ${len} bytes, but a RIFF/WAVE header needs at least 12`);
+    throw new DataError('WAV_NOT_RIFF', `${file}: not a RIFF/WAVE file (${len === 0 ? 'the file is empty' : `${len} bytes, starting "${fourcc(bytes, 0)}"`}); ${SUPPORTED}`);
+  }
+  const riff = fourcc(bytes, 0);
+  const wave = fourcc(bytes, 8);
+  if (riff !== 'RIFF' || wave !== 'WAVE') {
+    const why = riff === 'RIFX' ? 'big-endian RIFX is not supported' : riff === 'RF64' ? 'RF64 (64-bit RIFF) is not supported' : riff === 'RIFF' ? `the RIFF form type is "${wave}", not "WAVE"` : `it starts with "${riff}", not "RIFF"`;
+    throw new DataError('WAV_NOT_RIFF', `${file}: not a RIFF/WAVE file: ${why}; ${SUPPORTED}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+  // Walk the chunks. The RIFF size field is not trusted (streaming writers often leave it wrong):
+  // chunks are read up to the end of the bytes we actually have.
+  let fmtAt = -1;
+  let fmtSize = 0;
+  let dataAt = -1;
+  let dataSize = 0;
+  let pos = 12;
+  while (pos < len && (fmtAt < 0 || dataAt < 0)) {
+    if (len - pos < 8) {
+      throw new DataError('WAV_TRUNCATED', `${file}: the file is truncated: it ends ${len - pos} byte(s) into a chunk header at byte ${pos} (a chunk header is 8 bytes), before the ${fmtAt < 0 ? '"fmt " chunk' : '"data" chunk'} was found`);
+    }
+    const id = fourcc(bytes, pos);
+    const size = view.getUint32(pos + 4, true);
+    const body = pos + 8;
+    const present = len - body;
+    if (id === 'data') {
+      if (size > present) {
+        throw new DataError('WAV_TRUNCATED', `${file}: the file is truncated or the "data" chunk size lies: it promises ${size} bytes of samples, but only ${present} bytes are present after byte ${body}`);
+      }
+      if (dataAt < 0) {
+        dataAt = body;
+        dataSize = size;
+      }
+    } else {
+      if (size > present) {
+        throw new DataError('WAV_TRUNCATED', `${file}: the file is truncated or the "${id}" chunk size lies: it promises ${size} bytes, but only ${present} bytes are present after byte ${body}`);
+      }
+      if (id === 'fmt ' && fmtAt < 0) {
+        fmtAt = body;
+        fmtSize = size;
+      }
+    }
+    // Chunks are word-aligned: an odd-sized chunk is followed by one pad byte (which may be
+    // missing at the very end of the file). Always advances by at least 8, so the walk ends.
+    pos = body + size + (size & 1);
+  }
+  if (fmtAt < 0) throw new DataError('WAV_MISSING_CHUNK', `${file}: no "fmt " chunk (the format description) was found; ${SUPPORTED}`);
+  if (dataAt < 0) throw new DataError('WAV_MISSING_CHUNK', `${file}: no "data" chunk (the samples) was found; ${SUPPORTED}`);
+
+  if (fmtSize < 16) throw new DataError('WAV_BAD_HEADER', `${file}: the "fmt " chunk is ${fmtSize} bytes, but a PCM format description needs at least 16`);
+  const tag = view.getUint16(fmtAt, true);
+  const channels = view.getUint16(fmtAt + 2, true);
+  const sampleRate = view.getUint32(fmtAt + 4, true);
+  const byteRate = view.getUint32(fmtAt + 8, true);
+  const blockAlign = view.getUint16(fmtAt + 12, true);
+  const bits = view.getUint16(fmtAt + 14, true);
+
+  if (tag === WAVE_FORMAT_EXTENSIBLE) {
+    if (fmtSize < 40) throw new DataError('WAV_BAD_HEADER', `${file}: the "fmt " chunk says WAVE_FORMAT_EXTENSIBLE but is only ${fmtSize} bytes (needs 40)`);
+    const cbSize = view.getUint16(fmtAt + 16, true);
+    if (cbSize < 22) throw new DataError('WAV_BAD_HEADER', `${file}: WAVE_FORMAT_EXTENSIBLE with an extension of ${cbSize} bytes (needs 22)`);
+    const sub = view.getUint16(fmtAt + 24, true);
+    let guidOk = true;
+    for (let i = 0; i < GUID_TAIL.length; i++) if (bytes[fmtAt + 26 + i] !== GUID_TAIL[i]) guidOk = false;
+    if (!guidOk) throw new DataError('WAV_NOT_PCM16', `${file}: WAVE_FORMAT_EXTENSIBLE with an unknown sub-format GUID; ${SUPPORTED}`);
+    if (sub !== WAVE_FORMAT_PCM) throw new DataError('WAV_NOT_PCM16', `${file}: WAVE_FORMAT_EXTENSIBLE with sub-format ${formatName(sub)}, not PCM; ${SUPPORTED}`);
+    const validBits = view.getUint16(fmtAt + 18, true);
+    if (validBits > bits) throw new DataError('WAV_BAD_HEADER', `${file}: ${validBits} valid bits per sample in a ${bits}-bit container`);
+  } else if (tag !== WAVE_FORMAT_PCM) {
+    throw new DataError('WAV_NOT_PCM16', `${file}: audio format ${formatName(tag)}, not PCM; ${SUPPORTED}`);
+  }
+  if (bits !== 16) throw new DataError('WAV_NOT_PCM16', `${file}: ${bits} bits per sample, not 16; ${SUPPORTED}`);
+  if (channels !== 1) {
+    throw new DataError('WAV_NOT_MONO', `${file}: ${channels === 0 ? 'the header says 0 channels' : channels === 2 ? '2 channels (stereo)' : `${channels} channels`}, not 1; ${SUPPORTED}`);
+  }
+  if (sampleRate === 0) throw new DataError('WAV_BAD_HEADER', `${file}: the sample rate is 0 Hz`);
+  if (blockAlign !== 2) throw new DataError('WAV_BAD_HEADER', `${file}: block align is ${blockAlign}, but 1 channel × 16 bits needs 2`);
+  if (byteRate !== sampleRate * 2) throw new DataError('WAV_BAD_HEADER', `${file}: byte rate is ${byteRate}, but ${sampleRate} Hz × 2 bytes per frame = ${sampleRate * 2}`);
+
+  if (dataSize === 0) throw new DataError('WAV_EMPTY', `${file}: the "data" chunk holds no samples`);
+  if (dataSize % 2 !== 0) throw new DataError('WAV_BAD_HEADER', `${file}: the "data" chunk is ${dataSize} bytes, an odd length, but 16-bit samples take 2 bytes each`);
+
+  const n = dataSize / 2;
+  const samples = new Float32Array(n);
+  for (let i = 0; i < n; i++) samples[i] = view.getInt16(dataAt + 2 * i, true) / 32768;
+  return { sampleRate, samples };
+}
+
+/** Read and parse a WAV file (Node, Deno and Bun: uses node:fs/promises). */
+export async function readWav(path: string): Promise<Wav> {
+  const { readFile } = await import('node:fs/promises');
+  return parseWav(await readFile(path), path);
+}
