@@ -19,7 +19,7 @@ import { parseIdx } from './idx.js';
 import { Rng } from '../util/rng.js';
 
 /** Bump when the feature pipeline changes, so old caches are never reused. */
-const FEATURE_VERSION = 1;
+const FEATURE_VERSION = 2;
 
 export interface AvmnistOptions {
   /** Folder holding fsdd/ and mnist/ (as ../shared/data). */
@@ -41,6 +41,8 @@ export interface Avmnist {
   /** Speaker of each recording, and the recording index (0-49). */
   speaker: string[];
   index: Int32Array;
+  /** The MNIST image paired with each recording: its position in the training (index 5-49) or test (0-4) IDX file. */
+  imageSource: Int32Array;
   /** The six speakers, sorted. */
   speakers: string[];
   files: string[];
@@ -113,6 +115,7 @@ export async function loadAvmnist(rt: Runtime, o: AvmnistOptions): Promise<Avmni
   const image = new Float32Array(n * 784);
   const labels = new Int32Array(n);
   const index = new Int32Array(n);
+  const imageSource = new Int32Array(n);
   const speaker: string[] = [];
   let fb: Float32Array | null = null;
   let rate = 0;
@@ -132,10 +135,11 @@ export async function loadAvmnist(rt: Runtime, o: AvmnistOptions): Promise<Avmni
     const list = pool.byDigit[digit];
     if (pool.next[digit] >= list.length) throw new DataError('NOT_ENOUGH_IMAGES', `MNIST has too few images of digit ${digit} to pair with ${f}`);
     const img = list[pool.next[digit]++];
+    imageSource[r] = img;
     for (let p = 0; p < 784; p++) image[r * 784 + p] = pool.img[img * 784 + p] / 255;
   });
   const speakers = [...new Set(speaker)].sort();
-  const data: Avmnist = { audio, audioDim, image, labels, speaker, index, speakers, files, cacheKey: key };
+  const data: Avmnist = { audio, audioDim, image, labels, speaker, index, imageSource, speakers, files, cacheKey: key };
   if (cachePath) await writeCache(fs, path, cachePath, data);
   return data;
 }
@@ -173,7 +177,8 @@ async function readCache(fs: typeof import('node:fs/promises'), file: string, ke
     const image = take(Float32Array, head.n * 784);
     const labels = take(Int32Array, head.n);
     const index = take(Int32Array, head.n);
-    return { audio, audioDim: head.audioDim, image, labels, index, speaker: head.speaker, speakers: [...new Set(head.speaker)].sort(), files: head.files, cacheKey: key };
+    const imageSource = take(Int32Array, head.n);
+    return { audio, audioDim: head.audioDim, image, labels, index, imageSource, speaker: head.speaker, speakers: [...new Set(head.speaker)].sort(), files: head.files, cacheKey: key };
   } catch {
     return null; // a damaged cache is rebuilt, never trusted
   }
@@ -182,7 +187,7 @@ async function readCache(fs: typeof import('node:fs/promises'), file: string, ke
 async function writeCache(fs: typeof import('node:fs/promises'), path: typeof import('node:path'), file: string, d: Avmnist): Promise<void> {
   const head = new TextEncoder().encode(JSON.stringify({ key: d.cacheKey, n: d.labels.length, audioDim: d.audioDim, speaker: d.speaker, files: d.files }));
   const headEnd = Math.ceil((4 + head.byteLength) / 4) * 4;
-  const parts = [d.audio, d.image, d.labels, d.index];
+  const parts = [d.audio, d.image, d.labels, d.index, d.imageSource];
   const total = headEnd + parts.reduce((s, p) => s + p.byteLength, 0);
   const out = new Uint8Array(total);
   new DataView(out.buffer).setUint32(0, head.byteLength, true);
