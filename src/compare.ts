@@ -3,10 +3,11 @@
  * parallel child processes; writes results.json, results.md and a self-contained report.html.
  * Node only (it uses child processes and the file system).
  */
-import { createRuntime, type Runtime } from './runtime/runtime.js';
-import { applyStandardize, type Dataset, fitStandardize, stratifiedSplit, subset } from './data/dataset.js';
-import { loadMfeat, MFEAT_VIEWS, type MfeatView } from './data/mfeat.js';
-import { avmnistSplit, loadAvmnist, type AvmnistSplit } from './data/avmnist.js';
+import { createRuntime } from './runtime/runtime.js';
+import { MFEAT_VIEWS, type MfeatView } from './data/mfeat.js';
+import type { AvmnistSplit } from './data/avmnist.js';
+import type { TrainConfig } from './io/config.js';
+import { loadData } from './io/data.js';
 import type { EncoderConfig } from './nn/encoders.js';
 import { defaultConfig, METHODS, type Method, type Result, train } from './train/methods.js';
 import { renderMarkdown, renderHtml } from './report.js';
@@ -124,25 +125,15 @@ function encodersFor(spec: RunSpec): Record<string, EncoderConfig> {
   };
 }
 
-async function loadSplits(spec: RunSpec, rt: Runtime): Promise<{ train: Dataset; val?: Dataset; test: Dataset }> {
-  if (spec.dataset === 'avmnist') {
-    const d = await loadAvmnist(rt, { dataDir: spec.dataDir, cacheDir: spec.cacheDir });
-    return avmnistSplit(d, spec.split, spec.fold, spec.seed);
-  }
-  const all = await loadMfeat(`${spec.dataDir}/mfeat`, spec.views as MfeatView[]);
-  // Fold f: a stratified 25% test split drawn with seed 1000 + f; standardised with training statistics only.
-  const { fit, val: test } = stratifiedSplit(all.labels, 0.25, 1000 + spec.fold);
-  const tr = subset(all, fit),
-    te = subset(all, test);
-  const stats = fitStandardize(tr);
-  return { train: applyStandardize(tr, stats), test: applyStandardize(te, stats) };
+function dataOf(spec: RunSpec): TrainConfig['data'] {
+  return spec.dataset === 'avmnist' ? { kind: 'avmnist', split: spec.split, fold: spec.fold, dir: spec.dataDir } : { kind: 'mfeat', views: spec.views as MfeatView[], fold: spec.fold, dir: spec.dataDir };
 }
 
 /** One run, in this process. */
 export async function runOne(spec: RunSpec): Promise<RunRecord> {
   const rt = await createRuntime({ threads: 1 });
   try {
-    const data = await loadSplits(spec, rt);
+    const data = await loadData(rt, dataOf(spec), spec.seed, { cacheDir: spec.cacheDir });
     const cfg = defaultConfig(encodersFor(spec), spec.seed);
     for (const s of [cfg.solo, cfg.guided, cfg.joint, cfg.fusionHead]) s.epochs = spec.epochs;
     const t0 = Date.now();

@@ -12,7 +12,7 @@
  * Node only (file system, crypto).
  */
 import type { Runtime } from '../runtime/runtime.js';
-import { applyStandardize, type Dataset, DataError, fitStandardize, makeDataset, stratifiedSplit, subset } from './dataset.js';
+import { applyStandardize, type Dataset, DataError, fitStandardize, makeDataset, type Standardization, stratifiedSplit, subset } from './dataset.js';
 import { type AudioFeatureConfig, DEFAULT_AUDIO, logMel, melFilterbank } from './audio.js';
 import { parseWav } from './wav.js';
 import { parseIdx } from './idx.js';
@@ -209,7 +209,7 @@ export type AvmnistSplit = 'A' | 'B';
  * The fit/validation/test datasets of one split and fold. Audio features are standardised with
  * the fit part's statistics; images stay in [0, 1].
  */
-export function avmnistSplit(d: Avmnist, split: AvmnistSplit, fold: number, seed = 0): { train: Dataset; val: Dataset; test: Dataset; description: string } {
+export function avmnistSplit(d: Avmnist, split: AvmnistSplit, fold: number, seed = 0): { train: Dataset; val: Dataset; test: Dataset; description: string; stats: Standardization } {
   const all = makeDataset({ audio: { data: d.audio, dim: d.audioDim }, image: { data: d.image, dim: 784 } }, d.labels, 10);
   const n = d.labels.length;
   let fit: number[] = [],
@@ -238,5 +238,5 @@ export function avmnistSplit(d: Avmnist, split: AvmnistSplit, fold: number, seed
     const a = applyStandardize(subset(ds, Array.from({ length: ds.size }, (_, i) => i), ['audio']), stats);
     return { ...ds, modalities: { audio: a.modalities.audio, image: ds.modalities.image } };
   };
-  return { train: std(parts[0]), val: std(parts[1]), test: std(parts[2]), description };
+  return { train: std(parts[0]), val: std(parts[1]), test: std(parts[2]), description, stats };
 }

@@ -107,8 +107,11 @@ export function stratifiedSplit(labels: Int32Array, fraction: number, seed: numb
   return { fit: Int32Array.from(fit.sort((a, b) => a - b)), val: Int32Array.from(val.sort((a, b) => a - b)) };
 }
 
-/** Per-feature mean and std of the rows of `fit`; apply with `applyStandardize`. */
-export function fitStandardize(ds: Dataset): Record<string, { mean: Float64Array; std: Float64Array }> {
+/** Per-modality, per-feature mean and standard deviation. */
+export type Standardization = Record<string, { mean: Float64Array; std: Float64Array }>;
+
+/** Per-feature mean and std of every row of `ds` (give it the training part only); apply with `applyStandardize`. */
+export function fitStandardize(ds: Dataset): Standardization {
   const out: Record<string, { mean: Float64Array; std: Float64Array }> = {};
   for (const [name, m] of Object.entries(ds.modalities)) {
     const mean = new Float64Array(m.dim),
@@ -129,11 +132,16 @@ export function fitStandardize(ds: Dataset): Record<string, { mean: Float64Array
   return out;
 }
 
-export function applyStandardize(ds: Dataset, stats: Record<string, { mean: Float64Array; std: Float64Array }>): Dataset {
+/** Standardise the modalities that have statistics; the others are kept as they are. */
+export function applyStandardize(ds: Dataset, stats: Standardization): Dataset {
   const mods: Record<string, Modality> = {};
   for (const [name, m] of Object.entries(ds.modalities)) {
     const s = stats[name];
-    if (!s) throw new DataError('UNKNOWN_MODALITY', `no standardisation statistics for modality "${name}"`);
+    if (!s) {
+      mods[name] = m;
+      continue;
+    }
+    if (s.mean.length !== m.dim) throw new DataError('BAD_SHAPE', `modality "${name}" has ${m.dim} features, its standardisation statistics ${s.mean.length}`);
     const data = new Float32Array(m.data.length);
     for (let i = 0; i < ds.size; i++) for (let j = 0; j < m.dim; j++) data[i * m.dim + j] = (m.data[i * m.dim + j] - s.mean[j]) / s.std[j];
     mods[name] = { data, dim: m.dim };

@@ -23,7 +23,8 @@ interface ModalityEntry {
   shape?: [number, number];
 }
 
-export async function loadManifest(pathOrDir: string): Promise<Dataset> {
+/** Load a manifest. With `labelsOptional`, a manifest without "labels" loads with every label 0 (for prediction). */
+export async function loadManifest(pathOrDir: string, opts: { labelsOptional?: boolean } = {}): Promise<Dataset & { labelled: boolean }> {
   const fs = await import('node:fs/promises');
   const path = await import('node:path');
   let file = pathOrDir;
@@ -41,7 +42,8 @@ export async function loadManifest(pathOrDir: string): Promise<Dataset> {
   const bad = (what: string) => new DataError('BAD_MANIFEST', `${file}: ${what}`);
   if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) throw bad('must be a JSON object with "labels" and "modalities"');
   for (const k of Object.keys(manifest)) if (!['labels', 'classes', 'modalities'].includes(k)) throw bad(`unknown key "${k}" (allowed: labels, classes, modalities)`);
-  if (typeof manifest.labels !== 'string') throw bad('"labels" must be the path of a CSV file with one label per row');
+  const labelled = manifest.labels !== undefined;
+  if (!(labelled || opts.labelsOptional) || (labelled && typeof manifest.labels !== 'string')) throw bad('"labels" must be the path of a CSV file with one label per row');
   if (manifest.classes !== undefined && !(Number.isInteger(manifest.classes) && (manifest.classes as number) >= 2)) throw bad('"classes" must be a whole number >= 2');
   const mods = manifest.modalities;
   if (typeof mods !== 'object' || mods === null || Array.isArray(mods) || Object.keys(mods).length === 0) throw bad('"modalities" must map each modality name to { "file": ..., "shape"?: [rows, dim] }');
@@ -54,12 +56,14 @@ export async function loadManifest(pathOrDir: string): Promise<Dataset> {
       throw new DataError('MISSING_FILE', `${file}: ${what} file ${p} does not exist`);
     }
   };
-  const lab = await read(manifest.labels, 'labels');
-  const labTable = parseCsv(new TextDecoder().decode(lab.bytes), lab.p);
-  if (labTable.cols !== 1) throw new DataError('BAD_LABEL', `${lab.p}: expected one label per row, found ${labTable.cols} columns`);
-  labTable.data.forEach((v, i) => {
-    if (!Number.isInteger(v) || v < 0) throw new DataError('BAD_LABEL', `${lab.p}: row ${i + 1 + (labTable.header ? 1 : 0)} holds ${v}; labels must be whole numbers >= 0`);
+  const lab = labelled ? await read(manifest.labels as string, 'labels') : null;
+  const labTable = lab ? parseCsv(new TextDecoder().decode(lab.bytes), lab.p) : null;
+  const labelFile = lab?.p ?? 'the manifest';
+  if (labTable && labTable.cols !== 1) throw new DataError('BAD_LABEL', `${labelFile}: expected one label per row, found ${labTable.cols} columns`);
+  labTable?.data.forEach((v, i) => {
+    if (!Number.isInteger(v) || v < 0) throw new DataError('BAD_LABEL', `${labelFile}: row ${i + 1 + (labTable.header ? 1 : 0)} holds ${v}; labels must be whole numbers >= 0`);
   });
+  let rows = labTable?.rows ?? -1;
   const out: Record<string, { data: Float32Array; dim: number }> = {};
   for (const [name, raw] of Object.entries(mods as Record<string, unknown>)) {
     const e = raw as ModalityEntry;
@@ -79,7 +83,11 @@ export async function loadManifest(pathOrDir: string): Promise<Dataset> {
       for (let i = 0; i < data.length; i++) data[i] = dv.getFloat32(4 * i, true);
       out[name] = { data, dim: sh[1] };
     }
-    if (out[name].data.length / out[name].dim !== labTable.rows) throw new DataError('ROW_COUNT', `${f.p}: modality "${name}" has ${out[name].data.length / out[name].dim} rows, ${lab.p} has ${labTable.rows} labels`);
+    const r = out[name].data.length / out[name].dim;
+    if (rows < 0) rows = r;
+    if (r !== rows) throw new DataError('ROW_COUNT', `${f.p}: modality "${name}" has ${r} rows, ${labTable ? `${labelFile} has ${rows} labels` : `the first modality has ${rows}`}`);
   }
-  return makeDataset(out, labTable.data, manifest.classes as number | undefined);
+  const labels = labTable?.data ?? new Float32Array(rows);
+  const classes = (manifest.classes as number | undefined) ?? (labelled ? undefined : 2);
+  return { ...makeDataset(out, labels, classes), labelled };
 }

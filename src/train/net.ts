@@ -50,7 +50,7 @@ export class MultimodalNet {
 
   constructor(
     readonly rt: Runtime,
-    specs: ModalitySpec[],
+    readonly specs: ModalitySpec[],
     classes: number,
     maxBatch: number,
     readonly seed: number,
