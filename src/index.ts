@@ -28,3 +28,9 @@ export { logMel, melFilterbank, DEFAULT_AUDIO, type AudioFeatureConfig } from '.
 export { parseWav, readWav } from './data/wav.js';
 export { parseIdx, readIdx } from './data/idx.js';
 export { Rng } from './util/rng.js';
+
+// Checkpoints and config.
+export { serializeModel, deserializeModel, saveModel, loadModel, preprocessOf, CHECKPOINT_FORMAT, type ModelDescription } from './io/checkpoint.js';
+export { encodeSafetensors, decodeSafetensors } from './io/safetensors.js';
+export { TrainConfigSchema, EncoderSchema, parseTrainConfig, toMethodConfig, ConfigError, type TrainConfig } from './io/config.js';
+export { VERSION } from './version.js';
