@@ -12,7 +12,8 @@ import { loadModel, preprocessOf, saveModel, writeFileAtomic } from './io/checkp
 import { parseTrainConfig, type TrainConfig, toMethodConfig } from './io/config.js';
 import { loadData } from './io/data.js';
 import { progressCallbacks, type ProgressMode } from './progress.js';
-import { predict, type Method, train } from './train/methods.js';
+import { predict, type Method, train, type TrainState } from './train/methods.js';
+import { decodeState, encodeState } from './io/state.js';
 import { argmaxRows, scores } from './train/metrics.js';
 
 export class UserError extends Error {}
@@ -44,11 +45,28 @@ function mode(f: CommonFlags): ProgressMode {
   return f.quiet ? 'quiet' : f.json || !process.stderr.isTTY ? 'json' : 'tty';
 }
 
-export async function trainCommand(configFile: string, out: string, f: CommonFlags): Promise<void> {
-  const config = parseTrainConfig(await readJson(configFile), configFile);
+/** Train from a config into `out`; with `resume`, continue the run saved in `out` instead. */
+export async function trainCommand(configFile: string | undefined, out: string, f: CommonFlags & { resume?: boolean }): Promise<void> {
+  let config: TrainConfig;
+  let resume: TrainState | undefined;
+  const statePath = join(out, 'state.safetensors');
+  if (f.resume) {
+    config = parseTrainConfig(await readJson(join(out, 'config.json')), join(out, 'config.json'));
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await readFile(statePath));
+    } catch {
+      throw new UserError(`${statePath} does not exist: nothing to resume (a run writes it after its first epoch)`);
+    }
+    resume = decodeState(bytes, statePath).state;
+  } else {
+    if (!configFile) throw new UserError('udi train needs --config FILE.json (or --resume DIR)');
+    config = parseTrainConfig(await readJson(configFile), configFile);
+    await writeFileAtomic(join(out, 'config.json'), JSON.stringify(config, null, 2));
+  }
   const rt = await createRuntime({ threads: threadsOf(f.threads) });
   const ac = new AbortController();
-  const onSigint = () => ac.abort(new UserError('training was interrupted (Ctrl-C); nothing was written'));
+  const onSigint = () => ac.abort(new UserError(`training was interrupted; continue it with: udi train --resume ${out}`));
   process.once('SIGINT', onSigint);
   try {
     const splits = await loadData(rt, config.data, config.seed, { cacheDir: f.cache });
@@ -56,11 +74,16 @@ export async function trainCommand(configFile: string, out: string, f: CommonFla
     const cfg = toMethodConfig(config, names);
     const m = mode(f);
     const write = (s: string) => (m === 'json' && f.json ? process.stdout.write(s) : process.stderr.write(s));
-    if (m !== 'quiet') process.stderr.write(`udi train: ${config.method} on ${splits.description}; ${rt.info.build}, ${rt.info.threads} thread(s)\n`);
+    if (m !== 'quiet') process.stderr.write(`udi train: ${config.method} on ${splits.description}; ${rt.info.build}, ${rt.info.threads} thread(s)${resume ? `; resuming after ${resume.done.length} stage(s)` : ''}\n`);
     const budget = (stage: string) => (stage.startsWith('solo') ? cfg.solo : stage.startsWith('guided') ? cfg.guided : stage === 'fusion-head' ? cfg.fusionHead : cfg.joint).epochs;
-    const { result, model } = await train(rt, config.method as Method, splits, cfg, { callbacks: progressCallbacks(m, write, budget), signal: ac.signal });
+    const configText = JSON.stringify(config);
+    const { result, model } = await train(rt, config.method as Method, splits, cfg, {
+      callbacks: progressCallbacks(m, write, budget),
+      signal: ac.signal,
+      resume,
+      onState: (s) => writeFileAtomic(statePath, encodeState(s, configText)),
+    });
     await saveModel(model, join(out, 'model.safetensors'), { anchor: result.anchor?.name, preprocess: splits.stats });
-    await writeFileAtomic(join(out, 'config.json'), JSON.stringify(config, null, 2));
     await writeFileAtomic(join(out, 'result.json'), JSON.stringify(result, null, 2));
     const summary = {
       checkpoint: join(out, 'model.safetensors'),

@@ -32,7 +32,11 @@ Usage:
       --cache DIR              where built AV-MNIST features are kept (default: $UDI_CACHE, else ~/.cache/udi-wasm)
       --out DIR                write results.json, results.md and report.html there
   udi train --config FILE.json [--out DIR] [--threads N|auto] [--json] [--quiet] [--cache DIR]
-      Train one method as the config says; write DIR/model.safetensors, config.json, result.json.
+      Train one method as the config says; write DIR/model.safetensors, config.json, result.json,
+      and DIR/state.safetensors after every epoch.
+  udi train --resume DIR
+      Continue an interrupted run (Ctrl-C, a killed process) from its last state; the final weights
+      equal those of an uninterrupted run, bit for bit.
       Progress: a live line per stage on a terminal; one JSON line per epoch otherwise or with --json.
   udi eval --checkpoint DIR [--threads N|auto]
       Accuracy and macro-F1 of a checkpoint on the test split of the data it was trained on.
@@ -192,13 +196,17 @@ async function main(argv: string[]): Promise<number> {
           json: { type: 'boolean' },
           quiet: { type: 'boolean' },
           cache: { type: 'string' },
+          resume: { type: 'string' },
         },
       });
       const need = (k: 'config' | 'checkpoint' | 'input') => {
         if (!values[k]) throw new UsageError(`udi ${cmd} needs --${k}`);
         return values[k]!;
       };
-      if (cmd === 'train') await trainCommand(need('config'), values.out ?? `runs/${new Date().toISOString().replace(/[:.]/g, '-')}`, values);
+      if (cmd === 'train') {
+        if (values.resume) await trainCommand(undefined, values.resume, { ...values, resume: true });
+        else await trainCommand(need("config"), values.out ?? `runs/${new Date().toISOString().replace(/[:.]/g, "-")}`, { ...values, resume: false });
+      }
       else if (cmd === 'eval') await evalCommand(need('checkpoint'), values);
       else await predictCommand(need('checkpoint'), need('input'), values.format!, values);
       return 0;

@@ -108,7 +108,8 @@ export class Dropout implements Layer {
   private readonly y: F32;
   private readonly mask: F32;
   private readonly dx: F32;
-  private readonly rng: I32;
+  /** This layer's generator state (4 words); part of a resumable training state. */
+  readonly rng: I32;
   private trained = false;
   readonly outFeatures: number;
   private readonly K: Kernels;

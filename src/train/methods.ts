@@ -24,7 +24,7 @@ import { dtanh } from '../util/detmath.js';
 import { fitFusionWeights, fuseEntropy, fuseMean, type FusionKind } from './fusion.js';
 import { scores, type Scores } from './metrics.js';
 import { MultimodalNet } from './net.js';
-import { type Callbacks, type EpochLog, infer, runStage, type Stage, type StageConfig, type StageResult } from './trainer.js';
+import { type Callbacks, type EpochLog, infer, runStage, type Stage, type StageConfig, type StageResult, type StageState } from './trainer.js';
 
 export type Method = 'udi' | 'unimodal' | 'ensemble' | 'joint' | 'joint+uni' | 'ogm-ge' | 'mmpareto' | 'umt' | 'di-mml';
 export const METHODS: readonly Method[] = ['udi', 'unimodal', 'ensemble', 'joint', 'joint+uni', 'ogm-ge', 'mmpareto', 'umt', 'di-mml'];
@@ -149,6 +149,8 @@ class Run {
   readonly trace: LambdaStep[] = [];
   private stageCount = 0;
   readonly t0 = Date.now();
+  /** Values computed once between stages (solo accuracies, the anchor, UMT teachers); kept in resumable states. */
+  private readonly memos: Record<string, unknown> = {};
 
   constructor(
     readonly rt: Runtime,
@@ -157,6 +159,8 @@ class Run {
     readonly cfg: MethodConfig,
     readonly callbacks: Callbacks,
     readonly signal?: AbortSignal,
+    private readonly resume?: TrainState,
+    private readonly onState?: (s: TrainState) => Promise<void> | void,
   ) {
     this.names = Object.keys(cfg.encoders);
     if (this.names.length === 0) throw new Error('config.encoders names no modality');
@@ -181,12 +185,82 @@ class Run {
       cfg.seed,
     );
     for (const m of this.names) this.updates[m] = 0;
+    if (resume) this.restore(resume);
+  }
+
+  /** Put a saved state back: parameters, optimiser moments, generators, λ trace and memos. */
+  private restore(s: TrainState): void {
+    if (s.method !== this.method) throw new Error(`cannot resume: the saved state is of method ${s.method}, not ${this.method}`);
+    const { store } = this.net;
+    const a = this.rt.arena;
+    for (const [buf, data, what] of [
+      [store.params, s.params, 'parameters'],
+      [store.moments.m, s.m, 'first moments'],
+      [store.moments.v, s.v, 'second moments'],
+    ] as const) {
+      if (data.length !== buf.length) throw new Error(`cannot resume: the saved ${what} have ${data.length} values, this model has ${buf.length} (different config?)`);
+      a.viewF32(buf).set(data);
+    }
+    const rngs = this.net.rngStates;
+    if (rngs.length !== s.rngs.length) throw new Error(`cannot resume: ${s.rngs.length} saved generator states, this model has ${rngs.length}`);
+    rngs.forEach((r, i) => a.viewI32(r).set(s.rngs[i]));
+    this.trace.push(...s.trace);
+    Object.assign(this.memos, s.memo);
+  }
+
+  /** Whether stage `index` had started (or finished) in the run being resumed. */
+  private started(index: number): boolean {
+    const r = this.resume;
+    return !!r && (index < r.done.length || (index === r.done.length && r.current !== null));
+  }
+
+  /** True when the next stage is new (not being resumed): one-off setup such as re-initialisation runs only then. */
+  nextStageIsNew(): boolean {
+    return !this.started(this.stageCount);
+  }
+
+  /** A value computed once; on resume it comes from the saved state instead. */
+  memo<T>(key: string, compute: () => T): T {
+    if (!(key in this.memos)) this.memos[key] = compute();
+    return this.memos[key] as T;
+  }
+
+  private async emit(current: StageState | null): Promise<void> {
+    if (!this.onState) return;
+    const { store } = this.net;
+    const a = this.rt.arena;
+    await this.onState({
+      method: this.method,
+      done: [...this.stages],
+      current,
+      trace: [...this.trace],
+      memo: { ...this.memos },
+      params: a.read(store.params),
+      m: a.read(store.moments.m),
+      v: a.read(store.moments.v),
+      rngs: this.net.rngStates.map((r) => a.viewI32(r).slice()),
+      wallMs: this.elapsed(),
+    });
+  }
+
+  elapsed(): number {
+    return (this.resume?.wallMs ?? 0) + (Date.now() - this.t0);
   }
 
   async stage(stage: Stage, cfg: StageConfig, encodersUpdated: string[]): Promise<StageResult> {
-    const r = await runStage(this.net, this.train, stage, cfg, { seed: this.cfg.seed, callbacks: this.callbacks, signal: this.signal }, this.stageCount++);
+    const index = this.stageCount++;
+    const saved = this.resume;
+    let r: StageResult;
+    if (saved && index < saved.done.length) {
+      r = saved.done[index];
+      if (r.name !== stage.name) throw new Error(`cannot resume: stage ${index} was ${r.name}, now ${stage.name} (different config?)`);
+    } else {
+      const from = saved && index === saved.done.length ? (saved.current ?? undefined) : undefined;
+      r = await runStage(this.net, this.train, stage, cfg, { seed: this.cfg.seed, callbacks: this.callbacks, signal: this.signal, onEpochState: (s) => this.emit(s) }, index, from);
+    }
     this.stages.push(r);
     for (const m of encodersUpdated) this.updates[m] += r.steps;
+    if (!(saved && index < saved.done.length)) await this.emit(null);
     return r;
   }
 
@@ -239,7 +313,7 @@ class Run {
   }
 
   cost(): Result['cost'] {
-    return { updates: { ...this.updates }, stages: this.stages.map((s) => ({ name: s.name, steps: s.steps, epochs: s.epochs, wallMs: s.wallMs })), wallMs: Date.now() - this.t0 };
+    return { updates: { ...this.updates }, stages: this.stages.map((s) => ({ name: s.name, steps: s.steps, epochs: s.epochs, wallMs: s.wallMs })), wallMs: this.elapsed() };
   }
 }
 
@@ -413,6 +487,12 @@ function guidedStage(run: Run, follower: string, anchor: string, cache: { probs:
     name: `guided:${follower}`,
     trainable: groups,
     modalities: [follower],
+    saveState: () => ({ lambdaCon, lambdaCom, lastCos: Number.isNaN(lastCos) ? null : lastCos }),
+    loadState: (x) => {
+      const st = x as { lambdaCon: number; lambdaCom: number; lastCos: number | null };
+      ({ lambdaCon, lambdaCom } = st);
+      lastCos = st.lastCos ?? Number.NaN;
+    },
     step: (n, idx, step) => {
       // Gather the anchor's cached targets for these rows.
       const paV = arena.viewF32(pa),
@@ -477,6 +557,8 @@ function jointStage(run: Run, name: string, opt: JointOptions): Stage {
     name,
     trainable,
     modalities: run.names,
+    saveState: () => Array.from(arena.viewI32(noiseRng)),
+    loadState: (x) => arena.viewI32(noiseRng).set(x as number[]),
     step: (n, idx) => {
       for (const m of run.names) net.forward(m, n, true);
       const z = net.jointForward(n);
@@ -691,12 +773,32 @@ function dimmlStage(run: Run): Stage {
 export interface TrainOptions {
   callbacks?: Callbacks;
   signal?: AbortSignal;
+  /** Continue a run from a state that `onState` gave; the final weights equal an uninterrupted run's, bit for bit. */
+  resume?: TrainState;
+  /** Called after every epoch and every stage with the full training state (write it to resume later). */
+  onState?: (state: TrainState) => Promise<void> | void;
+}
+
+/** Everything needed to continue a run: see TrainOptions.resume. */
+export interface TrainState {
+  method: Method;
+  /** Stages completed, in order. */
+  done: StageResult[];
+  /** The stage in progress (the next after `done`), after a whole epoch; null between stages. */
+  current: StageState | null;
+  trace: LambdaStep[];
+  memo: Record<string, unknown>;
+  params: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+  rngs: Int32Array[];
+  wallMs: number;
 }
 
 /** Train `method` on the splits and report the result (and the trained model). */
 export async function train(rt: Runtime, method: Method, data: Splits, cfg: MethodConfig, opts: TrainOptions = {}): Promise<{ result: Result; model: Model }> {
   if (!METHODS.includes(method)) throw new Error(`unknown method "${method}"; choose one of ${METHODS.join(', ')}`);
-  const run = new Run(rt, method, data, cfg, opts.callbacks ?? {}, opts.signal);
+  const run = new Run(rt, method, data, cfg, opts.callbacks ?? {}, opts.signal, opts.resume, opts.onState);
   const C = run.net.classes;
   opts.callbacks?.onTrainBegin?.(run.net);
   const base = { method, modalities: run.names, evaluatedOn: run.evaluatedOn, lambdaTrace: run.trace } as const;
@@ -705,19 +807,21 @@ export async function train(rt: Runtime, method: Method, data: Splits, cfg: Meth
 
   const soloAll = async () => {
     for (const m of run.names) await run.stage(run.soloStage(m), cfg.solo, [m]);
-    const out = infer(run.net, run.evalSet, run.names);
-    return Object.fromEntries(run.names.map((m) => [m, scores(out.probs[m], run.evalSet.labels, C).acc]));
+    return run.memo('soloAcc', () => {
+      const out = infer(run.net, run.evalSet, run.names);
+      return Object.fromEntries(run.names.map((m) => [m, scores(out.probs[m], run.evalSet.labels, C).acc])) as Record<string, number>;
+    });
   };
 
   if (method === 'unimodal' || method === 'ensemble' || method === 'udi') {
     const soloAcc = await soloAll();
     let anchor: Result['anchor'];
     if (method === 'udi') {
-      anchor = selectAnchor(run, cfg.udi);
+      anchor = run.memo('anchor', () => selectAnchor(run, cfg.udi));
       const cache = cacheAnchor(run, anchor.name, cfg.udi.temperature);
       const followers = run.names.filter((m) => m !== anchor!.name).sort((a, b) => anchor!.validation[b].acc - anchor!.validation[a].acc);
       for (const [i, f] of followers.entries()) {
-        if (cfg.udi.followerInit === 'scratch') for (const g of MultimodalNet.groups(f)) run.net.store.reinit(g, cfg.seed, 500 + i);
+        if (cfg.udi.followerInit === 'scratch' && run.nextStageIsNew()) for (const g of MultimodalNet.groups(f)) run.net.store.reinit(g, cfg.seed, 500 + i);
         await run.stage(guidedStage(run, f, anchor.name, cache), cfg.guided, [f]);
       }
     }
@@ -744,8 +848,8 @@ export async function train(rt: Runtime, method: Method, data: Splits, cfg: Meth
     let soloAcc: Record<string, number> = {};
     if (method === 'umt') {
       soloAcc = await soloAll();
-      teachers = infer(run.net, run.train, run.names, { feats: true }).feats;
-      run.names.forEach((m, i) => MultimodalNet.groups(m).forEach((g) => run.net.store.reinit(g, cfg.seed, 600 + i)));
+      teachers = run.memo('teachers', () => infer(run.net, run.train, run.names, { feats: true }).feats);
+      if (run.nextStageIsNew()) run.names.forEach((m, i) => MultimodalNet.groups(m).forEach((g) => run.net.store.reinit(g, cfg.seed, 600 + i)));
     }
     await run.stage(jointStage(run, method, { uni: method === 'joint+uni' || method === 'mmpareto', pareto: method === 'mmpareto', ogm: method === 'ogm-ge' ? cfg.ogmAlpha : undefined, teachers }), cfg.joint, run.names);
     const out = infer(run.net, run.evalSet, run.names, { joint: true });

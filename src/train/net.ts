@@ -8,7 +8,7 @@ import type { F32, I32 } from '../runtime/arena.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Dataset } from '../data/dataset.js';
 import { buildEncoder, type EncoderConfig } from '../nn/encoders.js';
-import { Dense, prefix, type Sequential } from '../nn/layers.js';
+import { Dense, Dropout, prefix, type Sequential } from '../nn/layers.js';
 import { type Param, ParamStore, slice } from '../nn/params.js';
 
 export interface ModalitySpec {
@@ -98,6 +98,11 @@ export class MultimodalNet {
     this.jointDlogits = a.f32(maxBatch * classes);
     this.labels = a.i32(maxBatch);
     this.store.allocate(seed);
+  }
+
+  /** Generator states owned by the network (its dropout layers), in a fixed order. */
+  get rngStates(): I32[] {
+    return this.branches.flatMap((b) => b.encoder.layers.filter((l): l is Dropout => l instanceof Dropout).map((l) => l.rng));
   }
 
   branch(name: string): Branch {

@@ -61,6 +61,9 @@ export interface Callbacks {
 
 export interface Stage {
   name: string;
+  /** Closure state beyond the parameters (e.g. the controller's weights, a noise generator), for resuming. */
+  saveState?(): unknown;
+  loadState?(state: unknown): void;
   /** Parameter groups the optimiser updates. */
   trainable: string[];
   /** Modalities to load for each batch. */
@@ -82,6 +85,22 @@ export interface StageResult {
   history: EpochLog[];
 }
 
+/** Where a stage stands after a whole epoch: enough, with the parameters and moments, to resume it. */
+export interface StageState {
+  /** Epochs completed. */
+  epoch: number;
+  best: number;
+  bestEpoch: number;
+  wait: number;
+  steps: number;
+  history: EpochLog[];
+  /** Best weights so far per trainable group (early stopping). */
+  snapshot: Record<string, Float32Array> | null;
+  extra?: unknown;
+  /** Wall time spent in the stage so far. */
+  wallMs: number;
+}
+
 export class TrainingError extends Error {
   constructor(
     readonly code: string,
@@ -97,6 +116,8 @@ export interface RunContext {
   signal?: AbortSignal;
   /** Yield to the event loop at least this often (ms); default 50. */
   yieldEveryMs?: number;
+  /** Called after every completed epoch with the stage's state (for resumable checkpoints). */
+  onEpochState?(state: StageState): Promise<void> | void;
 }
 
 function checkConfig(c: StageConfig, stage: string): void {
@@ -121,15 +142,15 @@ export function learningRate(base: number, s: ScheduleConfig | undefined, epoch:
 
 const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
-export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage, cfg: StageConfig, ctx: RunContext, stageIndex: number): Promise<StageResult> {
+export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage, cfg: StageConfig, ctx: RunContext, stageIndex: number, resume?: StageState): Promise<StageResult> {
   checkConfig(cfg, stage.name);
   const { store } = net;
   const K = net.rt.kernels;
   const cb = ctx.callbacks ?? {};
-  const t0 = now();
-  let lastYield = t0;
+  const t0 = now() - (resume?.wallMs ?? 0);
+  let lastYield = now();
   const yieldMs = ctx.yieldEveryMs ?? 50;
-  for (const g of stage.trainable) store.clearMoments(g);
+  if (!resume) for (const g of stage.trainable) store.clearMoments(g);
   const rng = new Rng(ctx.seed, 1000 + stageIndex);
   const bs = Math.min(cfg.batchSize, net.maxBatch);
   const perEpoch = Math.ceil(train.size / bs);
@@ -141,9 +162,16 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
     steps = 0;
   let snapshot: Map<string, Float32Array> | null = null;
   const history: EpochLog[] = [];
-  cb.onStageBegin?.(stage.name);
   let epoch = 0;
-  for (; epoch < cfg.epochs; epoch++) {
+  if (resume) {
+    ({ best, bestEpoch, wait, steps, epoch } = resume);
+    history.push(...resume.history);
+    snapshot = resume.snapshot ? new Map(Object.entries(resume.snapshot)) : null;
+    for (let e = 0; e < epoch; e++) rng.permutation(train.size); // the shuffles already drawn
+    stage.loadState?.(resume.extra);
+  }
+  cb.onStageBegin?.(stage.name);
+  for (; epoch < cfg.epochs && !(es && wait >= es.patience); epoch++) {
     cb.onEpochBegin?.(epoch, stage.name);
     const order = rng.permutation(train.size);
     const sums: Record<string, number> = {};
@@ -192,10 +220,8 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
       bestEpoch = epoch;
       wait = 0;
       if (es) snapshot = new Map(stage.trainable.map((g) => [g, store.snapshot(g)]));
-    } else if (es && ++wait >= es.patience) {
-      epoch++;
-      break;
-    }
+    } else if (es) wait++;
+    await ctx.onEpochState?.({ epoch: epoch + 1, best, bestEpoch, wait, steps, history: [...history], snapshot: snapshot && Object.fromEntries(snapshot), extra: stage.saveState?.(), wallMs: now() - t0 });
   }
   if (es && snapshot) for (const [g, data] of snapshot) store.restore(g, data);
   const result: StageResult = { name: stage.name, epochs: epoch, bestEpoch, bestMonitor: best, steps, wallMs: now() - t0, stoppedEarly: epoch < cfg.epochs, history };
