@@ -89,12 +89,27 @@ describe('trainer', () => {
     expect(result.fused.acc).toBeGreaterThan(0.25);
   });
 
-  it('reports a diverging loss with the step and a hint', async () => {
+  it('stops a diverging stage, restores the last good weights and says which step and what to try', async () => {
     const ds = synthetic();
     const c = cfg(3);
     c.solo.optimizer = { type: 'sgd', lr: 1e30, momentum: 0 };
     c.solo.clipNorm = 0;
-    await expect(train(rt, 'unimodal', { train: ds }, c)).rejects.toThrow(/learning rate/);
+    let net: import('../src/train/net.js').MultimodalNet | null = null;
+    let atStart: Float32Array | null = null;
+    const p = train(rt, 'unimodal', { train: ds }, c, {
+      callbacks: { onTrainBegin: (n) => (net = n), onStageBegin: () => (atStart = rt.arena.read(net!.store.params)) },
+    });
+    await expect(p).rejects.toMatchObject({ code: 'DIVERGED', message: expect.stringMatching(/at step \d+ .*restored.*lower learning rate/) });
+    const after = rt.arena.read(net!.store.params);
+    expect(after.every(Number.isFinite)).toBe(true);
+    expect(Buffer.from(after.buffer).equals(Buffer.from(atStart!.buffer))).toBe(true);
+  });
+
+  it('rejects a class with no training or validation example', async () => {
+    const ds = synthetic();
+    const labels = Int32Array.from(ds.labels, (y) => (y === 3 ? 2 : y));
+    const missing = makeDataset(ds.modalities as never, labels, 4);
+    await expect(train(rt, 'ensemble', { train: missing }, cfg(1))).rejects.toMatchObject({ code: 'CLASS_ABSENT', message: expect.stringMatching(/class 3 has no example in the training split/) });
   });
 
   it('rejects one modality for a multimodal method, and unknown modalities, by name', async () => {

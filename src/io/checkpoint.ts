@@ -44,7 +44,12 @@ function dataSection(bytes: Uint8Array): Uint8Array {
 export async function serializeModel(model: Model, opts: { anchor?: string; preprocess?: Standardization; extra?: Record<string, string> } = {}): Promise<Uint8Array> {
   const { net } = model;
   const tensors: Record<string, Tensor> = {};
-  for (const p of net.store.parameters) tensors[tensorName(p.group, p.name)] = { shape: [...p.shape], data: net.rt.arena.read(net.store.paramOf(p)) };
+  for (const p of net.store.parameters) {
+    const data = net.rt.arena.read(net.store.paramOf(p));
+    const bad = data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new DataError('CKPT_NON_FINITE', `refusing to save: parameter ${tensorName(p.group, p.name)} holds ${data[bad]} at index ${bad} (the training diverged)`);
+    tensors[tensorName(p.group, p.name)] = { shape: [...p.shape], data };
+  }
   const description: ModelDescription = {
     method: model.method,
     modalities: net.specs,

@@ -42,8 +42,9 @@ export async function hardwareThreads(): Promise<number> {
  */
 export function threadSupport(): { ok: boolean; crossOriginIsolated: boolean | null; reason?: string } {
   const coi = typeof g.crossOriginIsolated === 'boolean' ? (g.crossOriginIsolated as boolean) : null;
-  if (typeof SharedArrayBuffer === 'undefined') return { ok: false, crossOriginIsolated: coi, reason: 'SharedArrayBuffer is not available' };
+  // Isolation first: browsers hide SharedArrayBuffer on pages that are not isolated, and the fix is the headers.
   if (coi === false) return { ok: false, crossOriginIsolated: coi, reason: 'the page is not cross-origin isolated (send COOP: same-origin and COEP: require-corp)' };
+  if (typeof SharedArrayBuffer === 'undefined') return { ok: false, crossOriginIsolated: coi, reason: 'SharedArrayBuffer is not available' };
   const kind = runtimeKind();
   if (kind === 'browser') return { ok: false, crossOriginIsolated: coi, reason: 'the browser main thread may not block; run udi-wasm in a dedicated Worker' };
   if (kind !== 'node' && typeof g.Worker !== 'function') return { ok: false, crossOriginIsolated: coi, reason: 'this runtime has no Worker' };

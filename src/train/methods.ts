@@ -16,7 +16,7 @@
  */
 import type { F32 } from '../runtime/arena.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { type Dataset, stratifiedSplit, subset } from '../data/dataset.js';
+import { type Dataset, DataError, stratifiedSplit, subset } from '../data/dataset.js';
 import type { EncoderConfig } from '../nn/encoders.js';
 import { prefix } from '../nn/layers.js';
 import { slice } from '../nn/params.js';
@@ -173,6 +173,20 @@ class Run {
       const { fit, val } = stratifiedSplit(data.train.labels, cfg.validationFraction, cfg.seed);
       this.train = subset(data.train, fit, this.names);
       this.val = subset(data.train, val, this.names);
+    }
+    for (const [part, ds] of [
+      ['training', this.train],
+      ['validation', this.val],
+    ] as const) {
+      const seen = new Set(ds.labels);
+      const absent = Array.from({ length: data.train.classes }, (_, c) => c).filter((c) => !seen.has(c));
+      if (absent.length) {
+        throw new DataError(
+          'CLASS_ABSENT',
+          `class${absent.length > 1 ? 'es' : ''} ${absent.slice(0, 10).join(', ')} ${absent.length > 1 ? 'have' : 'has'} no example in the ${part} split (${ds.size} rows, ${data.train.classes} classes); ` +
+            (part === 'validation' ? 'give a larger validationFraction or your own validation set' : 'every class needs training examples'),
+        );
+      }
     }
     this.evalSet = data.test ?? this.val;
     this.evaluatedOn = data.test ? 'test' : 'validation';

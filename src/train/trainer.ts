@@ -170,6 +170,7 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
     for (let e = 0; e < epoch; e++) rng.permutation(train.size); // the shuffles already drawn
     stage.loadState?.(resume.extra);
   }
+  const lastGood = new Map(stage.trainable.map((g) => [g, store.snapshot(g)]));
   cb.onStageBegin?.(stage.name);
   for (; epoch < cfg.epochs && !(es && wait >= es.patience); epoch++) {
     cb.onEpochBegin?.(epoch, stage.name);
@@ -183,7 +184,13 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
       store.zeroGrads(stage.trainable);
       const losses = stage.step(n, idx, steps);
       if (!Number.isFinite(losses.loss)) {
-        throw new TrainingError('DIVERGED', `stage ${stage.name}: the loss became ${losses.loss} at step ${steps} (epoch ${epoch}); try a lower learning rate (now ${cfg.optimizer.lr})`);
+        // Stop the stage and put back the last good weights (the best epoch's, else the stage's start).
+        for (const [g, data] of snapshot ?? lastGood) store.restore(g, data);
+        throw new TrainingError(
+          'DIVERGED',
+          `stage ${stage.name}: the loss became ${losses.loss} at step ${steps} (epoch ${epoch}); the weights of ${snapshot ? `epoch ${bestEpoch}` : 'the start of the stage'} were restored. ` +
+            `Try a lower learning rate (now ${cfg.optimizer.lr})${cfg.clipNorm ? '' : ' or gradient clipping (clipNorm)'}.`,
+        );
       }
       if (cfg.clipNorm && cfg.clipNorm > 0) {
         let sq = 0;

@@ -59,6 +59,31 @@ export async function fixtureTs(specifier: string): Promise<string> {
   return ts.replace("from '../../src/index.js'", `from ${JSON.stringify(specifier)}`);
 }
 
+/**
+ * Bundle `entryPoints` (name → file) with esbuild into memory, redirecting every import of the
+ * library's src/index.js to the built dist/index.js, so the other runtimes run what is shipped.
+ * Returns output path (relative to `outdir`) → contents.
+ */
+export async function bundle(entryPoints: Record<string, string>, opts: { platform: 'browser' | 'neutral'; external?: string[]; splitting?: boolean }): Promise<Record<string, Uint8Array>> {
+  const { build } = await import('esbuild');
+  const outdir = join(ROOT, '.portable-out');
+  const r = await build({
+    entryPoints,
+    bundle: true,
+    format: 'esm',
+    platform: opts.platform,
+    target: 'es2022',
+    outdir,
+    write: false,
+    splitting: opts.splitting ?? false,
+    external: ['node:*', ...(opts.external ?? [])],
+    mainFields: ['module', 'main'],
+    logLevel: 'silent',
+    plugins: [{ name: 'udi-dist', setup: (b) => b.onResolve({ filter: /\/src\/index\.js$/ }, () => ({ path: join(ROOT, 'dist', 'index.js') })) }],
+  });
+  return Object.fromEntries(r.outputFiles.map((f) => [f.path.slice(outdir.length + 1).split(sep).join('/'), f.contents]));
+}
+
 // ---- child processes ---------------------------------------------------------------------------
 
 export interface RunResult {
