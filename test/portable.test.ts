@@ -1,0 +1,394 @@
+// Portability (issue 5): the same schedule gives the same bits in Node (1 and 2 threads), Deno,
+// Chromium (cross-origin isolated with 2 threads, and not isolated with 1) and workerd, and the
+// package as `npm pack` ships it works from Node and through a Vite build.
+//
+// Every runtime trains test/portable/fixture.ts (UDI on a small deterministic dataset) and reports
+// the SHA-256 of the flat parameter buffer; Node's checkpoint is loaded elsewhere and must give
+// Node's probabilities bit for bit. Chromium checks are skipped only when /usr/bin/chromium is
+// absent (CI installs Debian's `chromium`). Nothing is downloaded except the package's one
+// dependency (zod) when the packed tarball is installed into a fresh project.
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRuntime } from '../src/index.js';
+import { FIXTURE, type FixtureResult, predictCheckpoint, probeInputs, runFixture, sha256Hex } from './portable/fixture.js';
+import * as H from './portable/harness.js';
+
+const hasChromium = existsSync(H.CHROMIUM);
+const CHROMIUM_SKIP = `${H.CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium) or set UDI_CHROMIUM`;
+if (!hasChromium) console.warn(`SKIP Chromium checks: ${CHROMIUM_SKIP}`);
+
+let node1: FixtureResult;
+let node2: FixtureResult;
+let nodeProbsHex: string;
+let nodeCheckpointHash: string;
+/** runtime → parameter hash, and wall times, printed at the end. */
+const observed: Record<string, string> = {};
+const timings: Record<string, number> = {};
+const cleanups: (() => Promise<void>)[] = [];
+
+async function timed<T>(name: string, f: () => Promise<T>): Promise<T> {
+  const t0 = Date.now();
+  try {
+    return await f();
+  } finally {
+    timings[name] = Date.now() - t0;
+  }
+}
+
+// ---- one Chromium for every browser check -------------------------------------------------------
+
+type Context = import('playwright-core').BrowserContext;
+let browser: Promise<Context> | undefined;
+function chromium(): Promise<Context> {
+  browser ??= (async () => {
+    const { chromium: pw } = await import('playwright-core');
+    const profile = await H.tempDir('chromium-profile');
+    // A fresh profile (--user-data-dir) per run; playwright passes it and --headless itself.
+    const ctx = await pw.launchPersistentContext(profile, { executablePath: H.CHROMIUM, headless: true, args: H.CHROMIUM_ARGS, timeout: 30_000 });
+    cleanups.push(async () => {
+      await H.withTimeout(ctx.close(), 10_000, 'closing Chromium').catch(() => {});
+      await H.removeDir(profile);
+    });
+    return ctx;
+  })();
+  return browser;
+}
+
+interface BrowserRun {
+  hash: string;
+  checkpointHash: string;
+  probs: string;
+  probsFromNodeCheckpoint?: string;
+  info: FixtureResult['info'];
+  workerIsolated: boolean;
+}
+
+/** Open `url`, wait for window.ready, then call window.trainInWorker(threads, checkpointUrl). */
+async function trainInPage(url: string, threads: number, checkpointUrl: string): Promise<{ run: BrowserRun; mainThread?: FixtureResult['info'] }> {
+  const ctx = await chromium();
+  const page = await ctx.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => (m.type() === 'error' ? errors.push(m.text()) : undefined));
+  try {
+    await page.goto(url, { timeout: 15_000 });
+    await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true, undefined, { timeout: 15_000 });
+    const run = (await page.evaluate(([t, c]) => (window as any).trainInWorker(t, c), [threads, checkpointUrl] as const)) as BrowserRun;
+    const hasMain = await page.evaluate(() => typeof (window as any).mainThreadInfo === 'function');
+    const mainThread = hasMain ? ((await page.evaluate(() => (window as any).mainThreadInfo())) as FixtureResult['info']) : undefined;
+    return { run, mainThread };
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\npage errors: ${errors.join('\n') || 'none'}`);
+  } finally {
+    await page.close();
+  }
+}
+
+beforeAll(async () => {
+  const rebuilt = await H.ensureBuilt();
+  if (rebuilt) console.log(rebuilt);
+  node1 = await timed('node: train, 1 thread', () => runFixture(createRuntime, { threads: 1 }));
+  node2 = await timed('node: train, 2 threads', () => runFixture(createRuntime, { threads: 2 }));
+  nodeProbsHex = H.hex(node1.probs);
+  nodeCheckpointHash = await sha256Hex(node1.checkpoint);
+  observed['node, 1 thread (src)'] = node1.hash;
+  observed['node, 2 threads (src)'] = node2.hash;
+}, 60_000);
+
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+  const w = Math.max(...Object.keys(observed).map((k) => k.length));
+  const tw = Math.max(...Object.keys(timings).map((k) => k.length));
+  console.log(
+    [
+      'parameter hashes (SHA-256 of the flat float32 buffer after training):',
+      ...Object.entries(observed).map(([k, v]) => `  ${k.padEnd(w)}  ${v}`),
+      'wall times:',
+      ...Object.entries(timings).map(([k, v]) => `  ${k.padEnd(tw)}  ${(v / 1000).toFixed(1)} s`),
+    ].join('\n'),
+  );
+}, 30_000);
+
+describe('Node', () => {
+  it('1 and 2 threads give the same parameters, checkpoint and probabilities; the model learned', async () => {
+    expect(node1.info).toMatchObject({ runtime: 'node', threads: 1, build: 'simd' });
+    expect(node2.info).toMatchObject({ runtime: 'node', threads: 2, build: 'simd-threads' });
+    expect(node2.hash).toBe(node1.hash);
+    expect(H.hex(node2.probs)).toBe(nodeProbsHex);
+    expect(Buffer.from(node2.checkpoint).equals(Buffer.from(node1.checkpoint))).toBe(true);
+    expect(node1.probs.length).toBe(FIXTURE.probeRows * FIXTURE.classes);
+    expect(node1.accuracy).toBeGreaterThan(0.8);
+  });
+
+  it('the checkpoint loads back to the same probabilities, bit for bit', async () => {
+    const { probs } = await predictCheckpoint(createRuntime, node1.checkpoint, probeInputs());
+    expect(H.hex(probs)).toBe(nodeProbsHex);
+  });
+});
+
+describe('Deno', () => {
+  const deno = join(H.ROOT, 'node_modules', '.bin', 'deno');
+  let denoDir: string;
+  beforeAll(async () => {
+    denoDir = await H.tempDir('deno-dir');
+    cleanups.push(() => H.removeDir(denoDir));
+  });
+
+  async function runDeno(threads: number, library: 'dist' | 'src') {
+    const extra: string[] = [];
+    if (library === 'dist') {
+      // Send the fixture's import of src/index.js to the built dist/index.js.
+      const map = join(denoDir, `import-map.json`);
+      await writeFile(map, JSON.stringify({ imports: { [new URL('src/index.js', `file://${H.ROOT}`).href]: new URL('dist/index.js', `file://${H.ROOT}`).href } }));
+      extra.push('--import-map', map);
+    }
+    const args = ['run', '--no-prompt', '--no-remote', '--cached-only', '--no-lock', '--node-modules-dir=manual', '--sloppy-imports', `--allow-read=${H.ROOT}`, ...extra, join(H.ROOT, 'test', 'portable', 'deno-entry.ts'), String(threads)];
+    // Deno must not download anything: a temporary DENO_DIR, no update check, and an npm registry that refuses.
+    const env = { ...process.env, DENO_DIR: denoDir, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1', NPM_CONFIG_REGISTRY: 'http://127.0.0.1:9/' };
+    const r = await timed(`deno: train, ${threads} thread(s), ${library}`, () => H.runOk(deno, args, { cwd: H.ROOT, env, timeoutMs: 60_000 }));
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(out.library).toBe(new URL(`${library}/index.${library === 'dist' ? 'js' : 'ts'}`, `file://${H.ROOT}`).href);
+    return out as { hash: string; checkpointHash: string; probsHash: string; info: FixtureResult['info'] };
+  }
+
+  it('the built package (dist/) gives Node\'s bits on 1 and 2 threads', async () => {
+    const probsHash = await sha256Hex(new Uint8Array(node1.probs.buffer));
+    for (const threads of [1, 2]) {
+      const out = await runDeno(threads, 'dist');
+      observed[`deno, ${threads} thread(s) (dist)`] = out.hash;
+      expect(out.info).toMatchObject({ runtime: 'deno', threads, build: threads > 1 ? 'simd-threads' : 'simd' });
+      expect(out.hash).toBe(node1.hash);
+      expect(out.checkpointHash).toBe(nodeCheckpointHash);
+      expect(out.probsHash).toBe(probsHash);
+    }
+  }, 90_000);
+
+  it('the TypeScript sources run directly (sloppy imports map .js to .ts) with the same bits', async () => {
+    const out = await runDeno(2, 'src');
+    observed['deno, 2 threads (src)'] = out.hash;
+    expect(out.info.threads).toBe(2);
+    expect(out.hash).toBe(node1.hash);
+  }, 60_000);
+});
+
+describe('Chromium', () => {
+  let servers: { isolated: H.StaticServer; plain: H.StaticServer } | undefined;
+  async function serve() {
+    if (servers) return servers;
+    // The worker (fixture + dist + zod) bundled by esbuild, served two levels deep like dist/runtime/.
+    const out = await H.bundle({ worker: join(H.ROOT, 'test', 'portable', 'browser', 'worker.ts'), lib: join(H.ROOT, 'dist', 'index.js') }, { platform: 'browser', splitting: true });
+    const files: Record<string, string | Uint8Array> = { '/node.safetensors': node1.checkpoint };
+    for (const [k, v] of Object.entries(out)) files[`/portable/bundle/${k}`] = v;
+    const mounts = { '/build/': join(H.ROOT, 'build'), '/': join(H.ROOT, 'test', 'portable', 'browser') };
+    servers = { isolated: await H.serveStatic({ mounts, files, isolated: true }), plain: await H.serveStatic({ mounts, files, isolated: false }) };
+    const s = servers;
+    cleanups.push(async () => {
+      await s.isolated.close();
+      await s.plain.close();
+    });
+    return servers;
+  }
+
+  it('cross-origin isolated (COOP + COEP): 2 threads in a Worker, Node\'s bits', async (ctx) => {
+    if (!hasChromium) return ctx.skip(CHROMIUM_SKIP);
+    const { isolated } = await serve();
+    const { run, mainThread } = await timed('chromium: launch + train, isolated, 2 threads', () => H.withTimeout(trainInPage(`${isolated.origin}/index.html`, 2, '/node.safetensors'), 60_000, 'Chromium (isolated)'));
+    observed['chromium worker, 2 threads (isolated)'] = run.hash;
+    expect(run.workerIsolated).toBe(true);
+    expect(run.info).toMatchObject({ runtime: 'worker', threads: 2, build: 'simd-threads', crossOriginIsolated: true });
+    expect(run.hash).toBe(node1.hash);
+    expect(run.checkpointHash).toBe(nodeCheckpointHash);
+    expect(run.probs).toBe(nodeProbsHex);
+    expect(run.probsFromNodeCheckpoint).toBe(nodeProbsHex);
+    // The main thread may not block: createRuntime falls back to one thread and says why.
+    expect(mainThread).toMatchObject({ runtime: 'browser', threads: 1, crossOriginIsolated: true });
+    expect(mainThread!.threadsNote).toMatch(/main thread may not block/);
+    // The .wasm came from the loader's default URL next to the package (no explicit source).
+    expect(isolated.requests).toContain('/build/udi.simd-threads.wasm');
+  }, 90_000);
+
+  it('not isolated (no COOP/COEP headers): 1 thread, says why, still Node\'s bits', async (ctx) => {
+    if (!hasChromium) return ctx.skip(CHROMIUM_SKIP);
+    const { plain } = await serve();
+    const { run } = await timed('chromium: train, not isolated, 2 asked', () => H.withTimeout(trainInPage(`${plain.origin}/index.html`, 2, '/node.safetensors'), 60_000, 'Chromium (not isolated)'));
+    observed['chromium worker, 1 thread (not isolated)'] = run.hash;
+    expect(run.workerIsolated).toBe(false);
+    expect(run.info).toMatchObject({ runtime: 'worker', threads: 1, requestedThreads: 2, build: 'simd', crossOriginIsolated: false });
+    expect(run.info.threadsNote).toMatch(/not cross-origin isolated/);
+    expect(run.hash).toBe(node1.hash);
+    expect(run.probs).toBe(nodeProbsHex);
+    expect(run.probsFromNodeCheckpoint).toBe(nodeProbsHex);
+  }, 90_000);
+});
+
+describe('workerd', () => {
+  it('trains to Node\'s bits, and Node\'s checkpoint predicts Node\'s probabilities, bit for bit', async () => {
+    const dir = await H.tempDir('workerd');
+    cleanups.push(() => H.removeDir(dir));
+    // One ES module: the worker, the fixture, dist/ and zod; the .wasm stays a separate Wasm module.
+    const out = await H.bundle({ worker: join(H.ROOT, 'test', 'portable', 'workerd-worker.ts') }, { platform: 'neutral', external: ['*.wasm'] });
+    await writeFile(join(dir, 'worker.js'), out['worker.js']);
+    await copyFile(join(H.ROOT, 'build', 'udi.simd.wasm'), join(dir, 'udi.simd.wasm'));
+    await writeFile(join(dir, 'checkpoint.safetensors'), node1.checkpoint);
+    const inputs = Object.fromEntries(Object.entries(probeInputs()).map(([m, v]) => [m, Array.from(v)]));
+    await writeFile(
+      join(dir, 'config.capnp'),
+      `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [ (name = "main", worker = .udi) ],
+  sockets = [ (name = "http", address = "127.0.0.1:0", http = (), service = "main") ],
+);
+const udi :Workerd.Worker = (
+  modules = [
+    (name = "worker.js", esModule = embed "worker.js"),
+    (name = "udi.simd.wasm", wasm = embed "udi.simd.wasm"),
+  ],
+  bindings = [
+    (name = "CHECKPOINT", data = embed "checkpoint.safetensors"),
+    (name = "INPUTS", json = ${JSON.stringify(JSON.stringify(inputs))}),
+  ],
+  compatibilityDate = "2025-01-01",
+);
+`,
+    );
+    const server = await timed('workerd: start', () => H.startWorkerd(join(dir, 'config.capnp'), 20_000));
+    try {
+      const get = async (path: string, init?: RequestInit) => {
+        const res = await fetch(`${server.origin}${path}`, { ...init, signal: AbortSignal.timeout(30_000) });
+        if (!res.ok) throw new Error(`workerd ${path}: HTTP ${res.status}: ${await res.text()}\n${server.stderr()}`);
+        return res;
+      };
+      const trained = await timed('workerd: train', async () => (await get('/train')).json());
+      observed['workerd, 1 thread (dist bundled)'] = trained.hash;
+      expect(trained.info).toMatchObject({ threads: 1, build: 'simd' });
+      expect(trained.hash).toBe(node1.hash);
+      expect(trained.checkpointHash).toBe(nodeCheckpointHash);
+      const res = await timed('workerd: predict from Node checkpoint', () => get('/predict', { method: 'POST' }));
+      const probs = new Uint8Array(await res.arrayBuffer());
+      expect(Buffer.from(probs).toString('hex')).toBe(nodeProbsHex);
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
+});
+
+describe('the packed package (npm pack → npm install in a fresh project)', () => {
+  let app: string;
+  let packed: { files: string[]; tarball: string };
+
+  beforeAll(async () => {
+    const dir = await H.tempDir('packed');
+    cleanups.push(() => H.removeDir(dir));
+    // --ignore-scripts: pack what is built (prepare would rebuild every binary).
+    const r = await timed('packed: npm pack', () => H.runOk('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: H.ROOT, timeoutMs: 60_000 }));
+    const info = JSON.parse(r.stdout)[0] as { filename: string; files: { path: string }[] };
+    packed = { tarball: join(dir, info.filename), files: info.files.map((f) => f.path) };
+    app = join(dir, 'app');
+    await mkdir(app);
+    await H.writeJson(join(app, 'package.json'), { name: 'udi-consumer', private: true, type: 'module' });
+    await timed('packed: npm install <tarball>', () => H.runOk('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', packed.tarball], { cwd: app, timeoutMs: 120_000 }));
+    await writeFile(join(app, 'node.safetensors'), node1.checkpoint);
+  }, 200_000);
+
+  it('ships dist, the three .wasm builds, types, README and LICENSE, and nothing else', () => {
+    const f = packed.files;
+    for (const need of ['dist/index.js', 'dist/index.d.ts', 'dist/runtime/loader.js', 'dist/cli.js', 'build/udi.scalar.wasm', 'build/udi.simd.wasm', 'build/udi.simd-threads.wasm', 'README.md', 'LICENSE', 'package.json']) expect(f).toContain(need);
+    const unexpected = f.filter((p) => !/^dist\/.*\.(js|d\.ts)$/.test(p) && !/^build\/udi\.(scalar|simd|simd-threads)\.wasm$/.test(p) && !['README.md', 'LICENSE', 'package.json'].includes(p));
+    expect(unexpected).toEqual([]);
+  });
+
+  it('Node: import, train (2 threads) to the same bits, load the checkpoint, the CLI and require() work', async () => {
+    await writeFile(join(app, 'fixture.mjs'), await H.fixtureJs('udi-wasm'));
+    await writeFile(
+      join(app, 'check.mjs'),
+      `import { readFile } from 'node:fs/promises';
+import { createRuntime } from 'udi-wasm';
+import { predictCheckpoint, probeInputs, runFixture } from './fixture.mjs';
+const hex = (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
+const r = await runFixture(createRuntime, { threads: 2 });
+const p = await predictCheckpoint(createRuntime, new Uint8Array(await readFile('node.safetensors')), probeInputs());
+console.log(JSON.stringify({ hash: r.hash, info: r.info, probs: hex(r.probs), probsFromNodeCheckpoint: hex(p.probs), resolved: import.meta.resolve('udi-wasm') }));
+`,
+    );
+    const r = await timed('packed: node train + predict', () => H.runOk(process.execPath, ['check.mjs'], { cwd: app, timeoutMs: 60_000 }));
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    observed['packed package in node, 2 threads'] = out.hash;
+    expect(out.resolved).toContain('/node_modules/udi-wasm/dist/index.js');
+    expect(out.info).toMatchObject({ runtime: 'node', threads: 2, build: 'simd-threads' });
+    expect(out.hash).toBe(node1.hash);
+    expect(out.probs).toBe(nodeProbsHex);
+    expect(out.probsFromNodeCheckpoint).toBe(nodeProbsHex);
+
+    const cli = await H.runOk(join(app, 'node_modules', '.bin', 'udi'), ['info'], { cwd: app, timeoutMs: 30_000 });
+    expect(JSON.parse(cli.stdout)).toMatchObject({ runtime: 'node', simd: true });
+    // No top-level await in the entry: require() of the package works where Node supports require(esm) (>= 20.19).
+    if ((process.features as { require_module?: boolean }).require_module) {
+      const req = await H.runOk(process.execPath, ['-e', "const u = require('udi-wasm'); console.log(typeof u.createRuntime)"], { cwd: app, timeoutMs: 30_000 });
+      expect(req.stdout.trim()).toBe('function');
+    }
+  }, 90_000);
+
+  it('Vite: a build emits the .wasm files and references them; in Chromium it trains to the same bits on 2 threads', async (ctx) => {
+    const web = join(app, 'web');
+    await mkdir(join(web, 'public'), { recursive: true });
+    await writeFile(join(web, 'fixture.ts'), await H.fixtureTs('udi-wasm'));
+    await copyFile(join(app, 'node.safetensors'), join(web, 'public', 'node.safetensors'));
+    // A plain object config: vite itself lives in the project under test, not in this app.
+    await writeFile(join(web, 'vite.config.mjs'), `export default { logLevel: 'warn', worker: { format: 'es' }, build: { outDir: 'out', emptyOutDir: true } };\n`);
+    await writeFile(
+      join(web, 'worker.ts'),
+      `import { createRuntime } from 'udi-wasm';
+import { predictCheckpoint, probeInputs, runFixture } from './fixture';
+const hex = (a: Float32Array) => Array.from(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), (b) => b.toString(16).padStart(2, '0')).join('');
+self.onmessage = async (e: MessageEvent) => {
+  try {
+    const r = await runFixture(createRuntime, { threads: e.data.threads });
+    const ckpt = new Uint8Array(await (await fetch(e.data.checkpointUrl)).arrayBuffer());
+    const p = await predictCheckpoint(createRuntime, ckpt, probeInputs());
+    postMessage({ hash: r.hash, checkpointHash: '', probs: hex(r.probs), probsFromNodeCheckpoint: hex(p.probs), info: r.info, workerIsolated: self.crossOriginIsolated });
+  } catch (err) {
+    postMessage({ error: String((err as Error)?.stack ?? err) });
+  }
+};
+`,
+    );
+    await writeFile(
+      join(web, 'main.ts'),
+      `(window as any).trainInWorker = (threads: number, checkpointUrl: string) =>
+  new Promise((resolve, reject) => {
+    const w = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+    w.onmessage = (e) => { w.terminate(); e.data.error ? reject(new Error(e.data.error)) : resolve(e.data); };
+    w.onerror = (e) => { w.terminate(); reject(new Error('worker error: ' + e.message)); };
+    w.postMessage({ threads, checkpointUrl });
+  });
+(window as any).ready = true;
+`,
+    );
+    await writeFile(join(web, 'index.html'), `<!doctype html>\n<meta charset="utf-8">\n<link rel="icon" href="data:,">\n<script type="module" src="./main.ts"></script>\n`);
+    const vite = join(H.ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
+    await timed('packed: vite build', () => H.runOk(process.execPath, [vite, 'build'], { cwd: web, timeoutMs: 120_000 }));
+
+    const assets = await readdir(join(web, 'out', 'assets'));
+    const js = (await Promise.all(assets.filter((a) => a.endsWith('.js')).map((a) => readFile(join(web, 'out', 'assets', a), 'utf8')))).join('\n');
+    for (const b of H.WASM_BUILDS) {
+      const emitted = assets.find((a) => new RegExp(`^udi\\.${b.replace('-', '\\-')}-[\\w-]+\\.wasm$`).test(a));
+      expect(emitted, `udi.${b}.wasm in ${assets.join(', ')}`).toBeDefined();
+      expect(js).toContain(emitted!);
+      // The emitted file is the shipped binary, byte for byte.
+      expect(Buffer.compare(await readFile(join(web, 'out', 'assets', emitted!)), await readFile(join(app, 'node_modules', 'udi-wasm', 'build', `udi.${b}.wasm`)))).toBe(0);
+    }
+
+    if (!hasChromium) return ctx.skip(`running the Vite bundle: ${CHROMIUM_SKIP}`);
+    const server = await H.serveStatic({ mounts: { '/': join(web, 'out') }, isolated: true });
+    cleanups.push(() => server.close());
+    const { run } = await timed('packed: vite bundle in chromium, 2 threads', () => H.withTimeout(trainInPage(`${server.origin}/index.html`, 2, '/node.safetensors'), 60_000, 'Chromium (Vite build)'));
+    observed['vite bundle of the packed package, chromium, 2 threads'] = run.hash;
+    expect(run.info).toMatchObject({ threads: 2, build: 'simd-threads', crossOriginIsolated: true });
+    expect(run.hash).toBe(node1.hash);
+    expect(run.probs).toBe(nodeProbsHex);
+    expect(run.probsFromNodeCheckpoint).toBe(nodeProbsHex);
+    expect(server.requests.some((p) => /\/assets\/udi\.simd-threads-[\w-]+\.wasm$/.test(p))).toBe(true);
+  }, 180_000);
+});
