@@ -21,7 +21,7 @@ const HELP = `udi: balanced multimodal learning in WebAssembly
 Usage:
   udi compare [options]   Train UDI and the baselines over folds and seeds; print the table.
       --dataset avmnist|mfeat  AV-MNIST (FSDD speech + MNIST images; default) or UCI mfeat (multi-view)
-      --split B|A              AV-MNIST split: B leave one speaker out (default), A official
+      --split B|A|C            AV-MNIST split: B leave one speaker out (default), A official, C as A with PCA-degraded images
       --folds all|LIST|N       AV-MNIST: all or e.g. 0,3 (B: held-out speaker 0-5); mfeat: number of test splits
       --image-encoder mlp|cnn  AV-MNIST image encoder (default mlp; cnn is slower and stronger)
       --views fac,mor          mfeat views (fac, fou, kar, mor, pix, zer)
@@ -89,11 +89,11 @@ async function runCompare(argv: string[]): Promise<number> {
     return n;
   };
   const dataset = values.dataset as CompareOptions['dataset'];
-  const split = (values.split ?? 'B').toUpperCase() as 'A' | 'B';
+  const split = (values.split ?? 'B').toUpperCase() as 'A' | 'B' | 'C';
   const foldsArg = values.folds!;
   let folds: number[];
   if (dataset === 'avmnist') {
-    folds = foldsArg === 'all' ? (split === 'A' ? [0] : [0, 1, 2, 3, 4, 5]) : foldsArg.split(',').map((f) => Number(f));
+    folds = foldsArg === 'all' ? (split === 'B' ? [0, 1, 2, 3, 4, 5] : [0]) : foldsArg.split(',').map((f) => Number(f));
   } else folds = Array.from({ length: foldsArg === 'all' ? 1 : int('folds', foldsArg) }, (_, i) => i);
   const encoder = values['image-encoder'];
   if (encoder !== 'mlp' && encoder !== 'cnn') throw new UsageError(`--image-encoder must be mlp or cnn, got "${encoder}"`);

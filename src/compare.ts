@@ -166,8 +166,8 @@ export function checkCompareOptions(o: CompareOptions): void {
     for (const v of o.views) if (!MFEAT_VIEWS.includes(v as MfeatView)) throw new Error(`--views: mfeat has no view "${v}" (views: ${MFEAT_VIEWS.join(', ')})`);
     if (o.views.length < 2) throw new Error('--views: name at least two views');
   } else {
-    if (o.split !== 'A' && o.split !== 'B') throw new Error(`--split must be A or B, got "${o.split}"`);
-    const max = o.split === 'A' ? 0 : 5;
+    if (o.split !== 'A' && o.split !== 'B' && o.split !== 'C') throw new Error(`--split must be A, B or C, got "${o.split}"`);
+    const max = o.split === 'B' ? 5 : 0;
     for (const f of o.folds) if (!(Number.isInteger(f) && f >= 0 && f <= max)) throw new Error(`--folds: split ${o.split} has folds 0${max ? `-${max}` : ''}, got ${f}`);
   }
   if (o.folds.length === 0) throw new Error('--folds: no fold given');
@@ -205,7 +205,9 @@ export async function compare(o: CompareOptions, spawn: (spec: RunSpec) => Promi
     protocol:
       o.dataset === 'avmnist'
         ? `AV-MNIST: FSDD v1.0.10 recordings paired with MNIST images by digit in file-name order (data-protocol.md). Audio: log-mel (256-point FFT, hop 80, 40 mels) resampled to 32 frames, computed in WebAssembly, standardised with the fit part's statistics; image: 28×28 in [0, 1], ${o.imageEncoder === 'cnn' ? 'CNN conv8-pool-conv16-pool-dense64' : 'MLP 784-128-64'}. ` +
-          (o.split === 'B' ? 'Split B: leave one speaker out; validation = all recordings of the next speaker (speaker-disjoint, mirrors the test condition). ' : 'Split A: recordings 5-49 train, 0-4 test; validation a stratified 10% of train. ') +
+          (o.split === 'B'
+            ? 'Split B: leave one speaker out; validation = all recordings of the next speaker (speaker-disjoint, mirrors the test condition). '
+            : `Split ${o.split}: recordings 5-49 train, 0-4 test; validation a stratified 10% of train${o.split === 'C' ? '; images reconstructed from the top principal components of MNIST-train explaining < 25% of its variance' : ''}. `) +
           'Test used only for the final figures.'
         : 'mfeat (UCI Multiple Features, multi-view): per fold a stratified 25% test split (seed 1000 + fold); validation = a stratified 10% of the rest; features standardised with training statistics; test used only for the final figures.',
     createdAt: new Date().toISOString(),

@@ -114,6 +114,34 @@ describe('splits', () => {
   });
 });
 
+describe('split C (PCA-degraded images)', () => {
+  it('keeps the leading components explaining just under 25% of MNIST-train variance', () => {
+    expect(d.pca.components).toBeGreaterThan(0);
+    expect(d.pca.explained).toBeLessThan(0.25);
+    expect(d.pca.explained).toBeGreaterThan(0.15);
+    const s = avmnistSplit(d, 'C', 0, 3);
+    const a = avmnistSplit(d, 'A', 0, 3);
+    expect([s.train.size, s.val.size, s.test.size]).toEqual([a.train.size, a.val.size, a.test.size]);
+    expect(Array.from(s.train.labels)).toEqual(Array.from(a.train.labels));
+    // Same audio, different (blurred) images: far from the originals, but correlated with them.
+    expect(Array.from(s.train.modalities.audio.data.subarray(0, 50))).toEqual(Array.from(a.train.modalities.audio.data.subarray(0, 50)));
+    const x = a.train.modalities.image.data,
+      y = s.train.modalities.image.data;
+    let dot = 0,
+      xx = 0,
+      yy = 0,
+      diff = 0;
+    for (let i = 0; i < 784 * 100; i++) {
+      dot += x[i] * y[i];
+      xx += x[i] * x[i];
+      yy += y[i] * y[i];
+      diff += (x[i] - y[i]) ** 2;
+    }
+    expect(dot / Math.sqrt(xx * yy)).toBeGreaterThan(0.5);
+    expect(diff / xx).toBeGreaterThan(0.2);
+  });
+});
+
 describe('feature cache', () => {
   it('a cached load equals a fresh build bit for bit, and a damaged cache is rebuilt', async () => {
     const again = await loadAvmnist(rt, { dataDir: DATA, cacheDir: cache });
@@ -121,6 +149,8 @@ describe('feature cache', () => {
     expect(Buffer.from(again.audio.buffer).equals(Buffer.from(d.audio.buffer))).toBe(true);
     expect(Buffer.from(again.image.buffer).equals(Buffer.from(d.image.buffer))).toBe(true);
     expect(Array.from(again.imageSource)).toEqual(Array.from(d.imageSource));
+    expect(Buffer.from(again.imageC.buffer).equals(Buffer.from(d.imageC.buffer))).toBe(true);
+    expect(again.pca).toEqual(d.pca);
     const [file] = (await readdir(cache)).filter((f) => f.endsWith('.bin'));
     await writeFile(join(cache, file), 'garbage');
     const rebuilt = await loadAvmnist(rt, { dataDir: DATA, cacheDir: cache });

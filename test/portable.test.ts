@@ -392,3 +392,48 @@ self.onmessage = async (e: MessageEvent) => {
     expect(server.requests.some((p) => /\/assets\/udi\.simd-threads-[\w-]+\.wasm$/.test(p))).toBe(true);
   }, 180_000);
 });
+
+describe('the demo page (bench/web), built by Vite, in Chromium', () => {
+  it('trains UDI and a baseline in its Worker on 2 threads, plots, offers the checkpoints and predicts', async (ctx) => {
+    if (!hasChromium) return ctx.skip(CHROMIUM_SKIP);
+    const dir = await H.tempDir('demo');
+    cleanups.push(() => H.removeDir(dir));
+    // Vite's JS API in a child process: the demo's own config, output elsewhere, no public/ copy.
+    const script = `import { build } from 'vite';
+await build({ configFile: ${JSON.stringify(join(H.ROOT, 'bench', 'web', 'vite.config.ts'))}, publicDir: false, logLevel: 'error', build: { outDir: ${JSON.stringify(join(dir, 'out'))}, emptyOutDir: true } });`;
+    await timed('demo: vite build', () => H.runOk(process.execPath, ['--input-type=module', '-e', script], { cwd: H.ROOT, timeoutMs: 120_000 }));
+    // Small data in the demo's format: the fixture's rows, plus a held-out test split.
+    const { encodeDemo } = await import('../bench/web/data.js');
+    const { fixtureDataset } = await import('./portable/fixture.js');
+    const bin = encodeDemo({ description: 'portable fixture', classes: FIXTURE.classes, train: fixtureDataset(FIXTURE.rows, 1), test: fixtureDataset(60, 3) });
+    const server = await H.serveStatic({ mounts: { '/': join(dir, 'out') }, files: { '/data.bin': bin }, isolated: true });
+    cleanups.push(() => server.close());
+    const page = await (await chromium()).newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    try {
+      await timed('demo: train udi + ensemble in chromium', async () => {
+        await page.goto(`${server.origin}/index.html`, { timeout: 15_000 });
+        await page.fill('#epochs', '3');
+        await page.selectOption('#baseline', 'ensemble');
+        await page.click('#train');
+        await page.waitForFunction(() => /^(done|error)/.test(document.getElementById('status')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      });
+      expect(await page.textContent('#status'), errors.join('\n')).toMatch(/^done: udi [\d.]+%, ensemble [\d.]+%/);
+      expect(await page.textContent('#runtime')).toMatch(/build simd-threads, 2 thread\(s\).*cross-origin isolated: true/);
+      expect(await page.textContent('#anchor')).toMatch(/^anchor (wide|narrow)/);
+      expect(await page.locator('#lambda polyline').count()).toBe(2);
+      expect(await page.locator('#cards polyline').count()).toBeGreaterThanOrEqual(6);
+      // The downloadable checkpoint is a udi-wasm safetensors file.
+      const href = await page.getAttribute('#results a[download="udi-wasm-udi.safetensors"]', 'href');
+      const head = (await page.evaluate(async (u) => new TextDecoder().decode((await (await fetch(u!)).arrayBuffer()).slice(8, 4096)), href)) as string;
+      expect(head).toContain('udi-wasm/1');
+      await page.fill('#sample', '5');
+      await page.click('#predict');
+      await page.waitForSelector('#prediction table', { timeout: 10_000 });
+      expect(await page.locator('#prediction tr').count()).toBe(3);
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+});

@@ -17,9 +17,10 @@ import { type AudioFeatureConfig, DEFAULT_AUDIO, logMel, melFilterbank } from '.
 import { parseWav } from './wav.js';
 import { parseIdx } from './idx.js';
 import { Rng } from '../util/rng.js';
+import { covariance, reconstruct, topComponents } from './pca.js';
 
 /** Bump when the feature pipeline changes, so old caches are never reused. */
-const FEATURE_VERSION = 2;
+const FEATURE_VERSION = 3;
 
 export interface AvmnistOptions {
   /** Folder holding fsdd/ and mnist/ (as ../shared/data). */
@@ -37,6 +38,11 @@ export interface Avmnist {
   audioDim: number;
   /** n × 784 pixels in [0, 1]. */
   image: Float32Array;
+  /** Split C's degraded images: each image reconstructed from the top principal components of
+   * MNIST-train that together explain less than 25% of its variance (as the original AV-MNIST). */
+  imageC: Float32Array;
+  /** Components kept for imageC, and the variance fraction they explain. */
+  pca: { components: number; explained: number };
   labels: Int32Array;
   /** Speaker of each recording, and the recording index (0-49). */
   speaker: string[];
@@ -139,7 +145,18 @@ export async function loadAvmnist(rt: Runtime, o: AvmnistOptions): Promise<Avmni
     for (let p = 0; p < 784; p++) image[r * 784 + p] = pool.img[img * 784 + p] / 255;
   });
   const speakers = [...new Set(speaker)].sort();
-  const data: Avmnist = { audio, audioDim, image, labels, speaker, index, imageSource, speakers, files, cacheKey: key };
+  // Split C: PCA of all MNIST-train images; keep the leading components explaining < 25% of the variance.
+  const trainPixels = trImg.data as Uint8Array;
+  const nTrain = trImg.dims[0];
+  const { mean, cov } = covariance(rt, trainPixels, nTrain, 784, 1 / 255);
+  let total = 0;
+  for (let j = 0; j < 784; j++) total += cov[j * 784 + j];
+  const { components, variances } = topComponents(cov, 784, 16, 500, 0, (vs) => vs.reduce((a, b) => a + b, 0) / total >= 0.25);
+  let keep = 0,
+    explained = 0;
+  while (keep < variances.length && explained + variances[keep] / total < 0.25) explained += variances[keep++] / total;
+  const imageC = reconstruct(image, n, 784, mean, components, keep);
+  const data: Avmnist = { audio, audioDim, image, imageC, pca: { components: keep, explained }, labels, speaker, index, imageSource, speakers, files, cacheKey: key };
   if (cachePath) await writeCache(fs, path, cachePath, data);
   return data;
 }
@@ -164,7 +181,7 @@ async function readCache(fs: typeof import('node:fs/promises'), file: string, ke
     const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     const hlen = dv.getUint32(0, true);
     if (hlen > 1 << 24 || 4 + hlen > buf.byteLength) return null;
-    const head = JSON.parse(new TextDecoder().decode(buf.subarray(4, 4 + hlen))) as { key: string; n: number; audioDim: number; speaker: string[]; files: string[] };
+    const head = JSON.parse(new TextDecoder().decode(buf.subarray(4, 4 + hlen))) as { key: string; n: number; audioDim: number; speaker: string[]; files: string[]; pca: Avmnist['pca'] };
     if (head.key !== key) return null;
     let off = Math.ceil((4 + hlen) / 4) * 4;
     const take = <T>(ctor: new (b: ArrayBuffer, o: number, l: number) => T, len: number): T => {
@@ -178,16 +195,17 @@ async function readCache(fs: typeof import('node:fs/promises'), file: string, ke
     const labels = take(Int32Array, head.n);
     const index = take(Int32Array, head.n);
     const imageSource = take(Int32Array, head.n);
-    return { audio, audioDim: head.audioDim, image, labels, index, imageSource, speaker: head.speaker, speakers: [...new Set(head.speaker)].sort(), files: head.files, cacheKey: key };
+    const imageC = take(Float32Array, head.n * 784);
+    return { audio, audioDim: head.audioDim, image, imageC, pca: head.pca, labels, index, imageSource, speaker: head.speaker, speakers: [...new Set(head.speaker)].sort(), files: head.files, cacheKey: key };
   } catch {
     return null; // a damaged cache is rebuilt, never trusted
   }
 }
 
 async function writeCache(fs: typeof import('node:fs/promises'), path: typeof import('node:path'), file: string, d: Avmnist): Promise<void> {
-  const head = new TextEncoder().encode(JSON.stringify({ key: d.cacheKey, n: d.labels.length, audioDim: d.audioDim, speaker: d.speaker, files: d.files }));
+  const head = new TextEncoder().encode(JSON.stringify({ key: d.cacheKey, n: d.labels.length, audioDim: d.audioDim, speaker: d.speaker, files: d.files, pca: d.pca }));
   const headEnd = Math.ceil((4 + head.byteLength) / 4) * 4;
-  const parts = [d.audio, d.image, d.labels, d.index, d.imageSource];
+  const parts = [d.audio, d.image, d.labels, d.index, d.imageSource, d.imageC];
   const total = headEnd + parts.reduce((s, p) => s + p.byteLength, 0);
   const out = new Uint8Array(total);
   new DataView(out.buffer).setUint32(0, head.byteLength, true);
@@ -203,27 +221,30 @@ async function writeCache(fs: typeof import('node:fs/promises'), path: typeof im
   await fs.rename(tmp, file); // atomic: concurrent builders never see half a file
 }
 
-export type AvmnistSplit = 'A' | 'B';
+export type AvmnistSplit = 'A' | 'B' | 'C';
 
 /**
  * The fit/validation/test datasets of one split and fold. Audio features are standardised with
  * the fit part's statistics; images stay in [0, 1].
  */
 export function avmnistSplit(d: Avmnist, split: AvmnistSplit, fold: number, seed = 0): { train: Dataset; val: Dataset; test: Dataset; description: string; stats: Standardization } {
-  const all = makeDataset({ audio: { data: d.audio, dim: d.audioDim }, image: { data: d.image, dim: 784 } }, d.labels, 10);
+  const all = makeDataset({ audio: { data: d.audio, dim: d.audioDim }, image: { data: split === 'C' ? d.imageC : d.image, dim: 784 } }, d.labels, 10);
   const n = d.labels.length;
   let fit: number[] = [],
     val: number[] = [],
     test: number[] = [];
   let description: string;
-  if (split === 'A') {
-    if (fold !== 0) throw new RangeError(`split A has one fold (0), got ${fold}`);
+  if (split === 'A' || split === 'C') {
+    if (fold !== 0) throw new RangeError(`split ${split} has one fold (0), got ${fold}`);
     const trainRows = Int32Array.from(Array.from({ length: n }, (_, i) => i).filter((i) => d.index[i] >= 5));
     test = Array.from({ length: n }, (_, i) => i).filter((i) => d.index[i] < 5);
     const s = stratifiedSplit(Int32Array.from(trainRows, (i) => d.labels[i]), 0.1, seed);
     fit = Array.from(s.fit, (j) => trainRows[j]);
     val = Array.from(s.val, (j) => trainRows[j]);
-    description = 'A: recordings 5-49 train, 0-4 test; validation a stratified seeded 10% of train';
+    description =
+      split === 'A'
+        ? 'A: recordings 5-49 train, 0-4 test; validation a stratified seeded 10% of train'
+        : `C: as A, images reconstructed from the top ${d.pca.components} principal components of MNIST-train (${(100 * d.pca.explained).toFixed(1)}% of its variance)`;
   } else if (split === 'B') {
     const S = d.speakers.length;
     if (!(Number.isInteger(fold) && fold >= 0 && fold < S)) throw new RangeError(`split B has folds 0-${S - 1} (one per speaker: ${d.speakers.join(', ')}), got ${fold}`);
@@ -231,7 +252,7 @@ export function avmnistSplit(d: Avmnist, split: AvmnistSplit, fold: number, seed
       vs = d.speakers[(fold + 1) % S];
     for (let i = 0; i < n; i++) (d.speaker[i] === held ? test : d.speaker[i] === vs ? val : fit).push(i);
     description = `B fold ${fold}: test speaker ${held}, validation speaker ${vs}, training the other ${S - 2}`;
-  } else throw new RangeError(`split must be 'A' or 'B', got ${String(split)}`);
+  } else throw new RangeError(`split must be 'A', 'B' or 'C', got ${String(split)}`);
   const parts = [fit, val, test].map((rows) => subset(all, rows));
   const stats = fitStandardize(subset(parts[0], Array.from({ length: parts[0].size }, (_, i) => i), ['audio']));
   const std = (ds: Dataset): Dataset => {

@@ -65,7 +65,7 @@ export const DataSchema = z
   .discriminatedUnion('kind', [
     z.strictObject({
       kind: z.literal('avmnist'),
-      split: z.enum(['A', 'B']).default('B').describe('A official (speakers on both sides) or B leave one speaker out'),
+      split: z.enum(['A', 'B', 'C']).default('B').describe('A official (speakers on both sides), B leave one speaker out, C as A with PCA-degraded images'),
       fold: z.number().int().min(0).max(5).default(0).describe('split B: the held-out speaker (0-5, sorted names)'),
       dir: z.string().optional().describe('folder holding fsdd/ and mnist/ (default: $UDI_DATA, else ../shared/data)'),
     }),

@@ -45,7 +45,7 @@ export async function loadData(rt: Runtime, data: TrainConfig['data'], seed: num
   if (data.kind === 'avmnist') {
     const dir = await findDataDir(data.dir, ['fsdd', 'mnist']);
     const d = await loadAvmnist(rt, { dataDir: dir, cacheDir: opts.cacheDir ?? defaultCacheDir() });
-    return avmnistSplit(d, data.split, data.split === 'A' ? 0 : data.fold, seed);
+    return avmnistSplit(d, data.split, data.split === 'B' ? data.fold : 0, seed);
   }
   if (data.kind === 'mfeat') {
     const dir = await findDataDir(data.dir, ['mfeat']);

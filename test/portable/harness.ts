@@ -20,28 +20,32 @@ export const WASM_BUILDS = ['scalar', 'simd', 'simd-threads'] as const;
 export const tempDir = (tag: string) => mkdtemp(join(tmpdir(), `udi-portable-${tag}-`));
 export const hex = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
 
-function newestMtime(dir: string, ext: string, pick: (a: number, b: number) => number, start: number): number {
-  let t = start;
+/** Sources under src/ whose built dist/ file is missing or older than the source. */
+function staleSources(dir = join(ROOT, 'src')): string[] {
+  const out: string[] = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) t = newestMtime(p, ext, pick, t);
-    else if (e.name.endsWith(ext)) t = pick(t, statSync(p).mtimeMs);
+    if (e.isDirectory()) out.push(...staleSources(p));
+    else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) {
+      const built = join(ROOT, 'dist', p.slice(join(ROOT, 'src').length + 1).replace(/\.ts$/, '.js'));
+      if (!existsSync(built) || statSync(built).mtimeMs < statSync(p).mtimeMs) out.push(p.slice(ROOT.length));
+    }
   }
-  return t;
+  return out;
 }
 
 /**
  * The other runtimes load dist/ and build/: check the .wasm files exist, and rebuild dist/ when any
- * source is newer than the oldest built file (a stale dist would compare old code with new).
+ * source is newer than its built file (a stale dist would compare old code with new).
  */
 export async function ensureBuilt(): Promise<string | undefined> {
   const missing = WASM_BUILDS.map((b) => join(ROOT, 'build', `udi.${b}.wasm`)).filter((f) => !existsSync(f));
   if (missing.length) throw new Error(`missing ${missing.join(', ')}: run \`npm run build:wasm\` (npm ci does it)`);
-  const stale = !existsSync(join(ROOT, 'dist', 'index.js')) || newestMtime(join(ROOT, 'src'), '.ts', Math.max, 0) > newestMtime(join(ROOT, 'dist'), '.js', Math.min, Infinity);
-  if (!stale) return undefined;
+  const stale = staleSources();
+  if (stale.length === 0) return undefined;
   const r = await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, timeoutMs: 60_000 });
   if (r.code !== 0) throw new Error(`dist/ was older than src/ and rebuilding it failed:\n${r.stdout}${r.stderr}`);
-  return 'dist/ was older than src/: rebuilt it (npm run build:ts)';
+  return `dist/ was older than ${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ', ...' : ''}: rebuilt it (npm run build:ts)`;
 }
 
 /** The fixture as JavaScript whose library import is `specifier` ('/dist/index.js', 'udi-wasm', a file URL). */
