@@ -60,7 +60,9 @@ export async function fixtureJs(specifier: string): Promise<string> {
 /** The fixture's TypeScript with its library import replaced (for a bundler that reads TS itself). */
 export async function fixtureTs(specifier: string): Promise<string> {
   const ts = await readFile(join(ROOT, 'test', 'portable', 'fixture.ts'), 'utf8');
-  return ts.replace("from '../../src/index.js'", `from ${JSON.stringify(specifier)}`);
+  const from = "from '../../src/index.js'";
+  if (!ts.includes(from)) throw new Error(`fixture.ts no longer imports ${from}`);
+  return ts.replace(from, `from ${JSON.stringify(specifier)}`);
 }
 
 /**
