@@ -88,8 +88,9 @@ export class Kernels {
     for (const s of scratch) if (s.length < this.scratchFloats) throw new Error('Kernels: matmul scratch buffer too small');
   }
 
+  /** Threads computing now: the pool's workers plus the caller (1 once a failed pool was stopped). */
   get threads(): number {
-    return this.pool ? this.pool.size + 1 : 1;
+    return this.pool?.alive ? this.pool.size + 1 : 1;
   }
 
   // ---- checks ---------------------------------------------------------------------------------
@@ -124,13 +125,14 @@ export class Kernels {
   /** Run a row-parallel kernel; the last two arguments of `args(r0, r1, t)` are r0, r1. */
   private rows(name: KernelName, rows: number, align: number, work: number, args: (r0: number, r1: number, t: number) => number[]): void {
     const fn = this.raw[name];
-    if (!this.pool || rows < 2 * align || work < PARALLEL_MIN_MACS) {
+    if (!this.pool?.alive || rows < 2 * align || work < PARALLEL_MIN_MACS) {
       fn(...args(0, rows, 0));
       return;
     }
     const threads = this.pool.size + 1;
     const chunk = Math.ceil(rows / threads / align) * align;
-    this.pool.run(fn, this.index[name], rows, chunk, args);
+    // Expected time at a pessimistic 0.1 GFLOP/s, so a slow but live worker is never declared dead.
+    this.pool.run(fn, this.index[name], rows, chunk, args, work / 5e4);
   }
 
   // ---- matmul ---------------------------------------------------------------------------------

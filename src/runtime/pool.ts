@@ -15,8 +15,6 @@ const SLOT_ARGS = 16;
 /** How long an idle worker spins before it sleeps, and how long the caller spins for a worker (µs). */
 const WORKER_SPIN_US = 300;
 const CALLER_SPIN_US = 2000;
-/** A worker that has not answered after this long is treated as dead (no kernel call takes this long). */
-const CALL_TIMEOUT_MS = 120_000;
 
 const WORKER_BODY = `
 function udiWorker(msg, post) {
@@ -80,6 +78,8 @@ export class WorkerPool {
     ctlBuf: SharedArrayBuffer,
     argBuf: SharedArrayBuffer,
     private readonly names: readonly string[],
+    /** A worker that has not answered a call after this long (plus the call's expected time) is treated as dead. */
+    private readonly timeoutMs: number,
   ) {
     this.ctl = new Int32Array(ctlBuf);
     this.args = new Float64Array(argBuf);
@@ -87,7 +87,7 @@ export class WorkerPool {
   }
 
   /** Start `count` workers over `memory` (which must be shared). */
-  static async create(count: number, module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[]): Promise<WorkerPool> {
+  static async create(count: number, module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[], timeoutMs = 10_000): Promise<WorkerPool> {
     const ctlBuf = new SharedArrayBuffer(Math.max(1, count) * SLOT_INTS * 4);
     const argBuf = new SharedArrayBuffer(Math.max(1, count) * SLOT_ARGS * 8);
     const spawned = await Promise.all(Array.from({ length: count }, () => spawnWorker(WORKER_BODY)));
@@ -97,6 +97,7 @@ export class WorkerPool {
       ctlBuf,
       argBuf,
       names,
+      timeoutMs,
     );
     try {
       const replies = (await Promise.all(spawned.map((s) => s.firstMessage))) as { ok: boolean; error?: string }[];
@@ -114,11 +115,17 @@ export class WorkerPool {
     return this.workers.length;
   }
 
+  /** False once the pool was stopped (disposed, or a worker stopped answering). */
+  get alive(): boolean {
+    return !this.disposed;
+  }
+
   /**
    * Run kernel `fn` over rows [0, rows) on the calling thread plus workers. `argsFor(r0, r1, thread)`
    * returns the full argument list for one chunk (thread 0 is the caller). `chunk` rows per thread.
+   * `expectedMs` (a generous estimate of the call's time) extends the dead-worker timeout.
    */
-  run(fn: (...a: number[]) => unknown, fnIndex: number, rows: number, chunk: number, argsFor: (r0: number, r1: number, thread: number) => number[]): void {
+  run(fn: (...a: number[]) => unknown, fnIndex: number, rows: number, chunk: number, argsFor: (r0: number, r1: number, thread: number) => number[], expectedMs = 0): void {
     if (this.disposed) throw new WorkerError('the worker pool was disposed');
     const used: number[] = [];
     for (let t = 1; t <= this.workers.length; t++) {
@@ -152,10 +159,11 @@ export class WorkerPool {
         const done = Atomics.load(this.ctl, b);
         if (done === want) break;
         if ((++spins & 1023) !== 0 || performance.now() < spinUntil) continue;
-        Atomics.wait(this.ctl, b, done, 1000);
-        if (Date.now() - start > CALL_TIMEOUT_MS) {
+        Atomics.wait(this.ctl, b, done, Math.min(1000, this.timeoutMs));
+        const limit = this.timeoutMs + expectedMs;
+        if (Date.now() - start > limit) {
           this.dispose();
-          throw new WorkerError(`udi-wasm worker ${w + 1} did not finish ${this.names[fnIndex]} within ${CALL_TIMEOUT_MS / 1000} s; the pool was stopped`);
+          throw new WorkerError(`udi-wasm worker ${w + 1} did not finish ${this.names[fnIndex]} within ${(limit / 1000).toFixed(1)} s and was stopped; the runtime goes on with the calling thread only (results are the same bits)`);
         }
       }
       if (this.ctl[w * SLOT_INTS + 4] !== 0) failed = w;

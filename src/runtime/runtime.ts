@@ -21,6 +21,8 @@ export interface RuntimeOptions {
   wasm?: WasmSource | Partial<Record<Build, WasmSource>>;
   /** Upper bound on WebAssembly memory, in MiB (default 1024, at most 4096). */
   memoryLimitMiB?: number;
+  /** A worker that does not answer a kernel call within this many ms (plus the call's expected time) is stopped (default 10000). */
+  workerTimeoutMs?: number;
 }
 
 export interface RuntimeInfo {
@@ -110,7 +112,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   }
   const raw = checkExports(instance, build);
   const arena = new Arena(memory, limitMiB * 2 ** 20);
-  const pool = threads > 1 ? await WorkerPool.create(threads - 1, module, memory, KERNEL_NAMES) : null;
+  const pool = threads > 1 ? await WorkerPool.create(threads - 1, module, memory, KERNEL_NAMES, options.workerTimeoutMs ?? 10_000) : null;
   const scratchFloats = raw.matmul_scratch_floats() as number;
   const scratch = Array.from({ length: threads }, () => arena.f32(scratchFloats));
   const kernels = new Kernels(raw, arena, pool, scratch);

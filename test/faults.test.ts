@@ -1,0 +1,56 @@
+// Faults in the worker pool: a trap or a dead worker surfaces as an error within a bounded time,
+// and the runtime stays usable (on the calling thread, with the same bits).
+import { describe, expect, it } from 'vitest';
+import { createRuntime, WorkerError } from '../src/index.js';
+
+const shape = { m: 96, n: 160, k: 200 };
+
+async function product(threads: number, workerTimeoutMs?: number) {
+  const rt = await createRuntime({ threads, workerTimeoutMs });
+  const a = rt.arena.f32(shape.m * shape.k),
+    b = rt.arena.f32(shape.k * shape.n),
+    c = rt.arena.f32(shape.m * shape.n);
+  const s = rt.kernels.rng(3);
+  rt.kernels.normal(a, s);
+  rt.kernels.normal(b, s);
+  return { rt, a, b, c, run: () => (rt.kernels.matmul(c, a, b, shape), rt.arena.read(c)) };
+}
+
+describe('worker faults', () => {
+  it('a dead worker is detected within the timeout; the runtime then computes alone, same bits', async () => {
+    const ref = await product(1);
+    const want = ref.run();
+    ref.rt.dispose();
+    const p = await product(2, 500);
+    try {
+      expect(p.rt.kernels.threads).toBe(2);
+      const pool = (p.rt as unknown as { pool: { workers: { terminate(): Promise<number> }[] } }).pool;
+      await pool.workers[0].terminate();
+      const t0 = Date.now();
+      expect(() => p.run()).toThrow(WorkerError);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(p.rt.kernels.threads).toBe(1);
+      const again = p.run();
+      expect(Buffer.from(again.buffer).equals(Buffer.from(want.buffer))).toBe(true);
+    } finally {
+      p.rt.dispose();
+    }
+  });
+
+  it('a trap inside a worker becomes a WorkerError naming the kernel, and the pool keeps working', async () => {
+    const p = await product(2);
+    try {
+      const k = p.rt.kernels as unknown as { pool: { run: (...a: unknown[]) => void }; raw: Record<string, (...a: number[]) => unknown>; index: Record<string, number>; scratch: { ptr: number }[] };
+      const bad = 0x7ffffff0; // far outside memory: the worker's loads trap
+      expect(() =>
+        k.pool.run(k.raw.matmul_nn, k.index.matmul_nn, shape.m, shape.m / 2, (r0: number, r1: number, t: number) => [p.c.ptr, t === 1 ? bad : p.a.ptr, p.b.ptr, 0, shape.m, shape.n, shape.k, 0, k.scratch[t].ptr, r0, r1]),
+      ).toThrow(/matmul_nn failed \(trapped\) in worker 1/);
+      expect(p.rt.kernels.threads).toBe(2);
+      const ref = await product(1);
+      expect(Buffer.from(p.run().buffer).equals(Buffer.from(ref.run().buffer))).toBe(true);
+      ref.rt.dispose();
+    } finally {
+      p.rt.dispose();
+    }
+  });
+});
