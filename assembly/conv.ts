@@ -15,14 +15,19 @@ export function im2col(col: usize, x: usize, batch: i32, h: i32, w: i32, c: i32,
     const rem = row - b * ho * wo;
     const oy = rem / wo, ox = rem - (rem / wo) * wo;
     let dst = col + ((<usize>row * <usize>kk) << 2);
+    // The kx range whose input column lies inside the image: copied as one contiguous run per ky.
+    const ix0 = ox * stride - pad;
+    const kx0 = max(0, -ix0), kx1 = min(kw, w - ix0);
     for (let ky = 0; ky < kh; ky++) {
       const iy = oy * stride - pad + ky;
-      for (let kx = 0; kx < kw; kx++) {
-        const ix = ox * stride - pad + kx;
-        if (iy < 0 || iy >= h || ix < 0 || ix >= w) memory.fill(dst, 0, cb);
-        else memory.copy(dst, x + (((<usize>b * <usize>h + <usize>iy) * <usize>w + <usize>ix) * <usize>c << 2), cb);
-        dst += cb;
+      if (iy < 0 || iy >= h || kx1 <= kx0) {
+        memory.fill(dst, 0, <usize>kw * cb);
+      } else {
+        if (kx0 > 0) memory.fill(dst, 0, <usize>kx0 * cb);
+        memory.copy(dst + <usize>kx0 * cb, x + (((<usize>b * <usize>h + <usize>iy) * <usize>w + <usize>(ix0 + kx0)) * <usize>c << 2), <usize>(kx1 - kx0) * cb);
+        if (kx1 < kw) memory.fill(dst + <usize>kx1 * cb, 0, <usize>(kw - kx1) * cb);
       }
+      dst += <usize>kw * cb;
     }
   }
   void batch;
@@ -42,7 +47,14 @@ export function col2im(dx: usize, dcol: usize, batch: i32, h: i32, w: i32, c: i3
         const ix = ox * stride - pad + kx;
         if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
           const dst = dx + (((<usize>b * <usize>h + <usize>iy) * <usize>w + <usize>ix) * <usize>c << 2);
-          for (let ch = 0; ch < c; ch++) {
+          let ch = 0;
+          if (ASC_FEATURE_SIMD) {
+            for (; ch + 4 <= c; ch += 4) {
+              const o = <usize>ch << 2;
+              v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+            }
+          }
+          for (; ch < c; ch++) {
             const o = <usize>ch << 2;
             store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
           }
@@ -62,20 +74,41 @@ export function maxpool_forward(out: usize, argmax: usize, x: usize, batch: i32,
   for (let b = 0; b < batch; b++) {
     for (let oy = 0; oy < ho; oy++) {
       for (let ox = 0; ox < wo; ox++) {
-        for (let ch = 0; ch < c; ch++) {
-          let best: f32 = -Infinity;
-          let bi: i32 = -1;
+        const first = ((b * h + oy * stride) * w + ox * stride) * c; // index of (ky, kx) = (0, 0), channel 0
+        let ch = 0;
+        if (ASC_FEATURE_SIMD) {
+          // Four channels at a time; a strict > keeps the first maximum, exactly as the scalar loop.
+          for (; ch + 4 <= c; ch += 4) {
+            let bi = i32x4.add(i32x4.splat(first + ch), i32x4(0, 1, 2, 3));
+            let best = v128.load(x + (<usize>(first + ch) << 2));
+            for (let ky = 0; ky < k; ky++) {
+              for (let kx = 0; kx < k; kx++) {
+                if (ky == 0 && kx == 0) continue;
+                const idx = first + (ky * w + kx) * c + ch;
+                const v = v128.load(x + (<usize>idx << 2));
+                const gt = f32x4.gt(v, best);
+                best = v128.bitselect(v, best, gt);
+                bi = v128.bitselect(i32x4.add(i32x4.splat(idx), i32x4(0, 1, 2, 3)), bi, gt);
+              }
+            }
+            v128.store(out + ((o + <usize>ch) << 2), best);
+            v128.store(argmax + ((o + <usize>ch) << 2), bi);
+          }
+        }
+        for (; ch < c; ch++) {
+          let best = load<f32>(x + (<usize>(first + ch) << 2));
+          let bi = first + ch;
           for (let ky = 0; ky < k; ky++) {
             for (let kx = 0; kx < k; kx++) {
-              const idx = ((b * h + oy * stride + ky) * w + ox * stride + kx) * c + ch;
+              const idx = first + (ky * w + kx) * c + ch;
               const v = load<f32>(x + (<usize>idx << 2));
-              if (bi < 0 || v > best) { best = v; bi = idx; }
+              if (v > best) { best = v; bi = idx; }
             }
           }
-          store<f32>(out + (o << 2), best);
-          store<i32>(argmax + (o << 2), bi);
-          o++;
+          store<f32>(out + ((o + <usize>ch) << 2), best);
+          store<i32>(argmax + ((o + <usize>ch) << 2), bi);
         }
+        o += <usize>c;
       }
     }
   }

@@ -56,6 +56,8 @@ export interface DivergenceOptions {
 
 /** Matmuls with fewer multiply-adds than this run on the calling thread only. */
 const PARALLEL_MIN_MACS = 1 << 17;
+/** Element-wise kernels (optimiser steps) over fewer elements than this run on the calling thread only. */
+const ELEMENTWISE_PARALLEL_MIN = 1 << 16;
 
 const dims = (...d: number[]) => d.join('×');
 
@@ -133,6 +135,22 @@ export class Kernels {
     const chunk = Math.ceil(rows / threads / align) * align;
     // Expected time at a pessimistic 0.1 GFLOP/s, so a slow but live worker is never declared dead.
     this.pool.run(fn, this.index[name], rows, chunk, args, work / 5e4);
+  }
+
+  /**
+   * Run an element-wise kernel over n elements, split into contiguous chunks (multiples of 4) over
+   * the pool when n is large; `args(offset, count)` gives the arguments for elements [offset, offset+count).
+   * Element-wise arithmetic does not depend on the split, so the bits do not either.
+   */
+  private elementwise(name: KernelName, n: number, args: (offset: number, count: number) => number[]): void {
+    const fn = this.raw[name];
+    if (!this.pool?.alive || n < ELEMENTWISE_PARALLEL_MIN) {
+      fn(...args(0, n));
+      return;
+    }
+    const threads = this.pool.size + 1;
+    const chunk = Math.ceil(n / threads / 4) * 4;
+    this.pool.run(fn, this.index[name], n, chunk, (r0, r1) => args(r0, r1 - r0), n / 1e4);
   }
 
   // ---- matmul ---------------------------------------------------------------------------------
@@ -457,7 +475,14 @@ export class Kernels {
   sgdStep(p: F32, g: F32, v: F32, o: { lr: number; momentum?: number; weightDecay?: number; nesterov?: boolean }): void {
     const op = 'sgdStep';
     const n = this.same(op, 'params, grads and velocity', p, g, v);
-    this.raw.sgd_step(this.buf(op, 'params', p, n, `${n}`), this.buf(op, 'grads', g, n, `${n}`), this.buf(op, 'velocity', v, n, `${n}`), n, this.finite(op, 'lr', o.lr), this.finite(op, 'momentum', o.momentum ?? 0), this.finite(op, 'weightDecay', o.weightDecay ?? 0), o.nesterov ? 1 : 0);
+    const pp = this.buf(op, 'params', p, n, `${n}`),
+      gp = this.buf(op, 'grads', g, n, `${n}`),
+      vp = this.buf(op, 'velocity', v, n, `${n}`);
+    const lr = this.finite(op, 'lr', o.lr),
+      mom = this.finite(op, 'momentum', o.momentum ?? 0),
+      wd = this.finite(op, 'weightDecay', o.weightDecay ?? 0),
+      nest = o.nesterov ? 1 : 0;
+    this.elementwise('sgd_step', n, (off, cnt) => [pp + 4 * off, gp + 4 * off, vp + 4 * off, cnt, lr, mom, wd, nest]);
   }
 
   /** AdamW at step t >= 1 over flat buffers p, g, moments m and v. */
@@ -468,7 +493,14 @@ export class Kernels {
     const b1 = o.beta1 ?? 0.9,
       b2 = o.beta2 ?? 0.999;
     if (!(b1 >= 0 && b1 < 1) || !(b2 >= 0 && b2 < 1)) throw new RangeError(`${op}: beta1 and beta2 must be in [0, 1), got ${b1}, ${b2}`);
-    this.raw.adamw_step(this.buf(op, 'params', p, n, `${n}`), this.buf(op, 'grads', g, n, `${n}`), this.buf(op, 'm', m, n, `${n}`), this.buf(op, 'v', v, n, `${n}`), n, this.finite(op, 'lr', o.lr), b1, b2, o.eps ?? 1e-8, this.finite(op, 'weightDecay', o.weightDecay ?? 0), o.step);
+    const pp = this.buf(op, 'params', p, n, `${n}`),
+      gp = this.buf(op, 'grads', g, n, `${n}`),
+      mp = this.buf(op, 'm', m, n, `${n}`),
+      vp = this.buf(op, 'v', v, n, `${n}`);
+    const lr = this.finite(op, 'lr', o.lr),
+      eps = o.eps ?? 1e-8,
+      wd = this.finite(op, 'weightDecay', o.weightDecay ?? 0);
+    this.elementwise('adamw_step', n, (off, cnt) => [pp + 4 * off, gp + 4 * off, mp + 4 * off, vp + 4 * off, cnt, lr, b1, b2, eps, wd, o.step]);
   }
 
   // ---- random numbers -------------------------------------------------------------------------

@@ -254,7 +254,11 @@ export class MaxPool implements Layer {
     if (!needDx) return null;
     const dx = prefix(this.dx, batch * this.inFeatures);
     this.K.fill(dx, 0);
-    this.K.maxPoolBackward(dx, dy, { ...this.argmax, length: batch * this.outFeatures });
+    const n = batch * this.outFeatures;
+    if (dy.length !== n) throw new RangeError(`MaxPool.backward: dy has ${dy.length} elements, expected ${n}`);
+    // argmax came from this layer's own forward over a buffer of dx's size, so it is in range by
+    // construction: call the kernel directly, without Kernels.maxPoolBackward's per-element scan.
+    this.K.raw.maxpool_backward(dx.ptr, dy.ptr, this.argmax.ptr, n);
     return dx;
   }
 }
