@@ -68,7 +68,7 @@ export async function serializeModel(model: Model, opts: { anchor?: string; prep
 }
 
 /** Rebuild a model from checkpoint bytes: validates the format, the checksum and every tensor against the description. */
-export async function deserializeModel(rt: Runtime, bytes: Uint8Array, file = 'checkpoint', maxBatch = 64): Promise<{ model: Model; description: ModelDescription; metadata: Record<string, string> }> {
+export async function deserializeModel(rt: Runtime, bytes: Uint8Array, file = "checkpoint", maxBatch = 32): Promise<{ model: Model; description: ModelDescription; metadata: Record<string, string> }> {
   const { tensors, metadata } = decodeSafetensors(bytes, file);
   const fail = (code: string, msg: string) => new DataError(code, `${file}: ${msg}`);
   if (metadata.format !== CHECKPOINT_FORMAT) throw fail('CKPT_FORMAT', `not a udi-wasm checkpoint (metadata format ${JSON.stringify(metadata.format)}, expected ${CHECKPOINT_FORMAT})`);
