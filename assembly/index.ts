@@ -8,7 +8,7 @@ export { softmax_forward, softmax_backward, log_softmax_forward, log_softmax_bac
 export { js_forward, js_backward, kl_forward, kl_backward, entropy } from './divergence';
 export { standardize_forward, standardize_backward, xcorr_forward, xcorr_backward } from './xcorr';
 export { im2col, col2im, maxpool_forward, maxpool_backward } from './conv';
-export { dot, sumsq, axpy, scale, fill, copy } from './vector';
+export { dot, sumsq, axpy, scale, fill, copy, gather_rows } from './vector';
 export { sgd_step, adamw_step } from './optim';
 export { rng_seed, rng_next, rng_uniform, rng_normal, rng_permutation } from './rng';
 export { stft_power, log_eps } from './audio';

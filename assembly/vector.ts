@@ -86,3 +86,11 @@ export function fill(x: usize, n: i32, v: f32): void {
 export function copy(dst: usize, src: usize, n: i32): void {
   if (n > 0) memory.copy(dst, src, <usize>n << 2);
 }
+
+/** out (n, dim) = rows idx[i] of src (rows, dim); idx is (n) i32, checked by the caller. */
+export function gather_rows(out: usize, src: usize, idx: usize, n: i32, dim: i32): void {
+  const bytes = <usize>dim << 2;
+  for (let i = 0; i < n; i++) {
+    memory.copy(out + <usize>i * bytes, src + <usize>load<i32>(idx + (<usize>i << 2)) * bytes, bytes);
+  }
+}

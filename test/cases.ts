@@ -1094,10 +1094,37 @@ function audioCases(r: Rand): KernelCase[] {
   return out;
 }
 
+function gatherCases(r: Rand): KernelCase[] {
+  const out: KernelCase[] = [];
+  for (const [rows, dim, n] of [
+    [1, 1, 1],
+    [10, 3, 0],
+    [50, 7, 64],
+    [200, 13, 9],
+  ]) {
+    const src = r.f32(rows * dim);
+    const idx = Int32Array.from({ length: n }, () => r.int(0, rows - 1));
+    out.push(
+      kcase({
+        group: 'gather_rows',
+        kernels: ['gather_rows'],
+        label: `rows=${rows} dim=${dim} n=${n}`,
+        run(rt) {
+          const o = rt.arena.f32(n * dim);
+          rt.kernels.gatherRows(o, put(rt, src), rt.arena.i32From(idx), n, dim);
+          return { out: read(rt, o) };
+        },
+        expect: () => ({ out: exact(R.gatherRows(src, idx, dim)) }),
+      }),
+    );
+  }
+  return out;
+}
+
 /** Every case, from one seed: the same list in every test file. */
 export function kernelCases(seed = 20240607): KernelCase[] {
   const r = new Rand(seed);
-  return [...matmulCases(r), ...activationCases(r), ...softmaxCases(r), ...divergenceCases(r), ...xcorrCases(r), ...convCases(r), ...vectorCases(r), ...optimiserCases(r), ...rngCases(r), ...audioCases(r)];
+  return [...matmulCases(r), ...activationCases(r), ...softmaxCases(r), ...divergenceCases(r), ...xcorrCases(r), ...convCases(r), ...vectorCases(r), ...optimiserCases(r), ...rngCases(r), ...audioCases(r), ...gatherCases(r)];
 }
 
 /** Cases grouped by `group`, in first-seen order. */

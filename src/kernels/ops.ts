@@ -97,10 +97,11 @@ export class Kernels {
 
   // ---- checks ---------------------------------------------------------------------------------
 
-  private buf(op: string, name: string, b: F32 | I32, expected: number, shape: string, kind: 'f32' | 'i32' = 'f32'): number {
+  /** Check a buffer; `shape` describes the expected size for the error message (a function, so the hot path builds no string). */
+  private buf(op: string, name: string, b: F32 | I32, expected: number, shape: () => string, kind: 'f32' | 'i32' = 'f32'): number {
     if (b === undefined || b === null || typeof b.ptr !== 'number') throw new TypeError(`${op}: ${name} must be a ${kind} buffer from the runtime's arena`);
     if (b.kind !== kind) throw new TypeError(`${op}: ${name} must be an ${kind} buffer, got ${b.kind}`);
-    if (b.length !== expected) throw new ShapeError(`${op}: ${name} has ${b.length} elements, expected ${shape} = ${expected}`);
+    if (b.length !== expected) throw new ShapeError(`${op}: ${name} has ${b.length} elements, expected ${shape()} = ${expected}`);
     const end = b.ptr + 4 * b.length;
     if (!Number.isInteger(b.ptr) || b.ptr % 4 !== 0 || b.ptr < ARENA_BASE || end > this.arena.capacityBytes) {
       throw new RangeError(`${op}: ${name} (offset ${b.ptr}, ${b.length} elements) lies outside WebAssembly memory (${this.arena.capacityBytes} bytes)`);
@@ -162,10 +163,10 @@ export class Kernels {
     const m = this.size(op, 'm', o.m),
       n = this.size(op, 'n', o.n),
       k = this.size(op, 'k', o.k);
-    const cp = this.buf(op, 'C', c, m * n, `m×n = ${dims(m, n)}`);
-    const ap = this.buf(op, 'A', a, m * k, layout === 'tn' ? `k×m = ${dims(k, m)}` : `m×k = ${dims(m, k)}`);
-    const bp = this.buf(op, 'B', b, k * n, layout === 'nt' ? `n×k = ${dims(n, k)}` : `k×n = ${dims(k, n)}`);
-    const biasp = o.bias ? this.buf(op, 'bias', o.bias, n, `n = ${n}`) : 0;
+    const cp = this.buf(op, 'C', c, m * n, () => `m×n = ${dims(m, n)}`);
+    const ap = this.buf(op, 'A', a, m * k, () => (layout === 'tn' ? `k×m = ${dims(k, m)}` : `m×k = ${dims(m, k)}`));
+    const bp = this.buf(op, 'B', b, k * n, () => (layout === 'nt' ? `n×k = ${dims(n, k)}` : `k×n = ${dims(k, n)}`));
+    const biasp = o.bias ? this.buf(op, 'bias', o.bias, n, () => `n = ${n}`) : 0;
     const acc = o.accumulate ? 1 : 0;
     const name: KernelName = layout === 'nn' ? 'matmul_nn' : layout === 'nt' ? 'matmul_nt' : layout === 'tn' ? 'matmul_tn' : (undefined as never);
     if (name === undefined) throw new TypeError(`matmul: layout must be 'nn', 'nt' or 'tn', got ${String(layout)}`);
@@ -176,41 +177,41 @@ export class Kernels {
 
   /** out (rows,cols) = x + bias (cols). */
   biasAdd(out: F32, x: F32, bias: F32, rows: number, cols: number): void {
-    const s = `rows×cols = ${dims(rows, cols)}`;
-    this.raw.bias_add_forward(this.buf('biasAdd', 'out', out, rows * cols, s), this.buf('biasAdd', 'x', x, rows * cols, s), this.buf('biasAdd', 'bias', bias, cols, `cols = ${cols}`), rows, cols);
+    const s = () => `rows×cols = ${dims(rows, cols)}`;
+    this.raw.bias_add_forward(this.buf('biasAdd', 'out', out, rows * cols, s), this.buf('biasAdd', 'x', x, rows * cols, s), this.buf('biasAdd', 'bias', bias, cols, () => `cols = ${cols}`), rows, cols);
   }
   /** dbias (cols) += column sums of dout (rows,cols). */
   biasAddBackward(dbias: F32, dout: F32, rows: number, cols: number): void {
-    this.raw.bias_add_backward(this.buf('biasAddBackward', 'dbias', dbias, cols, `cols = ${cols}`), this.buf('biasAddBackward', 'dout', dout, rows * cols, `rows×cols = ${dims(rows, cols)}`), rows, cols);
+    this.raw.bias_add_backward(this.buf('biasAddBackward', 'dbias', dbias, cols, () => `cols = ${cols}`), this.buf('biasAddBackward', 'dout', dout, rows * cols, () => `rows×cols = ${dims(rows, cols)}`), rows, cols);
   }
 
   relu(out: F32, x: F32): void {
     const n = this.same('relu', 'out and x', out, x);
-    this.raw.relu_forward(this.buf('relu', 'out', out, n, `${n}`), this.buf('relu', 'x', x, n, `${n}`), n);
+    this.raw.relu_forward(this.buf('relu', 'out', out, n, () => `${n}`), this.buf('relu', 'x', x, n, () => `${n}`), n);
   }
   reluBackward(dx: F32, dout: F32, x: F32): void {
     const n = this.same('reluBackward', 'dx, dout and x', dx, dout, x);
-    this.raw.relu_backward(this.buf('reluBackward', 'dx', dx, n, `${n}`), this.buf('reluBackward', 'dout', dout, n, `${n}`), this.buf('reluBackward', 'x', x, n, `${n}`), n);
+    this.raw.relu_backward(this.buf('reluBackward', 'dx', dx, n, () => `${n}`), this.buf('reluBackward', 'dout', dout, n, () => `${n}`), this.buf('reluBackward', 'x', x, n, () => `${n}`), n);
   }
 
   gelu(out: F32, x: F32): void {
     const n = this.same('gelu', 'out and x', out, x);
-    this.raw.gelu_forward(this.buf('gelu', 'out', out, n, `${n}`), this.buf('gelu', 'x', x, n, `${n}`), n);
+    this.raw.gelu_forward(this.buf('gelu', 'out', out, n, () => `${n}`), this.buf('gelu', 'x', x, n, () => `${n}`), n);
   }
   geluBackward(dx: F32, dout: F32, x: F32): void {
     const n = this.same('geluBackward', 'dx, dout and x', dx, dout, x);
-    this.raw.gelu_backward(this.buf('geluBackward', 'dx', dx, n, `${n}`), this.buf('geluBackward', 'dout', dout, n, `${n}`), this.buf('geluBackward', 'x', x, n, `${n}`), n);
+    this.raw.gelu_backward(this.buf('geluBackward', 'dx', dx, n, () => `${n}`), this.buf('geluBackward', 'dout', dout, n, () => `${n}`), this.buf('geluBackward', 'x', x, n, () => `${n}`), n);
   }
 
   /** Inverted dropout with drop probability p in [0, 1); mask is kept for the backward pass. */
   dropout(out: F32, mask: F32, x: F32, p: number, rng: I32): void {
     const n = this.same('dropout', 'out, mask and x', out, mask, x);
     if (!(p >= 0 && p < 1)) throw new RangeError(`dropout: p must be in [0, 1), got ${p}`);
-    this.raw.dropout_forward(this.buf('dropout', 'out', out, n, `${n}`), this.buf('dropout', 'mask', mask, n, `${n}`), this.buf('dropout', 'x', x, n, `${n}`), n, p, this.buf('dropout', 'rng', rng, 4, '4', 'i32'));
+    this.raw.dropout_forward(this.buf('dropout', 'out', out, n, () => `${n}`), this.buf('dropout', 'mask', mask, n, () => `${n}`), this.buf('dropout', 'x', x, n, () => `${n}`), n, p, this.buf('dropout', 'rng', rng, 4, () => '4', 'i32'));
   }
   dropoutBackward(dx: F32, dout: F32, mask: F32): void {
     const n = this.same('dropoutBackward', 'dx, dout and mask', dx, dout, mask);
-    this.raw.dropout_backward(this.buf('dropoutBackward', 'dx', dx, n, `${n}`), this.buf('dropoutBackward', 'dout', dout, n, `${n}`), this.buf('dropoutBackward', 'mask', mask, n, `${n}`), n);
+    this.raw.dropout_backward(this.buf('dropoutBackward', 'dx', dx, n, () => `${n}`), this.buf('dropoutBackward', 'dout', dout, n, () => `${n}`), this.buf('dropoutBackward', 'mask', mask, n, () => `${n}`), n);
   }
 
   // ---- softmax and losses ---------------------------------------------------------------------
@@ -218,7 +219,7 @@ export class Kernels {
   private rowsCols(op: string, rows: number, cols: number, ...named: [string, F32][]): number[] {
     this.size(op, 'rows', rows);
     this.size(op, 'cols', cols);
-    return named.map(([name, b]) => this.buf(op, name, b, rows * cols, `rows×cols = ${dims(rows, cols)}`));
+    return named.map(([name, b]) => this.buf(op, name, b, rows * cols, () => `rows×cols = ${dims(rows, cols)}`));
   }
 
   softmax(out: F32, x: F32, rows: number, cols: number): void {
@@ -239,7 +240,7 @@ export class Kernels {
   }
 
   private labels(op: string, labels: I32, rows: number, cols: number): number {
-    const p = this.buf(op, 'labels', labels, rows, `rows = ${rows}`, 'i32');
+    const p = this.buf(op, 'labels', labels, rows, () => `rows = ${rows}`, 'i32');
     const v = this.arena.viewI32(labels);
     for (let r = 0; r < rows; r++) {
       if (!(v[r] >= 0 && v[r] < cols)) throw new RangeError(`${op}: label ${v[r]} in row ${r} is outside [0, ${cols})`);
@@ -300,11 +301,11 @@ export class Kernels {
   /** xhat (rows,cols) = x standardised per column over rows; invstd (cols). */
   standardize(xhat: F32, invstd: F32, x: F32, rows: number, cols: number, eps = 1e-5): void {
     const [a, b] = this.rowsCols('standardize', rows, cols, ['xhat', xhat], ['x', x]);
-    this.raw.standardize_forward(a, this.buf('standardize', 'invstd', invstd, cols, `cols = ${cols}`), b, rows, cols, eps);
+    this.raw.standardize_forward(a, this.buf('standardize', 'invstd', invstd, cols, () => `cols = ${cols}`), b, rows, cols, eps);
   }
   standardizeBackward(dx: F32, dxhat: F32, xhat: F32, invstd: F32, rows: number, cols: number): void {
     const [a, b, c] = this.rowsCols('standardizeBackward', rows, cols, ['dx', dx], ['dxhat', dxhat], ['xhat', xhat]);
-    this.raw.standardize_backward(a, b, c, this.buf('standardizeBackward', 'invstd', invstd, cols, `cols = ${cols}`), rows, cols);
+    this.raw.standardize_backward(a, b, c, this.buf('standardizeBackward', 'invstd', invstd, cols, () => `cols = ${cols}`), rows, cols);
   }
 
   /**
@@ -314,11 +315,11 @@ export class Kernels {
   crossCorrelation(c: F32, fhat: F32, invstd: F32, f: F32, ghat: F32, rows: number, d1: number, d2: number, eps = 1e-5): number {
     const op = 'crossCorrelation';
     return this.raw.xcorr_forward(
-      this.buf(op, 'c', c, d1 * d2, `d1×d2 = ${dims(d1, d2)}`),
-      this.buf(op, 'fhat', fhat, rows * d1, `rows×d1 = ${dims(rows, d1)}`),
-      this.buf(op, 'invstd', invstd, d1, `d1 = ${d1}`),
-      this.buf(op, 'f', f, rows * d1, `rows×d1 = ${dims(rows, d1)}`),
-      this.buf(op, 'ghat', ghat, rows * d2, `rows×d2 = ${dims(rows, d2)}`),
+      this.buf(op, 'c', c, d1 * d2, () => `d1×d2 = ${dims(d1, d2)}`),
+      this.buf(op, 'fhat', fhat, rows * d1, () => `rows×d1 = ${dims(rows, d1)}`),
+      this.buf(op, 'invstd', invstd, d1, () => `d1 = ${d1}`),
+      this.buf(op, 'f', f, rows * d1, () => `rows×d1 = ${dims(rows, d1)}`),
+      this.buf(op, 'ghat', ghat, rows * d2, () => `rows×d2 = ${dims(rows, d2)}`),
       rows,
       d1,
       d2,
@@ -328,13 +329,13 @@ export class Kernels {
   /** df (rows,d1) += scale · ∂L/∂f; work is a (rows,d1) scratch buffer. */
   crossCorrelationBackward(df: F32, c: F32, fhat: F32, invstd: F32, ghat: F32, rows: number, d1: number, d2: number, scale: number, work: F32): void {
     const op = 'crossCorrelationBackward';
-    const s1 = `rows×d1 = ${dims(rows, d1)}`;
+    const s1 = () => `rows×d1 = ${dims(rows, d1)}`;
     this.raw.xcorr_backward(
       this.buf(op, 'df', df, rows * d1, s1),
-      this.buf(op, 'c', c, d1 * d2, `d1×d2 = ${dims(d1, d2)}`),
+      this.buf(op, 'c', c, d1 * d2, () => `d1×d2 = ${dims(d1, d2)}`),
       this.buf(op, 'fhat', fhat, rows * d1, s1),
-      this.buf(op, 'invstd', invstd, d1, `d1 = ${d1}`),
-      this.buf(op, 'ghat', ghat, rows * d2, `rows×d2 = ${dims(rows, d2)}`),
+      this.buf(op, 'invstd', invstd, d1, () => `d1 = ${d1}`),
+      this.buf(op, 'ghat', ghat, rows * d2, () => `rows×d2 = ${dims(rows, d2)}`),
       rows,
       d1,
       d2,
@@ -360,8 +361,8 @@ export class Kernels {
   conv2d(out: F32, x: F32, w: F32, bias: F32 | null, col: F32, s: ConvShape): void {
     const op = 'conv2d';
     const g = this.conv(op, s);
-    const xp = this.buf(op, 'x', x, s.batch * s.h * s.w * s.c, `batch×h×w×c = ${dims(s.batch, s.h, s.w, s.c)}`);
-    this.buf(op, 'col', col, g.rows * g.kk, `(batch·ho·wo)×(kh·kw·c) = ${dims(g.rows, g.kk)}`);
+    const xp = this.buf(op, 'x', x, s.batch * s.h * s.w * s.c, () => `batch×h×w×c = ${dims(s.batch, s.h, s.w, s.c)}`);
+    this.buf(op, 'col', col, g.rows * g.kk, () => `(batch·ho·wo)×(kh·kw·c) = ${dims(g.rows, g.kk)}`);
     this.rows('im2col', g.rows, 1, g.rows * g.kk * 8, (r0, r1) => [col.ptr, xp, s.batch, s.h, s.w, s.c, s.kh, s.kw, g.stride, g.pad, g.ho, g.wo, r0, r1]);
     this.matmul(out, col, w, { m: g.rows, n: s.outChannels, k: g.kk, bias: bias ?? undefined });
   }
@@ -374,7 +375,7 @@ export class Kernels {
     if (dbias) this.biasAddBackward(dbias, dout, g.rows, s.outChannels);
     if (!dx) return;
     this.matmul(dcol, dout, w, { m: g.rows, n: g.kk, k: s.outChannels, layout: 'nt' });
-    const dxp = this.buf(op, 'dx', dx, s.batch * s.h * s.w * s.c, `batch×h×w×c = ${dims(s.batch, s.h, s.w, s.c)}`);
+    const dxp = this.buf(op, 'dx', dx, s.batch * s.h * s.w * s.c, () => `batch×h×w×c = ${dims(s.batch, s.h, s.w, s.c)}`);
     this.raw.col2im(dxp, dcol.ptr, s.batch, s.h, s.w, s.c, s.kh, s.kw, g.stride, g.pad, g.ho, g.wo);
   }
 
@@ -386,11 +387,11 @@ export class Kernels {
     if (s.k < 1 || stride < 1 || s.k > s.h || s.k > s.w) throw new ShapeError(`maxPool: window ${s.k} (stride ${stride}) does not fit a ${dims(s.h, s.w)} input`);
     const { ho, wo } = poolOutputSize(s);
     const n = s.batch * ho * wo * s.c;
-    const shape = `batch×ho×wo×c = ${dims(s.batch, ho, wo, s.c)}`;
+    const shape = () => `batch×ho×wo×c = ${dims(s.batch, ho, wo, s.c)}`;
     this.raw.maxpool_forward(
       this.buf(op, 'out', out, n, shape),
       this.buf(op, 'argmax', argmax, n, shape, 'i32'),
-      this.buf(op, 'x', x, s.batch * s.h * s.w * s.c, `batch×h×w×c = ${dims(s.batch, s.h, s.w, s.c)}`),
+      this.buf(op, 'x', x, s.batch * s.h * s.w * s.c, () => `batch×h×w×c = ${dims(s.batch, s.h, s.w, s.c)}`),
       s.batch,
       s.h,
       s.w,
@@ -407,32 +408,32 @@ export class Kernels {
     const n = this.same(op, 'dout and argmax', dout, argmax);
     const idx = this.arena.viewI32(argmax);
     for (let i = 0; i < n; i++) if (!(idx[i] >= 0 && idx[i] < dx.length)) throw new RangeError(`${op}: argmax[${i}] = ${idx[i]} is outside dx (${dx.length} elements)`);
-    this.raw.maxpool_backward(this.buf(op, 'dx', dx, dx.length, `${dx.length}`), this.buf(op, 'dout', dout, n, `${n}`), this.buf(op, 'argmax', argmax, n, `${n}`, 'i32'), n);
+    this.raw.maxpool_backward(this.buf(op, 'dx', dx, dx.length, () => `${dx.length}`), this.buf(op, 'dout', dout, n, () => `${n}`), this.buf(op, 'argmax', argmax, n, () => `${n}`, 'i32'), n);
   }
 
   // ---- flat vectors ---------------------------------------------------------------------------
 
   dot(x: F32, y: F32): number {
     const n = this.same('dot', 'x and y', x, y);
-    return this.raw.dot(this.buf('dot', 'x', x, n, `${n}`), this.buf('dot', 'y', y, n, `${n}`), n) as number;
+    return this.raw.dot(this.buf('dot', 'x', x, n, () => `${n}`), this.buf('dot', 'y', y, n, () => `${n}`), n) as number;
   }
   sumsq(x: F32): number {
-    return this.raw.sumsq(this.buf('sumsq', 'x', x, x.length, `${x.length}`), x.length) as number;
+    return this.raw.sumsq(this.buf('sumsq', 'x', x, x.length, () => `${x.length}`), x.length) as number;
   }
   /** y += a·x */
   axpy(y: F32, x: F32, a: number): void {
     const n = this.same('axpy', 'y and x', y, x);
-    this.raw.axpy(this.buf('axpy', 'y', y, n, `${n}`), this.buf('axpy', 'x', x, n, `${n}`), n, this.finite('axpy', 'a', a));
+    this.raw.axpy(this.buf('axpy', 'y', y, n, () => `${n}`), this.buf('axpy', 'x', x, n, () => `${n}`), n, this.finite('axpy', 'a', a));
   }
   scale(x: F32, a: number): void {
-    this.raw.scale(this.buf('scale', 'x', x, x.length, `${x.length}`), x.length, this.finite('scale', 'a', a));
+    this.raw.scale(this.buf('scale', 'x', x, x.length, () => `${x.length}`), x.length, this.finite('scale', 'a', a));
   }
   fill(x: F32, v: number): void {
-    this.raw.fill(this.buf('fill', 'x', x, x.length, `${x.length}`), x.length, v);
+    this.raw.fill(this.buf('fill', 'x', x, x.length, () => `${x.length}`), x.length, v);
   }
   copy(dst: F32, src: F32): void {
     const n = this.same('copy', 'dst and src', dst, src);
-    this.raw.copy(this.buf('copy', 'dst', dst, n, `${n}`), this.buf('copy', 'src', src, n, `${n}`), n);
+    this.raw.copy(this.buf('copy', 'dst', dst, n, () => `${n}`), this.buf('copy', 'src', src, n, () => `${n}`), n);
   }
 
   // ---- audio ----------------------------------------------------------------------------------
@@ -450,8 +451,8 @@ export class Kernels {
     if (signal.length < 1) throw new ShapeError(`${op}: the signal is empty`);
     const frames = Kernels.stftFrames(signal.length, nfft, hop);
     const bins = nfft / 2 + 1;
-    const o = this.buf(op, 'out', out, frames * bins, `frames×(nfft/2+1) = ${dims(frames, bins)}`);
-    const sp = this.buf(op, 'signal', signal, signal.length, `${signal.length}`);
+    const o = this.buf(op, 'out', out, frames * bins, () => `frames×(nfft/2+1) = ${dims(frames, bins)}`);
+    const sp = this.buf(op, 'signal', signal, signal.length, () => `${signal.length}`);
     const mark = this.arena.mark();
     try {
       const scratch = this.arena.f32(8 * nfft);
@@ -466,7 +467,20 @@ export class Kernels {
   logEps(out: F32, x: F32, eps = 1e-10): void {
     const n = this.same('logEps', 'out and x', out, x);
     if (!(eps > 0)) throw new RangeError(`logEps: eps must be > 0, got ${eps}`);
-    this.raw.log_eps(this.buf('logEps', 'out', out, n, `${n}`), this.buf('logEps', 'x', x, n, `${n}`), n, eps);
+    this.raw.log_eps(this.buf('logEps', 'out', out, n, () => `${n}`), this.buf('logEps', 'x', x, n, () => `${n}`), n, eps);
+  }
+
+  /** out (n, dim) = rows idx[i] of src (rows, dim): the batch gather, entirely in WebAssembly. */
+  gatherRows(out: F32, src: F32, idx: I32, n: number, dim: number): void {
+    const op = 'gatherRows';
+    this.size(op, 'n', n);
+    this.size(op, 'dim', dim);
+    if (dim === 0 || src.length % dim !== 0) throw new ShapeError(`${op}: src has ${src.length} elements, not a whole number of rows of ${dim}`);
+    const rows = src.length / dim;
+    const ip = this.buf(op, 'idx', idx, n, () => `n = ${n}`, 'i32');
+    const iv = this.arena.viewI32(idx);
+    for (let i = 0; i < n; i++) if (!(iv[i] >= 0 && iv[i] < rows)) throw new RangeError(`${op}: idx[${i}] = ${iv[i]} is outside the ${rows} rows of src`);
+    this.raw.gather_rows(this.buf(op, 'out', out, n * dim, () => `n×dim = ${dims(n, dim)}`), this.buf(op, 'src', src, src.length, () => `${src.length}`), ip, n, dim);
   }
 
   // ---- optimisers -----------------------------------------------------------------------------
@@ -475,9 +489,9 @@ export class Kernels {
   sgdStep(p: F32, g: F32, v: F32, o: { lr: number; momentum?: number; weightDecay?: number; nesterov?: boolean }): void {
     const op = 'sgdStep';
     const n = this.same(op, 'params, grads and velocity', p, g, v);
-    const pp = this.buf(op, 'params', p, n, `${n}`),
-      gp = this.buf(op, 'grads', g, n, `${n}`),
-      vp = this.buf(op, 'velocity', v, n, `${n}`);
+    const pp = this.buf(op, 'params', p, n, () => `${n}`),
+      gp = this.buf(op, 'grads', g, n, () => `${n}`),
+      vp = this.buf(op, 'velocity', v, n, () => `${n}`);
     const lr = this.finite(op, 'lr', o.lr),
       mom = this.finite(op, 'momentum', o.momentum ?? 0),
       wd = this.finite(op, 'weightDecay', o.weightDecay ?? 0),
@@ -493,10 +507,10 @@ export class Kernels {
     const b1 = o.beta1 ?? 0.9,
       b2 = o.beta2 ?? 0.999;
     if (!(b1 >= 0 && b1 < 1) || !(b2 >= 0 && b2 < 1)) throw new RangeError(`${op}: beta1 and beta2 must be in [0, 1), got ${b1}, ${b2}`);
-    const pp = this.buf(op, 'params', p, n, `${n}`),
-      gp = this.buf(op, 'grads', g, n, `${n}`),
-      mp = this.buf(op, 'm', m, n, `${n}`),
-      vp = this.buf(op, 'v', v, n, `${n}`);
+    const pp = this.buf(op, 'params', p, n, () => `${n}`),
+      gp = this.buf(op, 'grads', g, n, () => `${n}`),
+      mp = this.buf(op, 'm', m, n, () => `${n}`),
+      vp = this.buf(op, 'v', v, n, () => `${n}`);
     const lr = this.finite(op, 'lr', o.lr),
       eps = o.eps ?? 1e-8,
       wd = this.finite(op, 'weightDecay', o.weightDecay ?? 0);
@@ -514,15 +528,15 @@ export class Kernels {
   }
   /** Next raw u32 draw. */
   rngNext(state: I32): number {
-    return (this.raw.rng_next(this.buf('rngNext', 'state', state, 4, '4', 'i32')) as number) >>> 0;
+    return (this.raw.rng_next(this.buf('rngNext', 'state', state, 4, () => '4', 'i32')) as number) >>> 0;
   }
   uniform(out: F32, state: I32, lo = 0, hi = 1): void {
-    this.raw.rng_uniform(this.buf('uniform', 'out', out, out.length, `${out.length}`), out.length, this.buf('uniform', 'state', state, 4, '4', 'i32'), lo, hi);
+    this.raw.rng_uniform(this.buf('uniform', 'out', out, out.length, () => `${out.length}`), out.length, this.buf('uniform', 'state', state, 4, () => '4', 'i32'), lo, hi);
   }
   normal(out: F32, state: I32, mean = 0, std = 1): void {
-    this.raw.rng_normal(this.buf('normal', 'out', out, out.length, `${out.length}`), out.length, this.buf('normal', 'state', state, 4, '4', 'i32'), mean, std);
+    this.raw.rng_normal(this.buf('normal', 'out', out, out.length, () => `${out.length}`), out.length, this.buf('normal', 'state', state, 4, () => '4', 'i32'), mean, std);
   }
   permutation(out: I32, state: I32): void {
-    this.raw.rng_permutation(this.buf('permutation', 'out', out, out.length, `${out.length}`, 'i32'), out.length, this.buf('permutation', 'state', state, 4, '4', 'i32'));
+    this.raw.rng_permutation(this.buf('permutation', 'out', out, out.length, () => `${out.length}`, 'i32'), out.length, this.buf('permutation', 'state', state, 4, () => '4', 'i32'));
   }
 }

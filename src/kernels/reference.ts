@@ -632,3 +632,10 @@ export function stftPower(signal: Vec, nfft: number, hop: number): { frames: num
 export function logEps(x: Vec, eps: number): Float64Array {
   return Float64Array.from(x, (v) => Math.log(v > eps ? v : eps));
 }
+
+/** out (n, dim) = rows idx[i] of src (rows, dim). */
+export function gatherRows(src: Vec, idx: ArrayLike<number>, dim: number): Float64Array {
+  const out = new Float64Array(idx.length * dim);
+  for (let i = 0; i < idx.length; i++) for (let j = 0; j < dim; j++) out[i * dim + j] = src[idx[i] * dim + j];
+  return out;
+}

@@ -11,6 +11,9 @@ import { buildEncoder, type EncoderConfig } from '../nn/encoders.js';
 import { Dense, Dropout, prefix, type Sequential } from '../nn/layers.js';
 import { type Param, ParamStore, slice } from '../nn/params.js';
 
+/** Datasets up to this size (all modalities a network has loaded, together) are kept in WebAssembly memory. */
+const RESIDENT_MAX_BYTES = 128 * 2 ** 20;
+
 export interface ModalitySpec {
   name: string;
   dim: number;
@@ -47,6 +50,10 @@ export class MultimodalNet {
   /** One classifier shared by every modality (DI-MML), present when all feature dimensions are equal. */
   readonly shared: Dense | null;
   private readonly jointOffsets: number[];
+  /** Batch row indices (maxBatch i32) for the gather kernel. */
+  private readonly rows: I32;
+  private readonly residents = new WeakMap<Float32Array, F32 | null>();
+  private residentBytes = 0;
 
   constructor(
     readonly rt: Runtime,
@@ -97,6 +104,7 @@ export class MultimodalNet {
     this.jointProbs = a.f32(maxBatch * classes);
     this.jointDlogits = a.f32(maxBatch * classes);
     this.labels = a.i32(maxBatch);
+    this.rows = a.i32(maxBatch);
     this.store.allocate(seed);
   }
 
@@ -121,16 +129,38 @@ export class MultimodalNet {
     const n = idx.length;
     if (n > this.maxBatch) throw new Error(`batch of ${n} rows is larger than the model's ${this.maxBatch}`);
     const arena = this.rt.arena;
+    const lab = arena.viewI32(this.labels);
+    const iv = arena.viewI32(this.rows);
+    for (let i = 0; i < n; i++) {
+      lab[i] = ds.labels[idx[i]];
+      iv[i] = idx[i];
+    }
     for (const name of modalities) {
       const m = ds.modalities[name];
       const b = this.branch(name);
       if (m.dim * this.maxBatch !== b.input.length) throw new Error(`modality "${name}" has ${m.dim} features but the model expects ${b.input.length / this.maxBatch}`);
-      const view = arena.viewF32(b.input);
-      for (let i = 0; i < n; i++) view.set(m.data.subarray(idx[i] * m.dim, (idx[i] + 1) * m.dim), i * m.dim);
+      const res = this.resident(m.data);
+      if (res) this.rt.kernels.gatherRows(prefix(b.input, n * m.dim), res, { ...this.rows, length: n }, n, m.dim);
+      else {
+        const view = arena.viewF32(b.input);
+        for (let i = 0; i < n; i++) view.set(m.data.subarray(idx[i] * m.dim, (idx[i] + 1) * m.dim), i * m.dim);
+      }
     }
-    const lab = arena.viewI32(this.labels);
-    for (let i = 0; i < n; i++) lab[i] = ds.labels[idx[i]];
     return n;
+  }
+
+  /**
+   * A copy of a modality's data in WebAssembly memory, made once, so batches are gathered there with
+   * no per-step JavaScript allocation; null for data above RESIDENT_MAX_BYTES (copied row by row then).
+   */
+  private resident(data: Float32Array): F32 | null {
+    let r = this.residents.get(data);
+    if (r === undefined) {
+      r = data.byteLength <= RESIDENT_MAX_BYTES && this.residentBytes + data.byteLength <= RESIDENT_MAX_BYTES ? this.rt.arena.f32From(data) : null;
+      if (r) this.residentBytes += data.byteLength;
+      this.residents.set(data, r);
+    }
+    return r;
   }
 
   batchLabels(n: number): I32 {
