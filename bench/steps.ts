@@ -59,8 +59,10 @@ export function mlpStep(rt: Runtime, ds: Dataset, modality: string, o: { hidden:
   store.allocate(o.seed);
   const x = arena.f32(B * m.dim),
     labels = arena.i32(B),
+    rows = arena.i32(B),
     probs = arena.f32(B * C),
     dz = arena.f32(B * C);
+  const resident = arena.f32From(m.data); // as MultimodalNet.load: the data lives in WebAssembly memory
   const batches = batchOrder(ds.size, B, o.seed);
   let k = 0;
   const sgd = { lr: o.lr, momentum: o.momentum };
@@ -69,12 +71,15 @@ export function mlpStep(rt: Runtime, ds: Dataset, modality: string, o: { hidden:
     store,
     groups: ['mlp'],
     load() {
-      // As MultimodalNet.load: row by row into the arena.
+      // As MultimodalNet.load: labels and row indices written, rows gathered in WebAssembly.
       const idx = batches[k++ % batches.length];
-      const view = arena.viewF32(x);
-      for (let i = 0; i < B; i++) view.set(m.data.subarray(idx[i] * m.dim, (idx[i] + 1) * m.dim), i * m.dim);
-      const lab = arena.viewI32(labels);
-      for (let i = 0; i < B; i++) lab[i] = ds.labels[idx[i]];
+      const lab = arena.viewI32(labels),
+        iv = arena.viewI32(rows);
+      for (let i = 0; i < B; i++) {
+        lab[i] = ds.labels[idx[i]];
+        iv[i] = idx[i];
+      }
+      K.gatherRows(x, resident, rows, B, m.dim);
     },
     compute() {
       store.zeroGrads();
