@@ -24,7 +24,7 @@ import { dtanh } from '../util/detmath.js';
 import { fitFusionWeights, fuseEntropy, fuseMean, type FusionKind } from './fusion.js';
 import { scores, type Scores } from './metrics.js';
 import { MultimodalNet } from './net.js';
-import { type Callbacks, type EpochLog, infer, runStage, type Stage, type StageConfig, type StageResult, type StageState } from './trainer.js';
+import { type Callbacks, type EpochLog, infer, runStage, type Stage, type StageConfig, type StageResult, type StageState, TrainingError } from './trainer.js';
 
 export type Method = 'udi' | 'unimodal' | 'ensemble' | 'joint' | 'joint+uni' | 'ogm-ge' | 'mmpareto' | 'umt' | 'di-mml';
 export const METHODS: readonly Method[] = ['udi', 'unimodal', 'ensemble', 'joint', 'joint+uni', 'ogm-ge', 'mmpareto', 'umt', 'di-mml'];
@@ -163,9 +163,9 @@ class Run {
     private readonly onState?: (s: TrainState) => Promise<void> | void,
   ) {
     this.names = Object.keys(cfg.encoders);
-    if (this.names.length === 0) throw new Error('config.encoders names no modality');
-    for (const m of this.names) if (!data.train.modalities[m]) throw new Error(`config.encoders.${m}: the training data has no modality "${m}" (have ${Object.keys(data.train.modalities).join(', ')})`);
-    if (method !== 'unimodal' && this.names.length < 2) throw new Error(`method ${method} needs at least two modalities, got only ${this.names[0]}`);
+    if (this.names.length === 0) throw new TrainingError('NO_MODALITY', 'config.encoders names no modality');
+    for (const m of this.names) if (!data.train.modalities[m]) throw new TrainingError('UNKNOWN_MODALITY', `config.encoders.${m}: the training data has no modality "${m}" (have ${Object.keys(data.train.modalities).join(', ')})`);
+    if (method !== 'unimodal' && this.names.length < 2) throw new TrainingError('NEED_TWO_MODALITIES', `method ${method} needs at least two modalities, got only ${this.names[0]}`);
     if (data.val) {
       this.train = data.train;
       this.val = data.val;
@@ -204,7 +204,7 @@ class Run {
 
   /** Put a saved state back: parameters, optimiser moments, generators, λ trace and memos. */
   private restore(s: TrainState): void {
-    if (s.method !== this.method) throw new Error(`cannot resume: the saved state is of method ${s.method}, not ${this.method}`);
+    if (s.method !== this.method) throw new TrainingError('RESUME_MISMATCH', `cannot resume: the saved state is of method ${s.method}, not ${this.method}`);
     const { store } = this.net;
     const a = this.rt.arena;
     for (const [buf, data, what] of [
@@ -212,11 +212,11 @@ class Run {
       [store.moments.m, s.m, 'first moments'],
       [store.moments.v, s.v, 'second moments'],
     ] as const) {
-      if (data.length !== buf.length) throw new Error(`cannot resume: the saved ${what} have ${data.length} values, this model has ${buf.length} (different config?)`);
+      if (data.length !== buf.length) throw new TrainingError('RESUME_MISMATCH', `cannot resume: the saved ${what} have ${data.length} values, this model has ${buf.length} (different config?)`);
       a.viewF32(buf).set(data);
     }
     const rngs = this.net.rngStates;
-    if (rngs.length !== s.rngs.length) throw new Error(`cannot resume: ${s.rngs.length} saved generator states, this model has ${rngs.length}`);
+    if (rngs.length !== s.rngs.length) throw new TrainingError('RESUME_MISMATCH', `cannot resume: ${s.rngs.length} saved generator states, this model has ${rngs.length}`);
     rngs.forEach((r, i) => a.viewI32(r).set(s.rngs[i]));
     this.trace.push(...s.trace);
     Object.assign(this.memos, s.memo);
@@ -267,7 +267,7 @@ class Run {
     let r: StageResult;
     if (saved && index < saved.done.length) {
       r = saved.done[index];
-      if (r.name !== stage.name) throw new Error(`cannot resume: stage ${index} was ${r.name}, now ${stage.name} (different config?)`);
+      if (r.name !== stage.name) throw new TrainingError('RESUME_MISMATCH', `cannot resume: stage ${index} was ${r.name}, now ${stage.name} (different config?)`);
     } else {
       const from = saved && index === saved.done.length ? (saved.current ?? undefined) : undefined;
       r = await runStage(this.net, this.train, stage, cfg, { seed: this.cfg.seed, callbacks: this.callbacks, signal: this.signal, onEpochState: (s) => this.emit(s) }, index, from);
@@ -413,7 +413,7 @@ function selectAnchor(run: Run, o: UdiOptions): NonNullable<Result['anchor']> {
     arena.release(mark);
   }
   if (o.anchor !== undefined) {
-    if (!run.names.includes(o.anchor)) throw new Error(`udi.anchor: "${o.anchor}" is not a modality of this run (${run.names.join(', ')})`);
+    if (!run.names.includes(o.anchor)) throw new TrainingError('BAD_ANCHOR', `udi.anchor: "${o.anchor}" is not a modality of this run (${run.names.join(', ')})`);
     return { name: o.anchor, reason: 'forced by the udi.anchor option', validation };
   }
   const ranked = [...run.names].sort((a, b) => validation[b].acc - validation[a].acc || run.names.indexOf(a) - run.names.indexOf(b));
@@ -696,7 +696,7 @@ function dimmlStage(run: Run): Stage {
   const arena = net.rt.arena;
   const C = net.classes;
   const B = net.maxBatch;
-  if (!net.shared) throw new Error(`di-mml shares one classifier, so every encoder must output the same feature dimension (${net.branches.map((b) => `${b.name}: ${b.featureDim}`).join(', ')})`);
+  if (!net.shared) throw new TrainingError('SHARED_HEAD_DIMS', `di-mml shares one classifier, so every encoder must output the same feature dimension (${net.branches.map((b) => `${b.name}: ${b.featureDim}`).join(', ')})`);
   const d = net.branches[0].featureDim;
   const { contrastWeight, temperature } = run.cfg.dimml;
   const hat = Object.fromEntries(net.branches.map((b) => [b.name, arena.f32(B * d)]));
@@ -811,7 +811,7 @@ export interface TrainState {
 
 /** Train `method` on the splits and report the result (and the trained model). */
 export async function train(rt: Runtime, method: Method, data: Splits, cfg: MethodConfig, opts: TrainOptions = {}): Promise<{ result: Result; model: Model }> {
-  if (!METHODS.includes(method)) throw new Error(`unknown method "${method}"; choose one of ${METHODS.join(', ')}`);
+  if (!METHODS.includes(method)) throw new TrainingError('UNKNOWN_METHOD', `unknown method "${method}"; choose one of ${METHODS.join(', ')}`);
   const run = new Run(rt, method, data, cfg, opts.callbacks ?? {}, opts.signal, opts.resume, opts.onState);
   const C = run.net.classes;
   opts.callbacks?.onTrainBegin?.(run.net);
@@ -886,12 +886,12 @@ export function trainUDI(rt: Runtime, data: Splits, cfg: MethodConfig, opts: Tra
  */
 export function predict(model: Model, ds: Dataset): Float32Array {
   const present = model.modalities.filter((m) => ds.modalities[m] !== undefined);
-  if (present.length === 0) throw new Error(`predict: the input has none of the model's modalities (${model.modalities.join(', ')})`);
+  if (present.length === 0) throw new TrainingError('PREDICT_MODALITIES', `predict: the input has none of the model's modalities (${model.modalities.join(', ')})`);
   const C = model.net.classes;
   if (model.fusion === 'joint' || model.fusion === 'head') {
     if (present.length !== model.net.branches.length) {
       if (model.fusion === 'head') return fuseMean(infer(model.net, ds, present).probs, ds.size, C);
-      throw new Error(`predict: a ${model.method} model fuses inside its joint head and needs every modality (${model.modalities.join(', ')}); missing ${model.modalities.filter((m) => !present.includes(m)).join(', ')}`);
+      throw new TrainingError('PREDICT_MODALITIES', `predict: a ${model.method} model fuses inside its joint head and needs every modality (${model.modalities.join(', ')}); missing ${model.modalities.filter((m) => !present.includes(m)).join(', ')}`);
     }
     return infer(model.net, ds, present, { joint: true }).joint!;
   }

@@ -10,6 +10,7 @@ import type { Dataset } from '../data/dataset.js';
 import { buildEncoder, type EncoderConfig } from '../nn/encoders.js';
 import { Dense, Dropout, prefix, type Sequential } from '../nn/layers.js';
 import { type Param, ParamStore, slice } from '../nn/params.js';
+import { TrainingError } from './trainer.js';
 
 /** Datasets up to this size (all modalities a network has loaded, together) are kept in WebAssembly memory. */
 const RESIDENT_MAX_BYTES = 128 * 2 ** 20;
@@ -64,7 +65,7 @@ export class MultimodalNet {
   ) {
     const names = new Set<string>();
     for (const s of specs) {
-      if (names.has(s.name)) throw new Error(`modality "${s.name}" is listed twice`);
+      if (names.has(s.name)) throw new TrainingError('DUPLICATE_MODALITY', `modality "${s.name}" is listed twice`);
       names.add(s.name);
     }
     this.classes = classes;
@@ -115,7 +116,7 @@ export class MultimodalNet {
 
   branch(name: string): Branch {
     const b = this.branches.find((x) => x.name === name);
-    if (!b) throw new Error(`no modality "${name}" in the model (have ${this.branches.map((x) => x.name).join(', ')})`);
+    if (!b) throw new TrainingError('UNKNOWN_MODALITY', `no modality "${name}" in the model (have ${this.branches.map((x) => x.name).join(', ')})`);
     return b;
   }
 
@@ -138,7 +139,7 @@ export class MultimodalNet {
     for (const name of modalities) {
       const m = ds.modalities[name];
       const b = this.branch(name);
-      if (m.dim * this.maxBatch !== b.input.length) throw new Error(`modality "${name}" has ${m.dim} features but the model expects ${b.input.length / this.maxBatch}`);
+      if (m.dim * this.maxBatch !== b.input.length) throw new TrainingError('BAD_SHAPE', `modality "${name}" has ${m.dim} features but the model expects ${b.input.length / this.maxBatch}`);
       const res = this.resident(m.data);
       if (res) this.rt.kernels.gatherRows(prefix(b.input, n * m.dim), res, { ...this.rows, length: n }, n, m.dim);
       else {
@@ -175,7 +176,7 @@ export class MultimodalNet {
     const b = this.branch(name);
     b.feat = b.encoder.forward(prefix(b.input, n * b.encoder.inFeatures), n, train);
     if (head === 'shared') {
-      if (!this.shared) throw new Error(`a shared classifier needs every modality's feature dimension to be equal (${this.branches.map((x) => `${x.name}: ${x.featureDim}`).join(', ')})`);
+      if (!this.shared) throw new TrainingError('SHARED_HEAD_DIMS', `a shared classifier needs every modality's feature dimension to be equal (${this.branches.map((x) => `${x.name}: ${x.featureDim}`).join(', ')})`);
       b.logits = this.shared.forward(b.feat, n);
     } else b.logits = b.head.forward(b.feat, n);
     return b;
