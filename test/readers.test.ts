@@ -2,7 +2,7 @@
 // files: every supported variant parses to the right values, every unsupported or broken file is a
 // DataError with a stable code and a message naming the file, and seeded truncations and header
 // corruptions never escape as a RangeError/TypeError or take long.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';

@@ -451,7 +451,8 @@ function cacheAnchor(run: Run, anchor: string, T: number): { probs: Float32Array
   return { probs, feats, dim: b.featureDim };
 }
 
-function guidedStage(run: Run, follower: string, anchor: string, cache: { probs: Float32Array; feats: Float32Array; dim: number }): Stage {
+/** The guided stage of one follower, against the anchor's cached training-set probabilities and features. */
+function guidedStage(run: Run, follower: string, cache: { probs: Float32Array; feats: Float32Array; dim: number }): Stage {
   const net = run.net;
   const K = net.rt.kernels;
   const arena = net.rt.arena;
@@ -836,7 +837,7 @@ export async function train(rt: Runtime, method: Method, data: Splits, cfg: Meth
       const followers = run.names.filter((m) => m !== anchor!.name).sort((a, b) => anchor!.validation[b].acc - anchor!.validation[a].acc);
       for (const [i, f] of followers.entries()) {
         if (cfg.udi.followerInit === 'scratch' && run.nextStageIsNew()) for (const g of MultimodalNet.groups(f)) run.net.store.reinit(g, cfg.seed, 500 + i);
-        await run.stage(guidedStage(run, f, anchor.name, cache), cfg.guided, [f]);
+        await run.stage(guidedStage(run, f, cache), cfg.guided, [f]);
       }
     }
     if (method === 'unimodal') {
