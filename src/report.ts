@@ -7,12 +7,8 @@ import type { Report, Summary } from './compare.js';
 const pct = (x: number) => (100 * x).toFixed(1);
 const pm = (s: { mean: number; std: number }) => `${pct(s.mean)} ± ${pct(s.std)}`;
 
-function modalitiesOf(report: Report): string[] {
-  return report.views;
-}
-
 export function renderTable(report: Report): string {
-  const mods = modalitiesOf(report);
+  const mods = report.views;
   const head = ['method', 'fused acc %', 'fused F1 %', ...mods.map((m) => `${m} in-model %`), ...mods.map((m) => `${m} alone %`), 'anchor', 'wall s'];
   const rows = report.summary.map((s: Summary) => [
     s.method,
@@ -100,7 +96,7 @@ function lineChart(title: string, series: { name: string; points: [number, numbe
 }
 
 export function renderHtml(report: Report): string {
-  const mods = modalitiesOf(report);
+  const mods = report.views;
   const methods = report.summary.map((s) => s.method);
   const sum = (m: string) => report.summary.find((s) => s.method === m)!;
   const perModality = barChart('Accuracy per modality inside each method (in-model) and fused', methods, [...mods.map((m) => `${m} in-model`), 'fused'], (g, s) => {

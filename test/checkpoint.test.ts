@@ -69,10 +69,13 @@ describe('checkpoints', () => {
     const other = encodeSafetensors({ w: { shape: [2], data: Float32Array.from([1, 2]) } }, { format: 'something-else' });
     await expect(deserializeModel(rt, other, 'x')).rejects.toMatchObject({ code: 'CKPT_FORMAT' });
     const { tensors, metadata } = decodeSafetensors(bytes);
+    // A well-formed, correctly checksummed file whose tensor does not fit the described model.
     const wrong = { ...tensors, 'enc.a.fc0.weight': { shape: [5, 8], data: new Float32Array(40) } };
-    const reenc = encodeSafetensors(wrong, metadata);
-    // (the checksum no longer matches either; a file with a matching checksum and a wrong shape is caught by shape)
-    await expect(deserializeModel(rt, reenc, 'x')).rejects.toThrow(/x: /);
+    const draft = encodeSafetensors(wrong, metadata);
+    const dataStart = 8 + Number(new DataView(draft.buffer).getBigUint64(0, true));
+    const digest = Buffer.from(await crypto.subtle.digest('SHA-256', draft.slice(dataStart))).toString('hex');
+    const reenc = encodeSafetensors(wrong, { ...metadata, sha256: digest });
+    await expect(deserializeModel(rt, reenc, 'x')).rejects.toMatchObject({ code: 'CKPT_TENSORS', message: expect.stringMatching(/x: tensor enc\.a\.fc0\.weight has shape 5×8, the model needs 6×8/) });
   });
 
   it('ignores prototype-polluting keys in the metadata JSON', async () => {

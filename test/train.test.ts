@@ -18,7 +18,6 @@ afterAll(() => rt.dispose());
 /** loss = Σ G ⊙ encoder(x); compares analytic gradients (params and input) with central differences. */
 function encoderGradCheck(cfg: EncoderConfig, inFeatures: number, batch: number) {
   const a = rt.arena;
-  const K = rt.kernels;
   const mark = a.mark();
   const store = new ParamStore(rt);
   let stream = 10;
@@ -40,7 +39,6 @@ function encoderGradCheck(cfg: EncoderConfig, inFeatures: number, batch: number)
   store.zeroGrads();
   const dx = a.read(enc.backward(G, batch, true)!);
   const grads = a.read(store.grads);
-  const params = a.viewF32(store.params);
   const h = 1e-2;
   let worst = 0;
   // A deterministic sample of parameters and inputs.
@@ -63,8 +61,6 @@ function encoderGradCheck(cfg: EncoderConfig, inFeatures: number, batch: number)
     const i = rng.below(xv.length);
     check(() => a.viewF32(x)[i], (v) => (a.viewF32(x)[i] = v), dx[i]);
   }
-  void params;
-  void K;
   a.release(mark);
   return worst;
 }
