@@ -9,8 +9,10 @@
 // Both builds and every row partition perform exactly that sequence per element, so the scalar and
 // SIMD builds and any thread count give bit-identical C.
 //
-// Threads: a call computes only rows [r0, r1) of C. `scratch` is private to the calling thread and
-// holds matmul_scratch_floats() floats (packed panels of A and B, and one edge tile).
+// Threads: a call computes only the block rows [r0, r1) x columns [c0, c1) of C. Callers split the
+// rows (each thread then packs all of B) or, when m < n, the columns (each thread packs only its
+// columns of B, and all of A). `scratch` is private to the calling thread and holds
+// matmul_scratch_floats() floats (packed panels of A and B, and one edge tile).
 //
 // SIMD build: GotoBLAS-style packing (B in 8-column strips of NC columns, A in 4-row tiles of MC
 // rows, depth blocked by KC) and a 4x8 register-blocked f32x4 micro-kernel (8 accumulators).
@@ -24,19 +26,20 @@ export function matmul_scratch_floats(): i32 {
   return MC * KC + KC * NC + 32;
 }
 
-/** C rows [r0,r1) := (accumulate ? C : 0) + bias. */
+/** C block [r0,r1) x [c0,c1) := (accumulate ? C : 0) + bias. */
 // @ts-ignore: decorator
-@inline function initRows(c: usize, bias: usize, n: i32, accumulate: i32, r0: i32, r1: i32): void {
+@inline function initBlock(c: usize, bias: usize, n: i32, accumulate: i32, r0: i32, r1: i32, c0: i32, c1: i32): void {
   if (accumulate != 0 && bias == 0) return;
+  const bytes = <usize>(c1 - c0) << 2;
   for (let i = r0; i < r1; i++) {
-    const row = c + ((<usize>i * <usize>n) << 2);
+    const row = c + ((<usize>i * <usize>n + <usize>c0) << 2);
     if (accumulate == 0) {
-      if (bias == 0) memory.fill(row, 0, <usize>n << 2);
-      else memory.copy(row, bias, <usize>n << 2);
+      if (bias == 0) memory.fill(row, 0, bytes);
+      else memory.copy(row, bias + (<usize>c0 << 2), bytes);
     } else {
-      for (let j = 0; j < n; j++) {
+      for (let j = 0; j < c1 - c0; j++) {
         const p = row + (<usize>j << 2);
-        store<f32>(p, load<f32>(p) + load<f32>(bias + (<usize>j << 2)));
+        store<f32>(p, load<f32>(p) + load<f32>(bias + (<usize>(c0 + j) << 2)));
       }
     }
   }
@@ -148,17 +151,17 @@ export function matmul_scratch_floats(): i32 {
 }
 
 // @ts-ignore: decorator
-@inline function gemm(c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32, accumulate: i32, scratch: usize, r0: i32, r1: i32, ta: bool, tb: bool): void {
-  if (r1 <= r0 || n <= 0) return;
-  initRows(c, bias, n, accumulate, r0, r1);
+@inline function gemm(c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32, accumulate: i32, scratch: usize, r0: i32, r1: i32, c0: i32, c1: i32, ta: bool, tb: bool): void {
+  if (r1 <= r0 || c1 <= c0) return;
+  initBlock(c, bias, n, accumulate, r0, r1, c0, c1);
   if (k <= 0) return;
   if (ASC_FEATURE_SIMD) {
     const ap = scratch;
     const bp = scratch + (<usize>(MC * KC) << 2);
     const tmp = bp + (<usize>(KC * NC) << 2); // 4x8 edge tile, row stride 32 bytes
     const cs = <usize>n << 2;
-    for (let j0 = 0; j0 < n; j0 += NC) {
-      const nc = min(NC, n - j0);
+    for (let j0 = c0; j0 < c1; j0 += NC) {
+      const nc = min(NC, c1 - j0);
       for (let k0 = 0; k0 < k; k0 += KC) {
         const kc = min(KC, k - k0);
         packB(bp, b, k0, kc, j0, nc, n, k, tb);
@@ -198,7 +201,7 @@ export function matmul_scratch_floats(): i32 {
       const row = c + ((<usize>i * <usize>n) << 2);
       for (let kk = 0; kk < k; kk++) {
         const av = elemA(a, i, kk, m, k, ta);
-        for (let j = 0; j < n; j++) {
+        for (let j = c0; j < c1; j++) {
           const p = row + (<usize>j << 2);
           store<f32>(p, load<f32>(p) + av * elemB(b, kk, j, n, k, tb));
         }
@@ -207,14 +210,14 @@ export function matmul_scratch_floats(): i32 {
   }
 }
 
-export function matmul_nn(c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32, accumulate: i32, scratch: usize, r0: i32, r1: i32): void {
-  gemm(c, a, b, bias, m, n, k, accumulate, scratch, r0, r1, false, false);
+export function matmul_nn(c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32, accumulate: i32, scratch: usize, r0: i32, r1: i32, c0: i32, c1: i32): void {
+  gemm(c, a, b, bias, m, n, k, accumulate, scratch, r0, r1, c0, c1, false, false);
 }
 
-export function matmul_nt(c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32, accumulate: i32, scratch: usize, r0: i32, r1: i32): void {
-  gemm(c, a, b, bias, m, n, k, accumulate, scratch, r0, r1, false, true);
+export function matmul_nt(c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32, accumulate: i32, scratch: usize, r0: i32, r1: i32, c0: i32, c1: i32): void {
+  gemm(c, a, b, bias, m, n, k, accumulate, scratch, r0, r1, c0, c1, false, true);
 }
 
-export function matmul_tn(c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32, accumulate: i32, scratch: usize, r0: i32, r1: i32): void {
-  gemm(c, a, b, bias, m, n, k, accumulate, scratch, r0, r1, true, false);
+export function matmul_tn(c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32, accumulate: i32, scratch: usize, r0: i32, r1: i32, c0: i32, c1: i32): void {
+  gemm(c, a, b, bias, m, n, k, accumulate, scratch, r0, r1, c0, c1, true, false);
 }

@@ -31,7 +31,7 @@
  *   + profile: where the time of a udi-wasm step goes, for the MLP and CNN steps, 1 and 2 threads.
  *              Uninstrumented: the step, its batch copy alone, and (1 thread) the step's recorded
  *              sequence of WebAssembly calls replayed with nothing around it; JS = the rest.
- *              Instrumented (bench only: rt.kernels' methods, raw exports and pool.run wrapped with
+ *              Instrumented (bench only: rt.kernels' methods, raw exports and pool.post and pool.join wrapped with
  *              self-time accounting): time per export (matmuls per shape), per wrapper, in layer
  *              code, in the pool's dispatch + wait (2 threads), and GC (PerformanceObserver).
  *              bench/cpuprof.ts gives V8's sampling CPU profile of the same steps.
@@ -64,6 +64,7 @@ import { defaultConfig, type Method, predict, type Model, train } from '../src/t
 import { MultimodalNet } from '../src/train/net.js';
 import { batchOrder, mlpStep, trainerStep, type UdiStep } from './steps.js';
 import { OTHER_CPU_MAX, OtherCpu } from './meter.js';
+import { Ceiling } from './ceiling.js';
 
 // ---- options -----------------------------------------------------------------------------------
 
@@ -144,7 +145,7 @@ const meter = new OtherCpu();
 
 // ---- rows --------------------------------------------------------------------------------------
 
-type Impl = 'udi-wasm' | 'tfjs-wasm' | 'tfjs-cpu';
+type Impl = 'udi-wasm' | 'tfjs-wasm' | 'tfjs-cpu' | 'ceiling';
 interface Row {
   name: string;
   impl: Impl;
@@ -155,6 +156,13 @@ interface Row {
   ratioVsTfjs?: number | null;
   /** Which tfjs row the ratio is against. */
   ratioPeer?: Impl;
+  /** The ceiling row: GFLOP/s of the f32x4 mul+add loop on one thread, timed in the same rounds as its group. */
+  gflops?: number | null;
+  /** Steps with a known FLOP count: the time at the ceiling (threads x the 1-thread ceiling), and msPerStep / that. */
+  floorMs?: number;
+  ofFloor?: number;
+  /** Rows with threads > 1: ms per step on 1 thread / on this many (same group, same rounds). */
+  speedupVs1Thread?: number;
   minMs?: number;
   maxMs?: number;
   stepsPerBatch?: number;
@@ -387,6 +395,7 @@ interface Ctx {
   split: { train: Dataset; val: Dataset; test: Dataset };
   rts: Runtime[]; // [1 thread, 2 threads]
   tfjsOk: boolean;
+  ceiling: Ceiling;
 }
 
 const ENC: Record<string, EncoderConfig> = {
@@ -410,6 +419,8 @@ interface Group {
   make: (rt: Runtime) => UdiStep;
   /** The step the tfjs peer is validated against (default: make): the same maths as the peer's optimiser. */
   makeRef?: (rt: Runtime) => UdiStep;
+  /** FLOPs of one step (multiply-adds x 2), when the step is mostly matmul: its floor is then timed against the ceiling. */
+  flops?: number;
   tf?: { enc: EncoderConfig | { type: 'plain-mlp'; hidden: number }; opt: () => tf.Optimizer; inShape: number[]; tolerance: number; backend: 'wasm' | 'cpu' };
 }
 
@@ -421,6 +432,8 @@ function groups(ctx: Ctx): Group[] {
       name: 'step:mlp-784-256-10',
       modality: 'image',
       make: (rt) => mlpStep(rt, tr, 'image', { hidden: 256, batch: BATCH, lr: MLP_LR, momentum: MLP_MOMENTUM, seed: SEED }),
+      // forward x·W1 and h·W2, backward dW1 = xᵀ·dh, dW2 = hᵀ·dz, dh = dz·W2ᵀ (no dx for the input)
+      flops: 2 * BATCH * (2 * 784 * 256 + 3 * 256 * 10),
       tf: { enc: { type: 'plain-mlp', hidden: 256 }, opt: () => tf.train.momentum(MLP_LR, MLP_MOMENTUM), inShape: [784], tolerance: 1e-6, backend: 'wasm' },
     },
     {
@@ -480,12 +493,28 @@ async function measureGroup(ctx: Ctx, g: Group): Promise<Map<number, UdiStep>> {
       row.error = (e as Error).message;
     }
   }
+  let ceilingRow: Row | null = null;
+  if (g.flops) {
+    ceilingRow = { name: g.name, impl: 'ceiling', threads: 1, status: 'ok' };
+    rows.push(ceilingRow);
+    slots.push({ impl: 'ceiling', threads: 1, step: () => void ctx.ceiling.sample(), steps: 0, row: ceilingRow });
+  }
   await timeSlots(slots);
+  const udi = slots.filter((x) => x.impl === 'udi-wasm').map((x) => x.row);
+  for (const r of udi) if (r.threads > 1 && udi[0].msPerStep && r.msPerStep) r.speedupVs1Thread = udi[0].msPerStep / r.msPerStep;
+  if (ceilingRow && g.flops) {
+    const gflops = ctx.ceiling.flopsPerSample / (ceilingRow.msPerStep! * 1e6);
+    Object.assign(ceilingRow, { gflops, samplesPerSec: undefined, note: `f32x4 mul+add loop, ${gflops.toFixed(1)} GFLOP/s; one ${(g.flops / 1e6).toFixed(1)} MFLOP step at this speed: ${(g.flops / (gflops * 1e6)).toFixed(3)} ms` });
+    for (const r of udi) {
+      r.floorMs = g.flops / (gflops * r.threads * 1e6);
+      r.ofFloor = r.msPerStep! / r.floorMs;
+    }
+  }
   if (g.tf && ctx.tfjsOk && g.tf.backend === 'cpu') await cnnPeers(ctx, g);
   tfPeer?.dispose();
   const brief = rows
     .filter((r) => r.name === g.name)
-    .map((r) => `${r.impl}/${r.threads} ${r.status === 'ok' ? r.msPerStep?.toFixed(2) + ' ms' : r.status}`)
+    .map((r) => `${r.impl}/${r.threads} ${r.status !== 'ok' ? r.status : r.impl === 'ceiling' ? r.gflops?.toFixed(1) + ' GFLOP/s' : r.msPerStep?.toFixed(2) + ' ms' + (r.ofFloor ? ` (${r.ofFloor.toFixed(2)}x floor)` : '')}`)
     .join(', ');
   console.log(`  ${g.name.padEnd(34)} ${((now() - t0) / 1000).toFixed(1).padStart(5)} s  ${brief}`);
   return steps;
@@ -546,7 +575,7 @@ async function cnnPeers(ctx: Ctx, g: Group): Promise<void> {
 // ---- profile: where a udi-wasm step's time goes ------------------------------------------------
 
 /** Kernels methods that are not kernels (helpers), excluded from wrapping. */
-const KERNEL_HELPERS = new Set(['constructor', 'buf', 'size', 'same', 'finite', 'rows', 'rowsCols', 'labels', 'divOpts', 'conv']);
+const KERNEL_HELPERS = new Set(['constructor', 'buf', 'ibuf', 'check', 'rc', 'size', 'same', 'finite', 'split', 'elementwise', 'finish', 'rowsCols', 'labels', 'invT', 'eps', 'conv']);
 
 interface Acc {
   calls: number;
@@ -564,7 +593,7 @@ class Instrument {
   private undo: (() => void)[] = [];
 
   constructor(readonly rt: Runtime) {
-    const K = rt.kernels as unknown as Record<string, unknown> & { raw: Record<string, (...a: number[]) => unknown>; pool: { run: (...a: unknown[]) => unknown } | null };
+    const K = rt.kernels as unknown as Record<string, unknown> & { raw: Record<string, (...a: number[]) => unknown>; pool: object | null };
     const raw = K.raw;
     const wrappedRaw: Record<string, (...a: number[]) => unknown> = {};
     for (const name of KERNEL_NAMES) {
@@ -585,10 +614,11 @@ class Instrument {
       this.undo.push(() => delete K[name]);
     }
     if (K.pool) {
-      const pool = K.pool;
-      const run = pool.run;
-      pool.run = this.wrap('sync:pool.run', run, pool);
-      this.undo.push(() => delete (pool as { run?: unknown }).run);
+      const pool = K.pool as unknown as Record<'post' | 'join', (...a: unknown[]) => unknown>;
+      for (const name of ['post', 'join'] as const) {
+        pool[name] = this.wrap(`sync:pool.${name}`, pool[name], pool);
+        this.undo.push(() => delete (pool as Partial<typeof pool>)[name]);
+      }
     }
   }
 
@@ -1038,7 +1068,7 @@ async function predictMemory(ctx: Ctx, encoders: Record<string, EncoderConfig>, 
 const fmt = (v: number | null | undefined, d: number) => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(d));
 
 function printTable(rs: Row[]): void {
-  const head = ['name', 'impl', 'thr', 'ms/step', 'samples/s', 'range ms', 'vs tfjs', 'rounds', 'others', 'check'];
+  const head = ['name', 'impl', 'thr', 'ms/step', 'samples/s', 'range ms', 'vs tfjs', 'vs floor', 'vs 1 thr', 'rounds', 'others', 'check'];
   const lines: string[][] = [head];
   let last = '';
   for (const r of rs) {
@@ -1054,9 +1084,11 @@ function printTable(rs: Row[]): void {
       bad ? '' : fmt(r.samplesPerSec, 0),
       bad || r.minMs === undefined ? '' : `${fmt(r.minMs, 2)}-${fmt(r.maxMs, 2)}`,
       bad || r.ratioVsTfjs == null ? '' : `${r.ratioVsTfjs.toFixed(2)}x${r.ratioPeer === 'tfjs-cpu' ? ' (cpu)' : ''}`,
+      bad || r.ofFloor == null ? '' : `${r.ofFloor.toFixed(2)}x`,
+      bad || r.speedupVs1Thread == null ? '' : `${r.speedupVs1Thread.toFixed(2)}x`,
       bad || r.runs === undefined ? '' : `${r.runs}${r.roundsDiscarded ? ` (+${r.roundsDiscarded})` : ''}`,
       bad || r.otherCpu == null ? '' : `${r.otherCpu.toFixed(2)}${r.otherCpu > OTHER_CPU_MAX ? ' !' : ''}`,
-      r.validation ? (r.validation.ok ? `ok (Δw ${r.validation.maxAbsWeightDiff.toExponential(0)})` : `MISMATCH Δloss ${Math.abs(r.validation.lossUdi - r.validation.lossPeer).toExponential(1)} Δw ${r.validation.maxAbsWeightDiff.toExponential(1)}`) : r.testAcc !== undefined ? `acc ${r.testAcc.toFixed(3)}` : '',
+      r.gflops != null ? `${r.gflops.toFixed(1)} GFLOP/s` : r.validation ? (r.validation.ok ? `ok (Δw ${r.validation.maxAbsWeightDiff.toExponential(0)})` : `MISMATCH Δloss ${Math.abs(r.validation.lossUdi - r.validation.lossPeer).toExponential(1)} Δw ${r.validation.maxAbsWeightDiff.toExponential(1)}`) : r.testAcc !== undefined ? `acc ${r.testAcc.toFixed(3)}` : '',
     ]);
   }
   const failed = (l: string[]) => (l[3] ?? '').startsWith('✗') || l[3] === 'skipped';
@@ -1091,6 +1123,7 @@ async function main(): Promise<void> {
   const cpus = os.cpus();
   console.log(`e2e bench: node ${process.version}, ${cpus[0]?.model ?? 'unknown cpu'} x${cpus.length}, runs ${RUNS}, batch ~${BATCH_MS} ms${quick ? ', quick' : ''}; GC: ${gcMethod}`);
   const rts: Runtime[] = [];
+  let disposeCeiling = () => {};
   try {
     rts.push(await createRuntime({ threads: 1 }), await createRuntime({ threads: 2 }));
     for (const rt of rts) if (rt.info.threadsNote) notes.push(`udi threads ${rt.info.requestedThreads}: ${rt.info.threadsNote}`);
@@ -1107,7 +1140,8 @@ async function main(): Promise<void> {
     }
     console.log(`udi: ${rts.map((rt) => `${rt.info.build}/${rt.info.threads}`).join(', ')}; tfjs: ${JSON.stringify(tfjsMeta)}`);
     if (!meter.available) notes.push('/proc/stat is not readable: rounds are not checked for other busy processes');
-    const ctx: Ctx = { split, rts, tfjsOk };
+    const ctx: Ctx = { split, rts, tfjsOk, ceiling: await Ceiling.create(WARM_MS, 1) };
+    disposeCeiling = () => ctx.ceiling.dispose();
 
     // 1, 2 and 4: steps
     console.log('\nsteps (batch 64):');
@@ -1234,6 +1268,7 @@ async function main(): Promise<void> {
     console.log('');
     console.log('ms/step: median over rounds (steps) or wall / steps (runs, per-epoch validation included); samples/s = steps x 64 / wall time.');
     console.log('vs tfjs: udi-wasm speed / tfjs speed for the same name (> 1: udi-wasm faster); "(cpu)": against the tfjs cpu backend (tfjs-wasm cannot train a convolution).');
+    console.log('vs floor: ms/step / (the step\'s FLOPs at threads x the ceiling row\'s GFLOP/s, timed in the same rounds); vs 1 thr: 1-thread ms/step / this row\'s.');
     console.log('check: first step from the same weights on the same batch, udi-wasm vs the tfjs peer (Δw = max |weight difference|), or test accuracy of a run.');
     const contended = rows.filter((r) => r.otherCpu != null && r.otherCpu > OTHER_CPU_MAX);
     if (contended.length) console.log(`WARNING: rows marked "!" did not get enough quiet rounds (other processes busy); their 2-thread figures are not trustworthy.`);
@@ -1263,6 +1298,7 @@ async function main(): Promise<void> {
     }
   } finally {
     for (const rt of rts) rt.dispose();
+    disposeCeiling();
   }
 }
 

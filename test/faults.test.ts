@@ -2,6 +2,7 @@
 // and the runtime stays usable (on the calling thread, with the same bits).
 import { describe, expect, it } from 'vitest';
 import { createRuntime, WorkerError } from '../src/index.js';
+import type { WorkerPool } from '../src/runtime/pool.js';
 
 const shape = { m: 96, n: 160, k: 200 };
 
@@ -40,11 +41,15 @@ describe('worker faults', () => {
   it('a trap inside a worker becomes a WorkerError naming the kernel, and the pool keeps working', async () => {
     const p = await product(2);
     try {
-      const k = p.rt.kernels as unknown as { pool: { run: (...a: unknown[]) => void }; raw: Record<string, (...a: number[]) => unknown>; index: Record<string, number>; scratch: { ptr: number }[] };
+      const k = p.rt.kernels as unknown as { pool: WorkerPool; raw: Record<string, (...a: number[]) => unknown>; index: Record<string, number>; scratch: { ptr: number }[] };
       const bad = 0x7ffffff0; // far outside memory: the worker's loads trap
-      expect(() =>
-        k.pool.run(k.raw.matmul_nn, k.index.matmul_nn, shape.m, shape.m / 2, (r0: number, r1: number, t: number) => [p.c.ptr, t === 1 ? bad : p.a.ptr, p.b.ptr, 0, shape.m, shape.n, shape.k, 0, k.scratch[t].ptr, r0, r1]),
-      ).toThrow(/matmul_nn failed \(trapped\) in worker 1/);
+      const half = shape.m / 2;
+      const args = (t: number) => [p.c.ptr, t === 1 ? bad : p.a.ptr, p.b.ptr, 0, shape.m, shape.n, shape.k, 0, k.scratch[t].ptr, t * half, (t + 1) * half, 0, shape.n];
+      expect(() => {
+        k.pool.post(0, k.index.matmul_nn, args(1));
+        k.raw.matmul_nn(...args(0));
+        k.pool.join(k.index.matmul_nn);
+      }).toThrow(/matmul_nn failed \(trapped\) in worker 1/);
       expect(p.rt.kernels.threads).toBe(2);
       const ref = await product(1);
       expect(Buffer.from(p.run().buffer).equals(Buffer.from(ref.run().buffer))).toBe(true);

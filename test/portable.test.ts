@@ -96,12 +96,12 @@ beforeAll(async () => {
   node2 = await timed('node: train, 2 threads', () =>
     runFixture(async (o) => {
       const rt = await createRuntime(o);
-      const pool = (rt as unknown as { pool: { run: (...a: unknown[]) => void } | null }).pool;
+      const pool = (rt as unknown as { pool: { join: (...a: unknown[]) => void } | null }).pool;
       if (pool) {
-        const run = pool.run.bind(pool);
-        pool.run = (...a) => {
+        const join = pool.join.bind(pool);
+        pool.join = (...a) => {
           splitCalls++;
-          run(...a);
+          join(...a);
         };
       }
       return rt;

@@ -1,5 +1,5 @@
 // 1 and 2 threads give bitwise-equal outputs: createRuntime({ threads: 2 }) (the simd-threads build,
-// rows split over the calling thread and one worker) against threads: 1 with the simd build, for
+// rows or columns split over the calling thread and one worker) against threads: 1 with the simd build, for
 // matmul in every layout and conv2d forward and backward, on shapes big enough to be split.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, Kernels, type ConvShape, type KernelName, type MatmulLayout, type Runtime } from '../src/index.js';
@@ -9,21 +9,31 @@ import type { WorkerPool } from '../src/runtime/pool.js';
 import { convGeometry } from './cases.js';
 import { expectBitwise, Rand, scoped } from './helpers.js';
 
-const ROW_KERNELS = ['matmul_nn', 'matmul_nt', 'matmul_tn', 'im2col'] as const;
+const SPLIT_KERNELS = ['matmul_nn', 'matmul_nt', 'matmul_tn', 'im2col'] as const;
+
+/** The range a calling-thread call computed: rows [r0, r1), and for matmul columns [c0, c1). */
+interface Range {
+  r0: number;
+  r1: number;
+  c0: number;
+  c1: number;
+}
 
 /**
  * Kernels over the same runtime (memory, module, worker pool) whose calling-thread calls of the
- * row-parallel kernels are recorded: when a call is split, the calling thread computes rows [0, chunk)
- * only and the worker the rest, so the recorded r1 is below the row count.
+ * range-parallel kernels are recorded: when a call is split, the calling thread computes the first
+ * chunk of rows (or, for a matmul with m < n, of columns) only and the worker the rest.
  */
-function recordingKernels(rt: Runtime): { kernels: Kernels; calls: Map<string, [number, number][]> } {
+function recordingKernels(rt: Runtime): { kernels: Kernels; calls: Map<string, Range[]> } {
   const pool = (rt as unknown as { pool: WorkerPool | null }).pool;
-  const calls = new Map<string, [number, number][]>(ROW_KERNELS.map((n) => [n, []]));
+  const calls = new Map<string, Range[]>(SPLIT_KERNELS.map((n) => [n, []]));
   const raw = { ...rt.kernels.raw } as RawKernels;
-  for (const name of ROW_KERNELS) {
+  for (const name of SPLIT_KERNELS) {
     const fn = rt.kernels.raw[name];
     raw[name] = (...args: number[]) => {
-      calls.get(name)!.push([args[args.length - 2], args[args.length - 1]]);
+      // matmul: ... r0 r1 c0 c1; im2col: ... r0 r1
+      const at = name === 'im2col' ? args.length - 2 : args.length - 4;
+      calls.get(name)!.push({ r0: args[at], r1: args[at + 1], c0: name === 'im2col' ? 0 : args[at + 2], c1: name === 'im2col' ? Infinity : args[at + 3] });
       return fn(...args);
     };
   }
@@ -52,21 +62,33 @@ describe('1 and 2 threads are bitwise equal', () => {
     expect(one.kernels.threads).toBe(1);
   });
 
-  /** The last calling-thread call of `name`: it must cover rows [0, r1) with r1 < rows. */
-  function expectSplit(name: KernelName, rows: number, what: string): void {
+  /**
+   * The last calling-thread call of `name` must cover only a first chunk: of the rows [0, r1) with
+   * r1 < rows and every column, or (by = 'cols') of the columns [0, c1) with c1 < cols and every row.
+   */
+  function expectSplit(name: KernelName, by: 'rows' | 'cols', rows: number, cols: number, what: string): void {
     const list = rec.calls.get(name)!;
     const last = list[list.length - 1];
     expect(last, `${what}: ${name} was not called`).toBeDefined();
-    expect(last[0]).toBe(0);
-    expect(last[1] < rows, `${what}: ${name} ran rows [0, ${last[1]}) of ${rows} on the calling thread, so it was not split`).toBe(true);
+    const got = `rows [${last.r0}, ${last.r1}) × columns [${last.c0}, ${last.c1})`;
+    if (by === 'rows') {
+      expect(last.r0 === 0 && last.r1 < rows && last.c0 === 0 && last.c1 >= cols, `${what}: ${name} ran ${got} of ${rows}×${cols} on the calling thread, not a first chunk of rows`).toBe(true);
+    } else {
+      expect(last.c0 === 0 && last.c1 < cols && last.r0 === 0 && last.r1 === rows, `${what}: ${name} ran ${got} of ${rows}×${cols} on the calling thread, not a first chunk of columns`).toBe(true);
+    }
     list.length = 0;
   }
 
+  // [m, n, k]: m >= n splits the rows, m < n the columns (each thread then packs only its part of B).
   const shapes: [number, number, number][] = [
-    [64, 784, 256],
+    [784, 256, 64], // a weight gradient: rows
+    [64, 784, 256], // a batch of 64 through a wide layer: columns
+    [300, 130, 260],
     [130, 260, 300],
-    [9, 1001, 37], // odd: chunks of 8 rows and 1 row
-    [8, 2048, 8], // exactly 2^17 multiply-adds, the smallest split
+    [1001, 9, 37], // odd rows: chunks of 504 and 497
+    [9, 1001, 37], // odd columns: chunks of 504 and 497 (a partial 8-column strip)
+    [2048, 8, 8], // exactly 2^17 multiply-adds, the smallest split
+    [8, 2048, 8],
     [67, 515, 129],
   ];
   for (const layout of ['nn', 'nt', 'tn'] as MatmulLayout[]) {
@@ -90,7 +112,7 @@ describe('1 and 2 threads are bitwise equal', () => {
           const single = run(one, one.kernels);
           expectBitwise(what, single, run(two, two.kernels));
           expectBitwise(`${what} (recorded)`, single, run(two, rec.kernels));
-          expectSplit(`matmul_${layout}`, m, what);
+          expectSplit(`matmul_${layout}`, m < n ? 'cols' : 'rows', m, n, what);
         }
       }
     });
@@ -134,11 +156,11 @@ describe('1 and 2 threads are bitwise equal', () => {
       ] as const) {
         for (const key of Object.keys(single) as (keyof typeof single)[]) expectBitwise(`${what}${label} ${key}`, single[key], got[key]);
       }
-      expectSplit('im2col', rows, `${what} im2col`);
+      expectSplit('im2col', 'rows', rows, kk, `${what} im2col`);
       // conv2d: matmul_nn (rows × oc × kk); backward: matmul_tn (kk × oc × rows) and matmul_nt (rows × kk × oc)
-      expectSplit('matmul_nn', rows, `${what} forward matmul`);
-      expectSplit('matmul_tn', kk, `${what} dw matmul`);
-      expectSplit('matmul_nt', rows, `${what} dcol matmul`);
+      expectSplit('matmul_nn', 'rows', rows, oc, `${what} forward matmul`);
+      expectSplit('matmul_tn', 'rows', kk, oc, `${what} dw matmul`);
+      expectSplit('matmul_nt', 'rows', rows, kk, `${what} dcol matmul`);
     }
   });
 });

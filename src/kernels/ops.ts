@@ -8,7 +8,7 @@
  */
 import { ARENA_BASE, type Arena, type F32, type I32 } from '../runtime/arena.js';
 import type { WorkerPool } from '../runtime/pool.js';
-import { KERNEL_NAMES, type KernelName, type RawKernels } from './spec.js';
+import { KERNEL_NAMES, KERNELS, type KernelName, type RawKernels } from './spec.js';
 
 export class ShapeError extends Error {
   readonly code = 'SHAPE_MISMATCH';
@@ -54,7 +54,7 @@ export interface DivergenceOptions {
   eps?: number;
 }
 
-/** Matmuls with fewer multiply-adds than this run on the calling thread only. */
+/** Matmuls with fewer multiply-adds (and im2col calls with fewer element operations) than this run on the calling thread only. */
 const PARALLEL_MIN_MACS = 1 << 17;
 /** Element-wise kernels (optimiser steps) over fewer elements than this run on the calling thread only. */
 const ELEMENTWISE_PARALLEL_MIN = 1 << 16;
@@ -74,9 +74,42 @@ export function poolOutputSize(s: PoolShape): { ho: number; wo: number } {
   return { ho: Math.floor((s.h - s.k) / stride) + 1, wo: Math.floor((s.w - s.k) / stride) + 1 };
 }
 
+/**
+ * Call a kernel with the arguments in `a`. Positional on purpose: `fn.apply(null, a)` and `fn(...a)`
+ * box every element of a double array into a new heap number on each call.
+ */
+function invoke(fn: (...a: number[]) => unknown, a: number[]): void {
+  switch (a.length) {
+    case 3:
+      fn(a[0], a[1], a[2]);
+      return;
+    case 4:
+      fn(a[0], a[1], a[2], a[3]);
+      return;
+    case 8:
+      fn(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+      return;
+    case 11:
+      fn(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]);
+      return;
+    case 13:
+      fn(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12]);
+      return;
+    case 14:
+      fn(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13]);
+      return;
+    default:
+      fn.apply(null, a);
+  }
+}
+
 export class Kernels {
   private readonly index: Record<KernelName, number>;
   private readonly scratchFloats: number;
+  /** One reusable argument list per kernel, so a call allocates nothing. */
+  private readonly argv: Record<KernelName, number[]>;
+  /** Base pointers of an element-wise call while it is split. */
+  private readonly bases = [0, 0, 0, 0, 0, 0, 0, 0];
 
   constructor(
     readonly raw: RawKernels,
@@ -86,6 +119,7 @@ export class Kernels {
     private readonly scratch: F32[],
   ) {
     this.index = Object.fromEntries(KERNEL_NAMES.map((n, i) => [n, i])) as Record<KernelName, number>;
+    this.argv = Object.fromEntries(KERNEL_NAMES.map((n) => [n, KERNELS[n].args.map(() => 0)])) as unknown as Record<KernelName, number[]>;
     this.scratchFloats = raw.matmul_scratch_floats() as number;
     for (const s of scratch) if (s.length < this.scratchFloats) throw new Error('Kernels: matmul scratch buffer too small');
   }
@@ -96,12 +130,26 @@ export class Kernels {
   }
 
   // ---- checks ---------------------------------------------------------------------------------
+  // Allocation-free on success: the expected size is described by a label ('m×n') and up to four
+  // dimensions, turned into a message only when the check fails.
 
-  /** Check a buffer; `shape` describes the expected size for the error message (a function, so the hot path builds no string). */
-  private buf(op: string, name: string, b: F32 | I32, expected: number, shape: () => string, kind: 'f32' | 'i32' = 'f32'): number {
+  /** Check an f32 buffer of `expected` elements and return its offset. */
+  private buf(op: string, name: string, b: F32, expected: number, shape = '', d0 = -1, d1 = -1, d2 = -1, d3 = -1): number {
+    return this.check(op, name, b, 'f32', expected, shape, d0, d1, d2, d3);
+  }
+  /** Check an i32 buffer of `expected` elements and return its offset. */
+  private ibuf(op: string, name: string, b: I32, expected: number, shape = '', d0 = -1, d1 = -1, d2 = -1, d3 = -1): number {
+    return this.check(op, name, b, 'i32', expected, shape, d0, d1, d2, d3);
+  }
+
+  private check(op: string, name: string, b: F32 | I32, kind: 'f32' | 'i32', expected: number, shape: string, d0: number, d1: number, d2: number, d3: number): number {
     if (b === undefined || b === null || typeof b.ptr !== 'number') throw new TypeError(`${op}: ${name} must be a ${kind} buffer from the runtime's arena`);
     if (b.kind !== kind) throw new TypeError(`${op}: ${name} must be an ${kind} buffer, got ${b.kind}`);
-    if (b.length !== expected) throw new ShapeError(`${op}: ${name} has ${b.length} elements, expected ${shape()} = ${expected}`);
+    if (b.length !== expected) {
+      const ds = [d0, d1, d2, d3].filter((d) => d >= 0);
+      const what = shape === '' ? `${expected}` : ds.length <= 1 ? `${shape} = ${expected}` : `${shape} = ${dims(...ds)} = ${expected}`;
+      throw new ShapeError(`${op}: ${name} has ${b.length} elements, expected ${what}`);
+    }
     const end = b.ptr + 4 * b.length;
     if (!Number.isInteger(b.ptr) || b.ptr % 4 !== 0 || b.ptr < ARENA_BASE || end > this.arena.capacityBytes) {
       throw new RangeError(`${op}: ${name} (offset ${b.ptr}, ${b.length} elements) lies outside WebAssembly memory (${this.arena.capacityBytes} bytes)`);
@@ -109,14 +157,21 @@ export class Kernels {
     return b.ptr;
   }
 
+  /** A (rows, cols) buffer. */
+  private rc(op: string, name: string, b: F32, rows: number, cols: number): number {
+    return this.buf(op, name, b, rows * cols, 'rows×cols', rows, cols);
+  }
+
   private size(op: string, name: string, v: number): number {
     if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) throw new ShapeError(`${op}: ${name} must be a whole number >= 0, got ${v}`);
     return v;
   }
 
-  private same(op: string, names: string, ...bufs: (F32 | I32)[]): number {
-    const n = bufs[0].length;
-    for (const b of bufs) if (b.length !== n) throw new ShapeError(`${op}: ${names} must have the same length, got ${bufs.map((x) => x.length).join(', ')}`);
+  private same(op: string, names: string, a: F32 | I32, b: F32 | I32, c?: F32 | I32, d?: F32 | I32): number {
+    const n = a.length;
+    if (b.length !== n || (c !== undefined && c.length !== n) || (d !== undefined && d.length !== n)) {
+      throw new ShapeError(`${op}: ${names} must have the same length, got ${[a, b, c, d].filter((x) => x !== undefined).map((x) => x!.length).join(', ')}`);
+    }
     return n;
   }
 
@@ -125,33 +180,68 @@ export class Kernels {
     return v;
   }
 
-  /** Run a row-parallel kernel; the last two arguments of `args(r0, r1, t)` are r0, r1. */
-  private rows(name: KernelName, rows: number, align: number, work: number, args: (r0: number, r1: number, t: number) => number[]): void {
-    const fn = this.raw[name];
-    if (!this.pool?.alive || rows < 2 * align || work < PARALLEL_MIN_MACS) {
-      fn(...args(0, rows, 0));
-      return;
+  // ---- splitting over the worker pool ---------------------------------------------------------
+
+  /**
+   * Run a range-parallel kernel. `argv` is its whole argument list except the range: argv[at] and
+   * argv[at+1] get [start, end) of each chunk of [0, extent) (chunks are multiples of `align`), and
+   * argv[scratchAt] the running thread's matmul scratch buffer. Work (multiply-adds, or element
+   * operations) below PARALLEL_MIN_MACS runs on the calling thread only.
+   */
+  private split(name: KernelName, argv: number[], at: number, extent: number, align: number, work: number, scratchAt: number): void {
+    const pool = this.pool;
+    const threads = pool !== null && pool.alive ? pool.size + 1 : 1;
+    const chunk = threads > 1 && extent >= 2 * align && work >= PARALLEL_MIN_MACS ? Math.ceil(extent / threads / align) * align : extent;
+    for (let t = 1; t * chunk < extent; t++) {
+      argv[at] = t * chunk;
+      argv[at + 1] = Math.min(extent, (t + 1) * chunk);
+      if (scratchAt >= 0) argv[scratchAt] = this.scratch[t].ptr;
+      pool!.post(t - 1, this.index[name], argv);
     }
-    const threads = this.pool.size + 1;
-    const chunk = Math.ceil(rows / threads / align) * align;
+    argv[at] = 0;
+    argv[at + 1] = chunk;
+    if (scratchAt >= 0) argv[scratchAt] = this.scratch[0].ptr;
     // Expected time at a pessimistic 0.1 GFLOP/s, so a slow but live worker is never declared dead.
-    this.pool.run(fn, this.index[name], rows, chunk, args, work / 5e4);
+    this.finish(name, argv, chunk < extent, work / 5e4);
   }
 
   /**
-   * Run an element-wise kernel over n elements, split into contiguous chunks (multiples of 4) over
-   * the pool when n is large; `args(offset, count)` gives the arguments for elements [offset, offset+count).
+   * Run an element-wise kernel whose arguments start with `nptrs` buffer offsets followed by the
+   * element count n, split into contiguous chunks (multiples of 4) over the pool when n is large.
    * Element-wise arithmetic does not depend on the split, so the bits do not either.
    */
-  private elementwise(name: KernelName, n: number, args: (offset: number, count: number) => number[]): void {
+  private elementwise(name: KernelName, argv: number[], nptrs: number): void {
+    const n = argv[nptrs];
+    const pool = this.pool;
+    const threads = pool !== null && pool.alive && n >= ELEMENTWISE_PARALLEL_MIN ? pool.size + 1 : 1;
+    const chunk = Math.ceil(n / threads / 4) * 4;
+    if (threads > 1) {
+      for (let i = 0; i < nptrs; i++) this.bases[i] = argv[i];
+      for (let t = 1; t * chunk < n; t++) {
+        for (let i = 0; i < nptrs; i++) argv[i] = this.bases[i] + 4 * t * chunk;
+        argv[nptrs] = Math.min(n, (t + 1) * chunk) - t * chunk;
+        pool!.post(t - 1, this.index[name], argv);
+      }
+      for (let i = 0; i < nptrs; i++) argv[i] = this.bases[i];
+      argv[nptrs] = Math.min(n, chunk);
+    }
+    this.finish(name, argv, chunk < n, n / 1e4);
+  }
+
+  /** Run the calling thread's share, then wait for the posted ones (if any). */
+  private finish(name: KernelName, argv: number[], posted: boolean, expectedMs: number): void {
     const fn = this.raw[name];
-    if (!this.pool?.alive || n < ELEMENTWISE_PARALLEL_MIN) {
-      fn(...args(0, n));
+    if (!posted) {
+      invoke(fn, argv);
       return;
     }
-    const threads = this.pool.size + 1;
-    const chunk = Math.ceil(n / threads / 4) * 4;
-    this.pool.run(fn, this.index[name], n, chunk, (r0, r1) => args(r0, r1 - r0), n / 1e4);
+    let error: unknown = undefined;
+    try {
+      invoke(fn, argv);
+    } catch (e) {
+      error = e;
+    }
+    this.pool!.join(this.index[name], expectedMs, error);
   }
 
   // ---- matmul ---------------------------------------------------------------------------------
@@ -160,139 +250,190 @@ export class Kernels {
   matmul(c: F32, a: F32, b: F32, o: MatmulOptions): void {
     const op = 'matmul';
     const layout = o.layout ?? 'nn';
+    const name: KernelName | null = layout === 'nn' ? 'matmul_nn' : layout === 'nt' ? 'matmul_nt' : layout === 'tn' ? 'matmul_tn' : null;
+    if (name === null) throw new TypeError(`matmul: layout must be 'nn', 'nt' or 'tn', got ${String(layout)}`);
     const m = this.size(op, 'm', o.m),
       n = this.size(op, 'n', o.n),
       k = this.size(op, 'k', o.k);
-    const cp = this.buf(op, 'C', c, m * n, () => `m×n = ${dims(m, n)}`);
-    const ap = this.buf(op, 'A', a, m * k, () => (layout === 'tn' ? `k×m = ${dims(k, m)}` : `m×k = ${dims(m, k)}`));
-    const bp = this.buf(op, 'B', b, k * n, () => (layout === 'nt' ? `n×k = ${dims(n, k)}` : `k×n = ${dims(k, n)}`));
-    const biasp = o.bias ? this.buf(op, 'bias', o.bias, n, () => `n = ${n}`) : 0;
-    const acc = o.accumulate ? 1 : 0;
-    const name: KernelName = layout === 'nn' ? 'matmul_nn' : layout === 'nt' ? 'matmul_nt' : layout === 'tn' ? 'matmul_tn' : (undefined as never);
-    if (name === undefined) throw new TypeError(`matmul: layout must be 'nn', 'nt' or 'tn', got ${String(layout)}`);
-    this.rows(name, m, 4, m * n * k, (r0, r1, t) => [cp, ap, bp, biasp, m, n, k, acc, this.scratch[t].ptr, r0, r1]);
+    const v = this.argv[name]; // c a b bias m n k accumulate scratch r0 r1 c0 c1
+    v[0] = this.buf(op, 'C', c, m * n, 'm×n', m, n);
+    v[1] = layout === 'tn' ? this.buf(op, 'A', a, m * k, 'k×m', k, m) : this.buf(op, 'A', a, m * k, 'm×k', m, k);
+    v[2] = layout === 'nt' ? this.buf(op, 'B', b, k * n, 'n×k', n, k) : this.buf(op, 'B', b, k * n, 'k×n', k, n);
+    v[3] = o.bias ? this.buf(op, 'bias', o.bias, n, 'n') : 0;
+    v[4] = m;
+    v[5] = n;
+    v[6] = k;
+    v[7] = o.accumulate ? 1 : 0;
+    // Split the rows; or, when A is the smaller operand (m < n), the columns, so that each thread
+    // packs only its own columns of B (and all of A) rather than all of B.
+    if (m < n) {
+      v[9] = 0;
+      v[10] = m;
+      this.split(name, v, 11, n, 8, m * n * k, 8);
+    } else {
+      v[11] = 0;
+      v[12] = n;
+      this.split(name, v, 9, m, 4, m * n * k, 8);
+    }
   }
 
   // ---- bias and activations -------------------------------------------------------------------
 
   /** out (rows,cols) = x + bias (cols). */
   biasAdd(out: F32, x: F32, bias: F32, rows: number, cols: number): void {
-    const s = () => `rows×cols = ${dims(rows, cols)}`;
-    this.raw.bias_add_forward(this.buf('biasAdd', 'out', out, rows * cols, s), this.buf('biasAdd', 'x', x, rows * cols, s), this.buf('biasAdd', 'bias', bias, cols, () => `cols = ${cols}`), rows, cols);
+    this.rowsCols('biasAdd', rows, cols);
+    this.raw.bias_add_forward(this.rc('biasAdd', 'out', out, rows, cols), this.rc('biasAdd', 'x', x, rows, cols), this.buf('biasAdd', 'bias', bias, cols, 'cols', cols), rows, cols);
   }
   /** dbias (cols) += column sums of dout (rows,cols). */
   biasAddBackward(dbias: F32, dout: F32, rows: number, cols: number): void {
-    this.raw.bias_add_backward(this.buf('biasAddBackward', 'dbias', dbias, cols, () => `cols = ${cols}`), this.buf('biasAddBackward', 'dout', dout, rows * cols, () => `rows×cols = ${dims(rows, cols)}`), rows, cols);
+    this.rowsCols('biasAddBackward', rows, cols);
+    this.raw.bias_add_backward(this.buf('biasAddBackward', 'dbias', dbias, cols, 'cols', cols), this.rc('biasAddBackward', 'dout', dout, rows, cols), rows, cols);
   }
 
   relu(out: F32, x: F32): void {
     const n = this.same('relu', 'out and x', out, x);
-    this.raw.relu_forward(this.buf('relu', 'out', out, n, () => `${n}`), this.buf('relu', 'x', x, n, () => `${n}`), n);
+    this.raw.relu_forward(this.buf('relu', 'out', out, n), this.buf('relu', 'x', x, n), n);
   }
   reluBackward(dx: F32, dout: F32, x: F32): void {
     const n = this.same('reluBackward', 'dx, dout and x', dx, dout, x);
-    this.raw.relu_backward(this.buf('reluBackward', 'dx', dx, n, () => `${n}`), this.buf('reluBackward', 'dout', dout, n, () => `${n}`), this.buf('reluBackward', 'x', x, n, () => `${n}`), n);
+    this.raw.relu_backward(this.buf('reluBackward', 'dx', dx, n), this.buf('reluBackward', 'dout', dout, n), this.buf('reluBackward', 'x', x, n), n);
   }
 
   gelu(out: F32, x: F32): void {
     const n = this.same('gelu', 'out and x', out, x);
-    this.raw.gelu_forward(this.buf('gelu', 'out', out, n, () => `${n}`), this.buf('gelu', 'x', x, n, () => `${n}`), n);
+    this.raw.gelu_forward(this.buf('gelu', 'out', out, n), this.buf('gelu', 'x', x, n), n);
   }
   geluBackward(dx: F32, dout: F32, x: F32): void {
     const n = this.same('geluBackward', 'dx, dout and x', dx, dout, x);
-    this.raw.gelu_backward(this.buf('geluBackward', 'dx', dx, n, () => `${n}`), this.buf('geluBackward', 'dout', dout, n, () => `${n}`), this.buf('geluBackward', 'x', x, n, () => `${n}`), n);
+    this.raw.gelu_backward(this.buf('geluBackward', 'dx', dx, n), this.buf('geluBackward', 'dout', dout, n), this.buf('geluBackward', 'x', x, n), n);
   }
 
   /** Inverted dropout with drop probability p in [0, 1); mask is kept for the backward pass. */
   dropout(out: F32, mask: F32, x: F32, p: number, rng: I32): void {
     const n = this.same('dropout', 'out, mask and x', out, mask, x);
     if (!(p >= 0 && p < 1)) throw new RangeError(`dropout: p must be in [0, 1), got ${p}`);
-    this.raw.dropout_forward(this.buf('dropout', 'out', out, n, () => `${n}`), this.buf('dropout', 'mask', mask, n, () => `${n}`), this.buf('dropout', 'x', x, n, () => `${n}`), n, p, this.buf('dropout', 'rng', rng, 4, () => '4', 'i32'));
+    this.raw.dropout_forward(this.buf('dropout', 'out', out, n), this.buf('dropout', 'mask', mask, n), this.buf('dropout', 'x', x, n), n, p, this.ibuf('dropout', 'rng', rng, 4));
   }
   dropoutBackward(dx: F32, dout: F32, mask: F32): void {
     const n = this.same('dropoutBackward', 'dx, dout and mask', dx, dout, mask);
-    this.raw.dropout_backward(this.buf('dropoutBackward', 'dx', dx, n, () => `${n}`), this.buf('dropoutBackward', 'dout', dout, n, () => `${n}`), this.buf('dropoutBackward', 'mask', mask, n, () => `${n}`), n);
+    this.raw.dropout_backward(this.buf('dropoutBackward', 'dx', dx, n), this.buf('dropoutBackward', 'dout', dout, n), this.buf('dropoutBackward', 'mask', mask, n), n);
   }
 
   // ---- softmax and losses ---------------------------------------------------------------------
 
-  private rowsCols(op: string, rows: number, cols: number, ...named: [string, F32][]): number[] {
+  private rowsCols(op: string, rows: number, cols: number): void {
     this.size(op, 'rows', rows);
     this.size(op, 'cols', cols);
-    return named.map(([name, b]) => this.buf(op, name, b, rows * cols, () => `rows×cols = ${dims(rows, cols)}`));
   }
 
   softmax(out: F32, x: F32, rows: number, cols: number): void {
-    const [o, i] = this.rowsCols('softmax', rows, cols, ['out', out], ['x', x]);
+    this.rowsCols('softmax', rows, cols);
+    const o = this.rc('softmax', 'out', out, rows, cols),
+      i = this.rc('softmax', 'x', x, rows, cols);
     this.raw.softmax_forward(o, i, rows, cols);
   }
   softmaxBackward(dx: F32, dy: F32, y: F32, rows: number, cols: number): void {
-    const [a, b, c] = this.rowsCols('softmaxBackward', rows, cols, ['dx', dx], ['dy', dy], ['y', y]);
+    this.rowsCols('softmaxBackward', rows, cols);
+    const a = this.rc('softmaxBackward', 'dx', dx, rows, cols),
+      b = this.rc('softmaxBackward', 'dy', dy, rows, cols),
+      c = this.rc('softmaxBackward', 'y', y, rows, cols);
     this.raw.softmax_backward(a, b, c, rows, cols);
   }
   logSoftmax(out: F32, x: F32, rows: number, cols: number): void {
-    const [o, i] = this.rowsCols('logSoftmax', rows, cols, ['out', out], ['x', x]);
+    this.rowsCols('logSoftmax', rows, cols);
+    const o = this.rc('logSoftmax', 'out', out, rows, cols),
+      i = this.rc('logSoftmax', 'x', x, rows, cols);
     this.raw.log_softmax_forward(o, i, rows, cols);
   }
   logSoftmaxBackward(dx: F32, dy: F32, y: F32, rows: number, cols: number): void {
-    const [a, b, c] = this.rowsCols('logSoftmaxBackward', rows, cols, ['dx', dx], ['dy', dy], ['y', y]);
+    this.rowsCols('logSoftmaxBackward', rows, cols);
+    const a = this.rc('logSoftmaxBackward', 'dx', dx, rows, cols),
+      b = this.rc('logSoftmaxBackward', 'dy', dy, rows, cols),
+      c = this.rc('logSoftmaxBackward', 'y', y, rows, cols);
     this.raw.log_softmax_backward(a, b, c, rows, cols);
   }
 
   private labels(op: string, labels: I32, rows: number, cols: number): number {
-    const p = this.buf(op, 'labels', labels, rows, () => `rows = ${rows}`, 'i32');
-    const v = this.arena.viewI32(labels);
+    const p = this.ibuf(op, 'labels', labels, rows, 'rows', rows);
+    const v = this.arena.heapI32,
+      at = p >> 2;
     for (let r = 0; r < rows; r++) {
-      if (!(v[r] >= 0 && v[r] < cols)) throw new RangeError(`${op}: label ${v[r]} in row ${r} is outside [0, ${cols})`);
+      const label = v[at + r];
+      if (!(label >= 0 && label < cols)) throw new RangeError(`${op}: label ${label} in row ${r} is outside [0, ${cols})`);
     }
     return p;
   }
 
   /** probs = softmax(logits); returns the mean cross-entropy over rows. */
   softmaxCrossEntropy(probs: F32, logits: F32, labels: I32, rows: number, cols: number): number {
-    const [p, z] = this.rowsCols('softmaxCrossEntropy', rows, cols, ['probs', probs], ['logits', logits]);
+    this.rowsCols('softmaxCrossEntropy', rows, cols);
+    const p = this.rc('softmaxCrossEntropy', 'probs', probs, rows, cols),
+      z = this.rc('softmaxCrossEntropy', 'logits', logits, rows, cols);
     return this.raw.softmax_xent_forward(p, z, this.labels('softmaxCrossEntropy', labels, rows, cols), rows, cols) as number;
   }
   /** dlogits += scale · (probs − onehot) / rows. */
   softmaxCrossEntropyBackward(dlogits: F32, probs: F32, labels: I32, rows: number, cols: number, scale = 1): void {
-    const [d, p] = this.rowsCols('softmaxCrossEntropyBackward', rows, cols, ['dlogits', dlogits], ['probs', probs]);
+    this.rowsCols('softmaxCrossEntropyBackward', rows, cols);
+    const d = this.rc('softmaxCrossEntropyBackward', 'dlogits', dlogits, rows, cols),
+      p = this.rc('softmaxCrossEntropyBackward', 'probs', probs, rows, cols);
     this.raw.softmax_xent_backward(d, p, this.labels('softmaxCrossEntropyBackward', labels, rows, cols), rows, cols, this.finite('softmaxCrossEntropyBackward', 'scale', scale));
   }
 
-  private divOpts(op: string, o: DivergenceOptions): { invT: number; eps: number } {
-    const t = o.temperature ?? 1,
-      eps = o.eps ?? 1e-7;
+  /** 1/T for a divergence's options (checked). */
+  private invT(op: string, o: DivergenceOptions): number {
+    const t = o.temperature ?? 1;
     if (!(t > 0 && Number.isFinite(t))) throw new RangeError(`${op}: temperature must be > 0, got ${t}`);
+    return 1 / t;
+  }
+  private eps(op: string, o: DivergenceOptions): number {
+    const eps = o.eps ?? 1e-7;
     if (!(eps > 0 && eps < 1)) throw new RangeError(`${op}: eps must be in (0, 1), got ${eps}`);
-    return { invT: 1 / t, eps };
+    return eps;
   }
 
   /** pm = softmax(zm/T); returns mean Jensen-Shannon divergence JS(pa || pm). */
   jsDivergence(pm: F32, pa: F32, zm: F32, rows: number, cols: number, o: DivergenceOptions = {}): number {
-    const { invT, eps } = this.divOpts('jsDivergence', o);
-    const [a, b, c] = this.rowsCols('jsDivergence', rows, cols, ['pm', pm], ['pa', pa], ['zm', zm]);
+    const invT = this.invT('jsDivergence', o),
+      eps = this.eps('jsDivergence', o);
+    this.rowsCols('jsDivergence', rows, cols);
+    const a = this.rc('jsDivergence', 'pm', pm, rows, cols),
+      b = this.rc('jsDivergence', 'pa', pa, rows, cols),
+      c = this.rc('jsDivergence', 'zm', zm, rows, cols);
     return this.raw.js_forward(a, b, c, rows, cols, invT, eps) as number;
   }
   /** dzm += scale · ∂ mean JS / ∂zm (the anchor pa is constant). */
   jsDivergenceBackward(dzm: F32, pa: F32, pm: F32, rows: number, cols: number, o: DivergenceOptions & { scale?: number } = {}): void {
-    const { invT, eps } = this.divOpts('jsDivergenceBackward', o);
-    const [a, b, c] = this.rowsCols('jsDivergenceBackward', rows, cols, ['dzm', dzm], ['pa', pa], ['pm', pm]);
+    const invT = this.invT('jsDivergenceBackward', o),
+      eps = this.eps('jsDivergenceBackward', o);
+    this.rowsCols('jsDivergenceBackward', rows, cols);
+    const a = this.rc('jsDivergenceBackward', 'dzm', dzm, rows, cols),
+      b = this.rc('jsDivergenceBackward', 'pa', pa, rows, cols),
+      c = this.rc('jsDivergenceBackward', 'pm', pm, rows, cols);
     this.raw.js_backward(a, b, c, rows, cols, invT, eps, this.finite('jsDivergenceBackward', 'scale', o.scale ?? 1));
   }
   /** pm = softmax(zm/T); returns mean KL(pa || pm). */
   klDivergence(pm: F32, pa: F32, zm: F32, rows: number, cols: number, o: DivergenceOptions = {}): number {
-    const { invT, eps } = this.divOpts('klDivergence', o);
-    const [a, b, c] = this.rowsCols('klDivergence', rows, cols, ['pm', pm], ['pa', pa], ['zm', zm]);
+    const invT = this.invT('klDivergence', o),
+      eps = this.eps('klDivergence', o);
+    this.rowsCols('klDivergence', rows, cols);
+    const a = this.rc('klDivergence', 'pm', pm, rows, cols),
+      b = this.rc('klDivergence', 'pa', pa, rows, cols),
+      c = this.rc('klDivergence', 'zm', zm, rows, cols);
     return this.raw.kl_forward(a, b, c, rows, cols, invT, eps) as number;
   }
   klDivergenceBackward(dzm: F32, pa: F32, pm: F32, rows: number, cols: number, o: DivergenceOptions & { scale?: number } = {}): void {
-    const { invT } = this.divOpts('klDivergenceBackward', o);
-    const [a, b, c] = this.rowsCols('klDivergenceBackward', rows, cols, ['dzm', dzm], ['pa', pa], ['pm', pm]);
+    const invT = this.invT('klDivergenceBackward', o);
+    this.eps('klDivergenceBackward', o);
+    this.rowsCols('klDivergenceBackward', rows, cols);
+    const a = this.rc('klDivergenceBackward', 'dzm', dzm, rows, cols),
+      b = this.rc('klDivergenceBackward', 'pa', pa, rows, cols),
+      c = this.rc('klDivergenceBackward', 'pm', pm, rows, cols);
     this.raw.kl_backward(a, b, c, rows, cols, invT, this.finite('klDivergenceBackward', 'scale', o.scale ?? 1));
   }
   /** Mean predictive entropy −Σ p log p over rows. */
   entropy(p: F32, rows: number, cols: number, eps = 1e-7): number {
-    const [a] = this.rowsCols('entropy', rows, cols, ['p', p]);
+    this.rowsCols('entropy', rows, cols);
+    const a = this.rc('entropy', 'p', p, rows, cols);
     return this.raw.entropy(a, rows, cols, eps) as number;
   }
 
@@ -300,12 +441,17 @@ export class Kernels {
 
   /** xhat (rows,cols) = x standardised per column over rows; invstd (cols). */
   standardize(xhat: F32, invstd: F32, x: F32, rows: number, cols: number, eps = 1e-5): void {
-    const [a, b] = this.rowsCols('standardize', rows, cols, ['xhat', xhat], ['x', x]);
-    this.raw.standardize_forward(a, this.buf('standardize', 'invstd', invstd, cols, () => `cols = ${cols}`), b, rows, cols, eps);
+    this.rowsCols('standardize', rows, cols);
+    const a = this.rc('standardize', 'xhat', xhat, rows, cols),
+      b = this.rc('standardize', 'x', x, rows, cols);
+    this.raw.standardize_forward(a, this.buf('standardize', 'invstd', invstd, cols, 'cols', cols), b, rows, cols, eps);
   }
   standardizeBackward(dx: F32, dxhat: F32, xhat: F32, invstd: F32, rows: number, cols: number): void {
-    const [a, b, c] = this.rowsCols('standardizeBackward', rows, cols, ['dx', dx], ['dxhat', dxhat], ['xhat', xhat]);
-    this.raw.standardize_backward(a, b, c, this.buf('standardizeBackward', 'invstd', invstd, cols, () => `cols = ${cols}`), rows, cols);
+    this.rowsCols('standardizeBackward', rows, cols);
+    const a = this.rc('standardizeBackward', 'dx', dx, rows, cols),
+      b = this.rc('standardizeBackward', 'dxhat', dxhat, rows, cols),
+      c = this.rc('standardizeBackward', 'xhat', xhat, rows, cols);
+    this.raw.standardize_backward(a, b, c, this.buf('standardizeBackward', 'invstd', invstd, cols, 'cols', cols), rows, cols);
   }
 
   /**
@@ -315,11 +461,11 @@ export class Kernels {
   crossCorrelation(c: F32, fhat: F32, invstd: F32, f: F32, ghat: F32, rows: number, d1: number, d2: number, eps = 1e-5): number {
     const op = 'crossCorrelation';
     return this.raw.xcorr_forward(
-      this.buf(op, 'c', c, d1 * d2, () => `d1×d2 = ${dims(d1, d2)}`),
-      this.buf(op, 'fhat', fhat, rows * d1, () => `rows×d1 = ${dims(rows, d1)}`),
-      this.buf(op, 'invstd', invstd, d1, () => `d1 = ${d1}`),
-      this.buf(op, 'f', f, rows * d1, () => `rows×d1 = ${dims(rows, d1)}`),
-      this.buf(op, 'ghat', ghat, rows * d2, () => `rows×d2 = ${dims(rows, d2)}`),
+      this.buf(op, 'c', c, d1 * d2, 'd1×d2', d1, d2),
+      this.buf(op, 'fhat', fhat, rows * d1, 'rows×d1', rows, d1),
+      this.buf(op, 'invstd', invstd, d1, 'd1', d1),
+      this.buf(op, 'f', f, rows * d1, 'rows×d1', rows, d1),
+      this.buf(op, 'ghat', ghat, rows * d2, 'rows×d2', rows, d2),
       rows,
       d1,
       d2,
@@ -329,18 +475,17 @@ export class Kernels {
   /** df (rows,d1) += scale · ∂L/∂f; work is a (rows,d1) scratch buffer. */
   crossCorrelationBackward(df: F32, c: F32, fhat: F32, invstd: F32, ghat: F32, rows: number, d1: number, d2: number, scale: number, work: F32): void {
     const op = 'crossCorrelationBackward';
-    const s1 = () => `rows×d1 = ${dims(rows, d1)}`;
     this.raw.xcorr_backward(
-      this.buf(op, 'df', df, rows * d1, s1),
-      this.buf(op, 'c', c, d1 * d2, () => `d1×d2 = ${dims(d1, d2)}`),
-      this.buf(op, 'fhat', fhat, rows * d1, s1),
-      this.buf(op, 'invstd', invstd, d1, () => `d1 = ${d1}`),
-      this.buf(op, 'ghat', ghat, rows * d2, () => `rows×d2 = ${dims(rows, d2)}`),
+      this.buf(op, 'df', df, rows * d1, 'rows×d1', rows, d1),
+      this.buf(op, 'c', c, d1 * d2, 'd1×d2', d1, d2),
+      this.buf(op, 'fhat', fhat, rows * d1, 'rows×d1', rows, d1),
+      this.buf(op, 'invstd', invstd, d1, 'd1', d1),
+      this.buf(op, 'ghat', ghat, rows * d2, 'rows×d2', rows, d2),
       rows,
       d1,
       d2,
       this.finite(op, 'scale', scale),
-      this.buf(op, 'work', work, rows * d1, s1),
+      this.buf(op, 'work', work, rows * d1, 'rows×d1', rows, d1),
     );
   }
 
@@ -361,9 +506,21 @@ export class Kernels {
   conv2d(out: F32, x: F32, w: F32, bias: F32 | null, col: F32, s: ConvShape): void {
     const op = 'conv2d';
     const g = this.conv(op, s);
-    const xp = this.buf(op, 'x', x, s.batch * s.h * s.w * s.c, () => `batch×h×w×c = ${dims(s.batch, s.h, s.w, s.c)}`);
-    this.buf(op, 'col', col, g.rows * g.kk, () => `(batch·ho·wo)×(kh·kw·c) = ${dims(g.rows, g.kk)}`);
-    this.rows('im2col', g.rows, 1, g.rows * g.kk * 8, (r0, r1) => [col.ptr, xp, s.batch, s.h, s.w, s.c, s.kh, s.kw, g.stride, g.pad, g.ho, g.wo, r0, r1]);
+    const xp = this.buf(op, 'x', x, s.batch * s.h * s.w * s.c, 'batch×h×w×c', s.batch, s.h, s.w, s.c);
+    const v = this.argv.im2col; // col x batch h w c kh kw stride pad ho wo r0 r1
+    v[0] = this.buf(op, 'col', col, g.rows * g.kk, '(batch·ho·wo)×(kh·kw·c)', g.rows, g.kk);
+    v[1] = xp;
+    v[2] = s.batch;
+    v[3] = s.h;
+    v[4] = s.w;
+    v[5] = s.c;
+    v[6] = s.kh;
+    v[7] = s.kw;
+    v[8] = g.stride;
+    v[9] = g.pad;
+    v[10] = g.ho;
+    v[11] = g.wo;
+    this.split('im2col', v, 12, g.rows, 1, g.rows * g.kk * 8, -1);
     this.matmul(out, col, w, { m: g.rows, n: s.outChannels, k: g.kk, bias: bias ?? undefined });
   }
 
@@ -375,7 +532,7 @@ export class Kernels {
     if (dbias) this.biasAddBackward(dbias, dout, g.rows, s.outChannels);
     if (!dx) return;
     this.matmul(dcol, dout, w, { m: g.rows, n: g.kk, k: s.outChannels, layout: 'nt' });
-    const dxp = this.buf(op, 'dx', dx, s.batch * s.h * s.w * s.c, () => `batch×h×w×c = ${dims(s.batch, s.h, s.w, s.c)}`);
+    const dxp = this.buf(op, 'dx', dx, s.batch * s.h * s.w * s.c, 'batch×h×w×c', s.batch, s.h, s.w, s.c);
     this.raw.col2im(dxp, dcol.ptr, s.batch, s.h, s.w, s.c, s.kh, s.kw, g.stride, g.pad, g.ho, g.wo);
   }
 
@@ -387,11 +544,10 @@ export class Kernels {
     if (s.k < 1 || stride < 1 || s.k > s.h || s.k > s.w) throw new ShapeError(`maxPool: window ${s.k} (stride ${stride}) does not fit a ${dims(s.h, s.w)} input`);
     const { ho, wo } = poolOutputSize(s);
     const n = s.batch * ho * wo * s.c;
-    const shape = () => `batch×ho×wo×c = ${dims(s.batch, ho, wo, s.c)}`;
     this.raw.maxpool_forward(
-      this.buf(op, 'out', out, n, shape),
-      this.buf(op, 'argmax', argmax, n, shape, 'i32'),
-      this.buf(op, 'x', x, s.batch * s.h * s.w * s.c, () => `batch×h×w×c = ${dims(s.batch, s.h, s.w, s.c)}`),
+      this.buf(op, 'out', out, n, 'batch×ho×wo×c', s.batch, ho, wo, s.c),
+      this.ibuf(op, 'argmax', argmax, n, 'batch×ho×wo×c', s.batch, ho, wo, s.c),
+      this.buf(op, 'x', x, s.batch * s.h * s.w * s.c, 'batch×h×w×c', s.batch, s.h, s.w, s.c),
       s.batch,
       s.h,
       s.w,
@@ -408,32 +564,49 @@ export class Kernels {
     const n = this.same(op, 'dout and argmax', dout, argmax);
     const idx = this.arena.viewI32(argmax);
     for (let i = 0; i < n; i++) if (!(idx[i] >= 0 && idx[i] < dx.length)) throw new RangeError(`${op}: argmax[${i}] = ${idx[i]} is outside dx (${dx.length} elements)`);
-    this.raw.maxpool_backward(this.buf(op, 'dx', dx, dx.length, () => `${dx.length}`), this.buf(op, 'dout', dout, n, () => `${n}`), this.buf(op, 'argmax', argmax, n, () => `${n}`, 'i32'), n);
+    this.raw.maxpool_backward(this.buf(op, 'dx', dx, dx.length), this.buf(op, 'dout', dout, n), this.ibuf(op, 'argmax', argmax, n), n);
   }
 
   // ---- flat vectors ---------------------------------------------------------------------------
 
   dot(x: F32, y: F32): number {
     const n = this.same('dot', 'x and y', x, y);
-    return this.raw.dot(this.buf('dot', 'x', x, n, () => `${n}`), this.buf('dot', 'y', y, n, () => `${n}`), n) as number;
+    return this.raw.dot(this.buf('dot', 'x', x, n), this.buf('dot', 'y', y, n), n) as number;
   }
   sumsq(x: F32): number {
-    return this.raw.sumsq(this.buf('sumsq', 'x', x, x.length, () => `${x.length}`), x.length) as number;
+    return this.raw.sumsq(this.buf('sumsq', 'x', x, x.length), x.length) as number;
   }
   /** y += a·x */
   axpy(y: F32, x: F32, a: number): void {
     const n = this.same('axpy', 'y and x', y, x);
-    this.raw.axpy(this.buf('axpy', 'y', y, n, () => `${n}`), this.buf('axpy', 'x', x, n, () => `${n}`), n, this.finite('axpy', 'a', a));
+    const v = this.argv.axpy; // y x n a
+    v[0] = this.buf('axpy', 'y', y, n);
+    v[1] = this.buf('axpy', 'x', x, n);
+    v[2] = n;
+    v[3] = this.finite('axpy', 'a', a);
+    this.elementwise('axpy', v, 2);
   }
   scale(x: F32, a: number): void {
-    this.raw.scale(this.buf('scale', 'x', x, x.length, () => `${x.length}`), x.length, this.finite('scale', 'a', a));
+    const v = this.argv.scale; // x n a
+    v[0] = this.buf('scale', 'x', x, x.length);
+    v[1] = x.length;
+    v[2] = this.finite('scale', 'a', a);
+    this.elementwise('scale', v, 1);
   }
-  fill(x: F32, v: number): void {
-    this.raw.fill(this.buf('fill', 'x', x, x.length, () => `${x.length}`), x.length, v);
+  fill(x: F32, value: number): void {
+    const v = this.argv.fill; // x n v
+    v[0] = this.buf('fill', 'x', x, x.length);
+    v[1] = x.length;
+    v[2] = value;
+    this.elementwise('fill', v, 1);
   }
   copy(dst: F32, src: F32): void {
     const n = this.same('copy', 'dst and src', dst, src);
-    this.raw.copy(this.buf('copy', 'dst', dst, n, () => `${n}`), this.buf('copy', 'src', src, n, () => `${n}`), n);
+    const v = this.argv.copy; // dst src n
+    v[0] = this.buf('copy', 'dst', dst, n);
+    v[1] = this.buf('copy', 'src', src, n);
+    v[2] = n;
+    this.elementwise('copy', v, 2);
   }
 
   // ---- audio ----------------------------------------------------------------------------------
@@ -451,8 +624,8 @@ export class Kernels {
     if (signal.length < 1) throw new ShapeError(`${op}: the signal is empty`);
     const frames = Kernels.stftFrames(signal.length, nfft, hop);
     const bins = nfft / 2 + 1;
-    const o = this.buf(op, 'out', out, frames * bins, () => `frames×(nfft/2+1) = ${dims(frames, bins)}`);
-    const sp = this.buf(op, 'signal', signal, signal.length, () => `${signal.length}`);
+    const o = this.buf(op, 'out', out, frames * bins, 'frames×(nfft/2+1)', frames, bins);
+    const sp = this.buf(op, 'signal', signal, signal.length);
     const mark = this.arena.mark();
     try {
       const scratch = this.arena.f32(8 * nfft);
@@ -467,7 +640,7 @@ export class Kernels {
   logEps(out: F32, x: F32, eps = 1e-10): void {
     const n = this.same('logEps', 'out and x', out, x);
     if (!(eps > 0)) throw new RangeError(`logEps: eps must be > 0, got ${eps}`);
-    this.raw.log_eps(this.buf('logEps', 'out', out, n, () => `${n}`), this.buf('logEps', 'x', x, n, () => `${n}`), n, eps);
+    this.raw.log_eps(this.buf('logEps', 'out', out, n), this.buf('logEps', 'x', x, n), n, eps);
   }
 
   /** out (n, dim) = rows idx[i] of src (rows, dim): the batch gather, entirely in WebAssembly. */
@@ -477,10 +650,11 @@ export class Kernels {
     this.size(op, 'dim', dim);
     if (dim === 0 || src.length % dim !== 0) throw new ShapeError(`${op}: src has ${src.length} elements, not a whole number of rows of ${dim}`);
     const rows = src.length / dim;
-    const ip = this.buf(op, 'idx', idx, n, () => `n = ${n}`, 'i32');
-    const iv = this.arena.viewI32(idx);
-    for (let i = 0; i < n; i++) if (!(iv[i] >= 0 && iv[i] < rows)) throw new RangeError(`${op}: idx[${i}] = ${iv[i]} is outside the ${rows} rows of src`);
-    this.raw.gather_rows(this.buf(op, 'out', out, n * dim, () => `n×dim = ${dims(n, dim)}`), this.buf(op, 'src', src, src.length, () => `${src.length}`), ip, n, dim);
+    const ip = this.ibuf(op, 'idx', idx, n, 'n', n);
+    const iv = this.arena.heapI32,
+      at = ip >> 2;
+    for (let i = 0; i < n; i++) if (!(iv[at + i] >= 0 && iv[at + i] < rows)) throw new RangeError(`${op}: idx[${i}] = ${iv[at + i]} is outside the ${rows} rows of src`);
+    this.raw.gather_rows(this.buf(op, 'out', out, n * dim, 'n×dim', n, dim), this.buf(op, 'src', src, src.length), ip, n, dim);
   }
 
   // ---- optimisers -----------------------------------------------------------------------------
@@ -489,14 +663,16 @@ export class Kernels {
   sgdStep(p: F32, g: F32, v: F32, o: { lr: number; momentum?: number; weightDecay?: number; nesterov?: boolean }): void {
     const op = 'sgdStep';
     const n = this.same(op, 'params, grads and velocity', p, g, v);
-    const pp = this.buf(op, 'params', p, n, () => `${n}`),
-      gp = this.buf(op, 'grads', g, n, () => `${n}`),
-      vp = this.buf(op, 'velocity', v, n, () => `${n}`);
-    const lr = this.finite(op, 'lr', o.lr),
-      mom = this.finite(op, 'momentum', o.momentum ?? 0),
-      wd = this.finite(op, 'weightDecay', o.weightDecay ?? 0),
-      nest = o.nesterov ? 1 : 0;
-    this.elementwise('sgd_step', n, (off, cnt) => [pp + 4 * off, gp + 4 * off, vp + 4 * off, cnt, lr, mom, wd, nest]);
+    const a = this.argv.sgd_step; // p g v n lr momentum wd nesterov
+    a[0] = this.buf(op, 'params', p, n);
+    a[1] = this.buf(op, 'grads', g, n);
+    a[2] = this.buf(op, 'velocity', v, n);
+    a[3] = n;
+    a[4] = this.finite(op, 'lr', o.lr);
+    a[5] = this.finite(op, 'momentum', o.momentum ?? 0);
+    a[6] = this.finite(op, 'weightDecay', o.weightDecay ?? 0);
+    a[7] = o.nesterov ? 1 : 0;
+    this.elementwise('sgd_step', a, 3);
   }
 
   /** AdamW at step t >= 1 over flat buffers p, g, moments m and v. */
@@ -507,14 +683,19 @@ export class Kernels {
     const b1 = o.beta1 ?? 0.9,
       b2 = o.beta2 ?? 0.999;
     if (!(b1 >= 0 && b1 < 1) || !(b2 >= 0 && b2 < 1)) throw new RangeError(`${op}: beta1 and beta2 must be in [0, 1), got ${b1}, ${b2}`);
-    const pp = this.buf(op, 'params', p, n, () => `${n}`),
-      gp = this.buf(op, 'grads', g, n, () => `${n}`),
-      mp = this.buf(op, 'm', m, n, () => `${n}`),
-      vp = this.buf(op, 'v', v, n, () => `${n}`);
-    const lr = this.finite(op, 'lr', o.lr),
-      eps = o.eps ?? 1e-8,
-      wd = this.finite(op, 'weightDecay', o.weightDecay ?? 0);
-    this.elementwise('adamw_step', n, (off, cnt) => [pp + 4 * off, gp + 4 * off, mp + 4 * off, vp + 4 * off, cnt, lr, b1, b2, eps, wd, o.step]);
+    const a = this.argv.adamw_step; // p g m v n lr beta1 beta2 eps wd t
+    a[0] = this.buf(op, 'params', p, n);
+    a[1] = this.buf(op, 'grads', g, n);
+    a[2] = this.buf(op, 'm', m, n);
+    a[3] = this.buf(op, 'v', v, n);
+    a[4] = n;
+    a[5] = this.finite(op, 'lr', o.lr);
+    a[6] = b1;
+    a[7] = b2;
+    a[8] = o.eps ?? 1e-8;
+    a[9] = this.finite(op, 'weightDecay', o.weightDecay ?? 0);
+    a[10] = o.step;
+    this.elementwise('adamw_step', a, 4);
   }
 
   // ---- random numbers -------------------------------------------------------------------------
@@ -528,15 +709,15 @@ export class Kernels {
   }
   /** Next raw u32 draw. */
   rngNext(state: I32): number {
-    return (this.raw.rng_next(this.buf('rngNext', 'state', state, 4, () => '4', 'i32')) as number) >>> 0;
+    return (this.raw.rng_next(this.ibuf('rngNext', 'state', state, 4)) as number) >>> 0;
   }
   uniform(out: F32, state: I32, lo = 0, hi = 1): void {
-    this.raw.rng_uniform(this.buf('uniform', 'out', out, out.length, () => `${out.length}`), out.length, this.buf('uniform', 'state', state, 4, () => '4', 'i32'), lo, hi);
+    this.raw.rng_uniform(this.buf('uniform', 'out', out, out.length), out.length, this.ibuf('uniform', 'state', state, 4), lo, hi);
   }
   normal(out: F32, state: I32, mean = 0, std = 1): void {
-    this.raw.rng_normal(this.buf('normal', 'out', out, out.length, () => `${out.length}`), out.length, this.buf('normal', 'state', state, 4, () => '4', 'i32'), mean, std);
+    this.raw.rng_normal(this.buf('normal', 'out', out, out.length), out.length, this.ibuf('normal', 'state', state, 4), mean, std);
   }
   permutation(out: I32, state: I32): void {
-    this.raw.rng_permutation(this.buf('permutation', 'out', out, out.length, () => `${out.length}`, 'i32'), out.length, this.buf('permutation', 'state', state, 4, () => '4', 'i32'));
+    this.raw.rng_permutation(this.ibuf('permutation', 'out', out, out.length), out.length, this.ibuf('permutation', 'state', state, 4));
   }
 }

@@ -8,7 +8,7 @@ export type ArgKind = 'ptr' | 'iptr' | 'i32' | 'f32';
 export interface KernelSpec {
   readonly args: readonly string[]; // "name:kind"
   readonly returns?: 'f32' | 'i32';
-  /** Kernels that compute a row range [r0, r1) (their last two arguments) may run on several threads. */
+  /** Kernels that compute a range of their output rows (r0, r1), or of rows and columns (matmul: r0, r1, c0, c1), may run on several threads. */
   readonly rows?: true;
 }
 
@@ -16,9 +16,9 @@ const k = (args: string, returns?: 'f32' | 'i32', rows?: true): KernelSpec => ({
 
 export const KERNELS = {
   matmul_scratch_floats: k('', 'i32'),
-  matmul_nn: k('c:ptr a:ptr b:ptr bias:ptr m:i32 n:i32 k:i32 accumulate:i32 scratch:ptr r0:i32 r1:i32', undefined, true),
-  matmul_nt: k('c:ptr a:ptr b:ptr bias:ptr m:i32 n:i32 k:i32 accumulate:i32 scratch:ptr r0:i32 r1:i32', undefined, true),
-  matmul_tn: k('c:ptr a:ptr b:ptr bias:ptr m:i32 n:i32 k:i32 accumulate:i32 scratch:ptr r0:i32 r1:i32', undefined, true),
+  matmul_nn: k('c:ptr a:ptr b:ptr bias:ptr m:i32 n:i32 k:i32 accumulate:i32 scratch:ptr r0:i32 r1:i32 c0:i32 c1:i32', undefined, true),
+  matmul_nt: k('c:ptr a:ptr b:ptr bias:ptr m:i32 n:i32 k:i32 accumulate:i32 scratch:ptr r0:i32 r1:i32 c0:i32 c1:i32', undefined, true),
+  matmul_tn: k('c:ptr a:ptr b:ptr bias:ptr m:i32 n:i32 k:i32 accumulate:i32 scratch:ptr r0:i32 r1:i32 c0:i32 c1:i32', undefined, true),
   bias_add_forward: k('out:ptr x:ptr bias:ptr rows:i32 cols:i32'),
   bias_add_backward: k('dbias:ptr dout:ptr rows:i32 cols:i32'),
   relu_forward: k('out:ptr x:ptr n:i32'),

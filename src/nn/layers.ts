@@ -9,7 +9,7 @@
  */
 import type { F32, I32 } from '../runtime/arena.js';
 import type { Runtime } from '../runtime/runtime.js';
-import type { Kernels } from '../kernels/ops.js';
+import type { Kernels, MatmulOptions } from '../kernels/ops.js';
 import { convOutputSize, poolOutputSize } from '../kernels/ops.js';
 import { type Param, type ParamStore, slice } from './params.js';
 
@@ -20,8 +20,8 @@ export interface Layer {
   backward(dy: F32, batch: number, needDx: boolean): F32 | null;
 }
 
-/** The first `n` elements of a buffer. */
-export const prefix = (b: F32, n: number): F32 => slice(b, 0, n);
+/** The first `n` elements of a buffer (the buffer itself when that is all of it: no new descriptor). */
+export const prefix = (b: F32, n: number): F32 => (n === b.length ? b : slice(b, 0, n));
 
 export class Dense implements Layer {
   private readonly y: F32;
@@ -30,6 +30,10 @@ export class Dense implements Layer {
   private readonly b: Param;
   private x: F32 | null = null;
   private readonly K: Kernels;
+  /** Matmul options of the three products, reused (their m or k is set to the batch on each call). */
+  private readonly fwd: MatmulOptions;
+  private readonly dw: MatmulOptions;
+  private readonly dxo: MatmulOptions;
 
   constructor(
     rt: Runtime,
@@ -46,22 +50,29 @@ export class Dense implements Layer {
     this.b = store.add(group, `${name}.bias`, [outFeatures], 'zeros', inFeatures, outFeatures);
     this.y = rt.arena.f32(maxBatch * outFeatures);
     this.dx = rt.arena.f32(maxBatch * inFeatures);
+    this.fwd = { m: 0, n: outFeatures, k: inFeatures };
+    this.dw = { m: inFeatures, n: outFeatures, k: 0, layout: 'tn', accumulate: true };
+    this.dxo = { m: 0, n: inFeatures, k: outFeatures, layout: 'nt' };
   }
 
   forward(x: F32, batch: number): F32 {
     this.x = x;
     const y = prefix(this.y, batch * this.outFeatures);
-    this.K.matmul(y, x, this.store.paramOf(this.w), { m: batch, n: this.outFeatures, k: this.inFeatures, bias: this.store.paramOf(this.b) });
+    this.fwd.m = batch;
+    this.fwd.bias = this.store.paramOf(this.b);
+    this.K.matmul(y, x, this.store.paramOf(this.w), this.fwd);
     return y;
   }
 
   backward(dy: F32, batch: number, needDx: boolean): F32 | null {
     if (!this.x) throw new Error('Dense.backward before forward');
-    this.K.matmul(this.store.gradOf(this.w), this.x, dy, { m: this.inFeatures, n: this.outFeatures, k: batch, layout: 'tn', accumulate: true });
+    this.dw.k = batch;
+    this.K.matmul(this.store.gradOf(this.w), this.x, dy, this.dw);
     this.K.biasAddBackward(this.store.gradOf(this.b), dy, batch, this.outFeatures);
     if (!needDx) return null;
     const dx = prefix(this.dx, batch * this.inFeatures);
-    this.K.matmul(dx, dy, this.store.paramOf(this.w), { m: batch, n: this.inFeatures, k: this.outFeatures, layout: 'nt' });
+    this.dxo.m = batch;
+    this.K.matmul(dx, dy, this.store.paramOf(this.w), this.dxo);
     return dx;
   }
 }

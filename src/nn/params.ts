@@ -10,6 +10,8 @@ import type { Runtime } from '../runtime/runtime.js';
 export type Init = 'he' | 'xavier' | 'zeros';
 
 export interface Param {
+  /** Position in declaration order. */
+  readonly index: number;
   readonly name: string;
   readonly group: string;
   readonly shape: readonly number[];
@@ -37,6 +39,10 @@ export class ParamStore {
   private readonly groupList: Group[] = [];
   private total = 0;
   private bufs: { params: F32; grads: F32; m: F32; v: F32 } | null = null;
+  /** Views made once at allocate(), so the training loop creates none: per parameter, and per group. */
+  private paramViews: F32[] = [];
+  private gradViews: F32[] = [];
+  private groupViews = new Map<string, { params: F32; grads: F32; moments: { m: F32; v: F32 } }>();
 
   constructor(private readonly rt: Runtime) {}
 
@@ -51,7 +57,7 @@ export class ParamStore {
       this.groupList.push({ name: group, offset: this.total, length: 0 });
     }
     const length = shape.reduce((a, b) => a * b, 1);
-    const p: Param = { name, group, shape: [...shape], offset: this.total, length, init, fanIn, fanOut };
+    const p: Param = { index: this.list.length, name, group, shape: [...shape], offset: this.total, length, init, fanIn, fanOut };
     this.list.push(p);
     this.total += length;
     const g = this.groupList[this.groupList.length - 1];
@@ -63,7 +69,13 @@ export class ParamStore {
   allocate(seed: number): void {
     if (this.bufs) throw new Error('ParamStore: allocate() called twice');
     const a = this.rt.arena;
-    this.bufs = { params: a.f32(this.total), grads: a.f32(this.total), m: a.f32(this.total), v: a.f32(this.total) };
+    const bufs = (this.bufs = { params: a.f32(this.total), grads: a.f32(this.total), m: a.f32(this.total), v: a.f32(this.total) });
+    this.paramViews = this.list.map((p) => slice(bufs.params, p.offset, p.length));
+    this.gradViews = this.list.map((p) => slice(bufs.grads, p.offset, p.length));
+    for (const g of this.groupList) {
+      const part = (b: F32) => slice(b, g.offset, g.length);
+      this.groupViews.set(g.name, { params: part(bufs.params), grads: part(bufs.grads), moments: { m: part(bufs.m), v: part(bufs.v) } });
+    }
     for (const b of Object.values(this.bufs)) this.rt.kernels.fill(b, 0);
     const rng = this.rt.kernels.rng(seed, 1);
     for (const p of this.list) this.initParam(p, rng);
@@ -98,8 +110,8 @@ export class ParamStore {
   get grads(): F32 {
     return this.b.grads;
   }
-  get moments(): { m: F32; v: F32 } {
-    return { m: this.b.m, v: this.b.v };
+  get moments(): { readonly m: F32; readonly v: F32 } {
+    return this.b;
   }
   get groups(): readonly Group[] {
     return this.groupList;
@@ -115,22 +127,29 @@ export class ParamStore {
   }
 
   paramOf(p: Param): F32 {
-    return slice(this.b.params, p.offset, p.length);
+    return this.view(p, this.paramViews);
   }
   gradOf(p: Param): F32 {
-    return slice(this.b.grads, p.offset, p.length);
+    return this.view(p, this.gradViews);
+  }
+  private view(p: Param, views: F32[]): F32 {
+    if (this.list[p.index] !== p) throw new Error(`ParamStore: ${p.group}.${p.name} is not a parameter of this store`);
+    return views[p.index] ?? this.b.params; // (this.b throws before allocate())
+  }
+  private groupView(name: string): { params: F32; grads: F32; moments: { m: F32; v: F32 } } {
+    const v = this.groupViews.get(name);
+    if (v) return v;
+    this.group(name); // throws, naming the groups there are
+    throw new Error('ParamStore: allocate() has not been called');
   }
   groupParams(name: string): F32 {
-    const g = this.group(name);
-    return slice(this.b.params, g.offset, g.length);
+    return this.groupView(name).params;
   }
   groupGrads(name: string): F32 {
-    const g = this.group(name);
-    return slice(this.b.grads, g.offset, g.length);
+    return this.groupView(name).grads;
   }
-  groupMoments(name: string): { m: F32; v: F32 } {
-    const g = this.group(name);
-    return { m: slice(this.b.m, g.offset, g.length), v: slice(this.b.v, g.offset, g.length) };
+  groupMoments(name: string): { readonly m: F32; readonly v: F32 } {
+    return this.groupView(name).moments;
   }
 
   /** One slice of the parameters or gradients covering consecutive groups (e.g. a modality's encoder and head). */

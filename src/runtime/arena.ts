@@ -93,6 +93,17 @@ export class Arena {
     this.top = mark;
   }
 
+  private heap: Int32Array | null = null;
+  /**
+   * An Int32Array over all of WebAssembly memory, index = byte offset / 4; kept until memory grows,
+   * so hot paths read i32 buffers without creating a view. Do not keep it across allocations.
+   */
+  get heapI32(): Int32Array {
+    const buffer = this.memory.buffer;
+    if (this.heap === null || this.heap.buffer !== buffer) this.heap = new Int32Array(buffer);
+    return this.heap;
+  }
+
   /** A fresh view of an f32 buffer (do not keep it across allocations). */
   viewF32(b: F32): Float32Array {
     return new Float32Array(this.memory.buffer, b.ptr, b.length);

@@ -1,16 +1,17 @@
 /**
- * A worker pool for row-parallel kernels. Each worker instantiates its own copy of the compiled
- * module over the one shared memory, then waits on a control block. A call splits the output rows
- * [0, rows) into contiguous chunks; the calling thread computes the first chunk itself and workers
- * the others. Each row is computed by exactly the same arithmetic whichever thread owns it, so
- * results do not depend on the thread count.
+ * A worker pool for range-parallel kernels. Each worker instantiates its own copy of the compiled
+ * module over the one shared memory, then waits on a control block. The caller (src/kernels/ops.ts)
+ * splits a kernel's output rows, columns or elements into contiguous chunks, `post`s every chunk but
+ * the first to a worker, computes the first itself and `join`s. Each output element is computed by
+ * exactly the same arithmetic whichever thread owns it, so results do not depend on the thread count.
  *
- * Synchronisation: a per-worker sequence number in a SharedArrayBuffer, spin briefly then
- * Atomics.wait. Workers never run more busy threads than requested.
+ * Synchronisation: a per-worker sequence number in a SharedArrayBuffer; each side spins briefly,
+ * then sleeps in Atomics.wait after raising a flag, and is notified only when that flag is up.
+ * Workers never run more busy threads than requested.
  */
 import { spawnWorker } from './env.js';
 
-const SLOT_INTS = 8; // [0] seq  [1] done  [2] kernel index  [3] nargs  [4] status
+const SLOT_INTS = 8; // [0] seq  [1] done  [2] kernel index  [3] nargs  [4] status  [5] worker asleep  [6] caller asleep
 const SLOT_ARGS = 16;
 /** How long an idle worker spins before it sleeps, and how long the caller spins for a worker (µs). */
 const WORKER_SPIN_US = 300;
@@ -41,7 +42,12 @@ function udiWorker(msg, post) {
       for (let i = 1; s === seen; i++) {
         s = Atomics.load(ctl, base);
         if ((i & 1023) === 0 && performance.now() > until) {
+          // Announce the sleep before re-checking, so the caller either sees the flag and notifies,
+          // or its new sequence number is seen here (sequentially consistent atomics).
+          Atomics.store(ctl, base + 5, 1);
+          s = Atomics.load(ctl, base);
           while (s === seen) { Atomics.wait(ctl, base, seen); s = Atomics.load(ctl, base); }
+          Atomics.store(ctl, base + 5, 0);
         }
       }
     }
@@ -58,7 +64,7 @@ function udiWorker(msg, post) {
       ctl[base + 4] = 1;
     }
     Atomics.store(ctl, base + 1, seen);
-    Atomics.notify(ctl, base + 1);
+    if (Atomics.load(ctl, base + 6) !== 0) Atomics.notify(ctl, base + 1);
   }
 }
 `;
@@ -71,6 +77,8 @@ export class WorkerPool {
   private readonly ctl: Int32Array;
   private readonly args: Float64Array;
   private seq: number[];
+  /** 1 for a worker with a posted call not yet joined. */
+  private readonly pending: Uint8Array;
   private disposed = false;
 
   private constructor(
@@ -84,6 +92,7 @@ export class WorkerPool {
     this.ctl = new Int32Array(ctlBuf);
     this.args = new Float64Array(argBuf);
     this.seq = workers.map(() => 0);
+    this.pending = new Uint8Array(workers.length);
   }
 
   /** Start `count` workers over `memory` (which must be shared). */
@@ -121,55 +130,59 @@ export class WorkerPool {
   }
 
   /**
-   * Run kernel `fn` over rows [0, rows) on the calling thread plus workers. `argsFor(r0, r1, thread)`
-   * returns the full argument list for one chunk (thread 0 is the caller). `chunk` rows per thread.
-   * `expectedMs` (a generous estimate of the call's time) extends the dead-worker timeout.
+   * Start kernel `fnIndex` with arguments `argv` on worker `w` (0-based) and return at once; the
+   * caller then computes its own share and calls `join`. Allocates nothing.
    */
-  run(fn: (...a: number[]) => unknown, fnIndex: number, rows: number, chunk: number, argsFor: (r0: number, r1: number, thread: number) => number[], expectedMs = 0): void {
+  post(w: number, fnIndex: number, argv: readonly number[]): void {
     if (this.disposed) throw new WorkerError('the worker pool was disposed');
-    const used: number[] = [];
-    for (let t = 1; t <= this.workers.length; t++) {
-      const r0 = t * chunk;
-      if (r0 >= rows) break;
-      const w = t - 1;
-      const argv = argsFor(r0, Math.min(rows, r0 + chunk), t);
-      const b = w * SLOT_INTS;
-      this.args.set(argv, w * SLOT_ARGS);
-      this.ctl[b + 2] = fnIndex;
-      this.ctl[b + 3] = argv.length;
-      this.seq[w] = (this.seq[w] + 1) | 0;
-      Atomics.store(this.ctl, b, this.seq[w]);
-      Atomics.notify(this.ctl, b);
-      used.push(w);
-    }
-    let callerError: unknown;
-    try {
-      fn(...argsFor(0, Math.min(rows, chunk), 0));
-    } catch (e) {
-      callerError = e;
-    }
+    const b = w * SLOT_INTS,
+      a = w * SLOT_ARGS;
+    for (let i = 0; i < argv.length; i++) this.args[a + i] = argv[i];
+    this.ctl[b + 2] = fnIndex;
+    this.ctl[b + 3] = argv.length;
+    this.seq[w] = (this.seq[w] + 1) | 0;
+    this.pending[w] = 1;
+    Atomics.store(this.ctl, b, this.seq[w]);
+    if (Atomics.load(this.ctl, b + 5) !== 0) Atomics.notify(this.ctl, b);
+  }
+
+  /**
+   * Wait for every posted call. `expectedMs` (a generous estimate of the call's time) extends the
+   * dead-worker timeout; `callerError` (the caller's own share failed) is rethrown after the wait.
+   */
+  join(fnIndex: number, expectedMs = 0, callerError?: unknown): void {
     let failed = -1;
-    for (const w of used) {
-      const b = w * SLOT_INTS + 1;
+    for (let w = 0; w < this.workers.length; w++) {
+      if (this.pending[w] === 0) continue;
+      this.pending[w] = 0;
+      const b = w * SLOT_INTS;
       const want = this.seq[w];
-      let spins = 0;
-      const start = Date.now();
-      const spinUntil = performance.now() + CALLER_SPIN_US / 1000;
-      for (;;) {
-        const done = Atomics.load(this.ctl, b);
-        if (done === want) break;
-        if ((++spins & 1023) !== 0 || performance.now() < spinUntil) continue;
-        Atomics.wait(this.ctl, b, done, Math.min(1000, this.timeoutMs));
-        const limit = this.timeoutMs + expectedMs;
-        if (Date.now() - start > limit) {
-          this.dispose();
-          throw new WorkerError(`udi-wasm worker ${w + 1} did not finish ${this.names[fnIndex]} within ${(limit / 1000).toFixed(1)} s and was stopped; the runtime goes on with the calling thread only (results are the same bits)`);
-        }
-      }
-      if (this.ctl[w * SLOT_INTS + 4] !== 0) failed = w;
+      if (Atomics.load(this.ctl, b + 1) !== want) this.wait(w, want, fnIndex, expectedMs);
+      if (this.ctl[b + 4] !== 0) failed = w;
     }
     if (callerError !== undefined) throw callerError;
     if (failed >= 0) throw new WorkerError(`kernel ${this.names[fnIndex]} failed (trapped) in worker ${failed + 1}`);
+  }
+
+  /** Spin for a while, then sleep, until worker w reports call `want` done; stop the pool if it never does. */
+  private wait(w: number, want: number, fnIndex: number, expectedMs: number): void {
+    const b = w * SLOT_INTS;
+    let spins = 0;
+    const start = Date.now();
+    const spinUntil = performance.now() + CALLER_SPIN_US / 1000;
+    for (;;) {
+      const done = Atomics.load(this.ctl, b + 1);
+      if (done === want) break;
+      if ((++spins & 1023) !== 0 || performance.now() < spinUntil) continue;
+      Atomics.store(this.ctl, b + 6, 1);
+      if (Atomics.load(this.ctl, b + 1) === done) Atomics.wait(this.ctl, b + 1, done, Math.min(1000, this.timeoutMs));
+      Atomics.store(this.ctl, b + 6, 0);
+      const limit = this.timeoutMs + expectedMs;
+      if (Date.now() - start > limit) {
+        this.dispose();
+        throw new WorkerError(`udi-wasm worker ${w + 1} did not finish ${this.names[fnIndex]} within ${(limit / 1000).toFixed(1)} s and was stopped; the runtime goes on with the calling thread only (results are the same bits)`);
+      }
+    }
   }
 
   /** Stop every worker. */
