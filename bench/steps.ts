@@ -73,11 +73,12 @@ export function mlpStep(rt: Runtime, ds: Dataset, modality: string, o: { hidden:
     load() {
       // As MultimodalNet.load: labels and row indices written, rows gathered in WebAssembly.
       const idx = batches[k++ % batches.length];
-      const lab = arena.viewI32(labels),
-        iv = arena.viewI32(rows);
+      const heap = arena.heapI32,
+        lab = labels.ptr >> 2,
+        iv = rows.ptr >> 2;
       for (let i = 0; i < B; i++) {
-        lab[i] = ds.labels[idx[i]];
-        iv[i] = idx[i];
+        heap[lab + i] = ds.labels[idx[i]];
+        heap[iv + i] = idx[i];
       }
       K.gatherRows(x, resident, rows, B, m.dim);
     },

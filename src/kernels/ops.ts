@@ -110,6 +110,9 @@ export class Kernels {
   private readonly argv: Record<KernelName, number[]>;
   /** Base pointers of an element-wise call while it is split. */
   private readonly bases = [0, 0, 0, 0, 0, 0, 0, 0];
+  /** A convolution's geometry and its matmuls' options, reused (no object per call). */
+  private readonly cg = { ho: 0, wo: 0, kk: 0, rows: 0, stride: 0, pad: 0 };
+  private readonly cm: MatmulOptions = { m: 0, n: 0, k: 0 };
 
   constructor(
     readonly raw: RawKernels,
@@ -201,8 +204,7 @@ export class Kernels {
     argv[at] = 0;
     argv[at + 1] = chunk;
     if (scratchAt >= 0) argv[scratchAt] = this.scratch[0].ptr;
-    // Expected time at a pessimistic 0.1 GFLOP/s, so a slow but live worker is never declared dead.
-    this.finish(name, argv, chunk < extent, work / 5e4);
+    this.finish(name, argv, chunk < extent, work);
   }
 
   /**
@@ -225,11 +227,11 @@ export class Kernels {
       for (let i = 0; i < nptrs; i++) argv[i] = this.bases[i];
       argv[nptrs] = Math.min(n, chunk);
     }
-    this.finish(name, argv, chunk < n, n / 1e4);
+    this.finish(name, argv, chunk < n, n);
   }
 
-  /** Run the calling thread's share, then wait for the posted ones (if any). */
-  private finish(name: KernelName, argv: number[], posted: boolean, expectedMs: number): void {
+  /** Run the calling thread's share, then wait for the posted ones (if any); `work` as for split. */
+  private finish(name: KernelName, argv: number[], posted: boolean, work: number): void {
     const fn = this.raw[name];
     if (!posted) {
       invoke(fn, argv);
@@ -241,7 +243,8 @@ export class Kernels {
     } catch (e) {
       error = e;
     }
-    this.pool!.join(this.index[name], expectedMs, error);
+    // Expected time at a pessimistic 0.1 G operations/s, so a slow but live worker is never declared dead.
+    this.pool!.join(this.index[name], work / 5e4, error);
   }
 
   // ---- matmul ---------------------------------------------------------------------------------
@@ -491,15 +494,39 @@ export class Kernels {
 
   // ---- convolution and pooling ----------------------------------------------------------------
 
+  /** Check a convolution's shape and return its geometry (this.cg, overwritten by the next call). */
   private conv(op: string, s: ConvShape): { ho: number; wo: number; kk: number; rows: number; stride: number; pad: number } {
-    for (const key of ['batch', 'h', 'w', 'c', 'outChannels', 'kh', 'kw'] as const) this.size(op, key, s[key]);
+    this.size(op, 'batch', s.batch);
+    this.size(op, 'h', s.h);
+    this.size(op, 'w', s.w);
+    this.size(op, 'c', s.c);
+    this.size(op, 'outChannels', s.outChannels);
+    this.size(op, 'kh', s.kh);
+    this.size(op, 'kw', s.kw);
     const stride = s.stride ?? 1,
       pad = s.pad ?? 0;
     if (!(Number.isInteger(stride) && stride >= 1)) throw new ShapeError(`${op}: stride must be a whole number >= 1, got ${stride}`);
     if (!(Number.isInteger(pad) && pad >= 0)) throw new ShapeError(`${op}: pad must be a whole number >= 0, got ${pad}`);
     const { ho, wo } = convOutputSize(s);
     if (ho < 1 || wo < 1) throw new ShapeError(`${op}: a ${dims(s.kh, s.kw)} kernel with pad ${pad} does not fit a ${dims(s.h, s.w)} input`);
-    return { ho, wo, kk: s.kh * s.kw * s.c, rows: s.batch * ho * wo, stride, pad };
+    const g = this.cg;
+    g.ho = ho;
+    g.wo = wo;
+    g.kk = s.kh * s.kw * s.c;
+    g.rows = s.batch * ho * wo;
+    g.stride = stride;
+    g.pad = pad;
+    return g;
+  }
+  private convMatmul(m: number, n: number, k: number, layout: MatmulLayout, bias: F32 | undefined, accumulate: boolean): MatmulOptions {
+    const o = this.cm;
+    o.m = m;
+    o.n = n;
+    o.k = k;
+    o.layout = layout;
+    o.bias = bias;
+    o.accumulate = accumulate;
+    return o;
   }
 
   /** out (batch,ho,wo,outChannels) = conv(x (batch,h,w,c), w (kh·kw·c, outChannels)) + bias; col is (batch·ho·wo, kh·kw·c) scratch. */
@@ -521,25 +548,30 @@ export class Kernels {
     v[10] = g.ho;
     v[11] = g.wo;
     this.split('im2col', v, 12, g.rows, 1, g.rows * g.kk * 8, -1);
-    this.matmul(out, col, w, { m: g.rows, n: s.outChannels, k: g.kk, bias: bias ?? undefined });
+    this.matmul(out, col, w, this.convMatmul(g.rows, s.outChannels, g.kk, 'nn', bias ?? undefined, false));
   }
 
   /** dw += colᵀ·dout, dbias += Σ dout, dx += col2im(dout·wᵀ) (dx may be null for a first layer); dcol is scratch like col. */
   conv2dBackward(dx: F32 | null, dw: F32, dbias: F32 | null, dout: F32, col: F32, w: F32, dcol: F32, s: ConvShape): void {
     const op = 'conv2dBackward';
     const g = this.conv(op, s);
-    this.matmul(dw, col, dout, { m: g.kk, n: s.outChannels, k: g.rows, layout: 'tn', accumulate: true });
-    if (dbias) this.biasAddBackward(dbias, dout, g.rows, s.outChannels);
+    const { rows, kk, stride, pad, ho, wo } = g;
+    this.matmul(dw, col, dout, this.convMatmul(kk, s.outChannels, rows, 'tn', undefined, true));
+    if (dbias) this.biasAddBackward(dbias, dout, rows, s.outChannels);
     if (!dx) return;
-    this.matmul(dcol, dout, w, { m: g.rows, n: g.kk, k: s.outChannels, layout: 'nt' });
+    this.matmul(dcol, dout, w, this.convMatmul(rows, kk, s.outChannels, 'nt', undefined, false));
     const dxp = this.buf(op, 'dx', dx, s.batch * s.h * s.w * s.c, 'batch×h×w×c', s.batch, s.h, s.w, s.c);
-    this.raw.col2im(dxp, dcol.ptr, s.batch, s.h, s.w, s.c, s.kh, s.kw, g.stride, g.pad, g.ho, g.wo);
+    this.raw.col2im(dxp, dcol.ptr, s.batch, s.h, s.w, s.c, s.kh, s.kw, stride, pad, ho, wo);
   }
 
   /** out, argmax (batch,ho,wo,c) = k×k max-pooling of x (batch,h,w,c), stride defaults to k. */
   maxPool(out: F32, argmax: I32, x: F32, s: PoolShape): void {
     const op = 'maxPool';
-    for (const key of ['batch', 'h', 'w', 'c', 'k'] as const) this.size(op, key, s[key]);
+    this.size(op, 'batch', s.batch);
+    this.size(op, 'h', s.h);
+    this.size(op, 'w', s.w);
+    this.size(op, 'c', s.c);
+    this.size(op, 'k', s.k);
     const stride = s.stride ?? s.k;
     if (s.k < 1 || stride < 1 || s.k > s.h || s.k > s.w) throw new ShapeError(`maxPool: window ${s.k} (stride ${stride}) does not fit a ${dims(s.h, s.w)} input`);
     const { ho, wo } = poolOutputSize(s);

@@ -9,7 +9,7 @@
  */
 import type { F32, I32 } from '../runtime/arena.js';
 import type { Runtime } from '../runtime/runtime.js';
-import type { Kernels, MatmulOptions } from '../kernels/ops.js';
+import type { ConvShape, Kernels, MatmulOptions, PoolShape } from '../kernels/ops.js';
 import { convOutputSize, poolOutputSize } from '../kernels/ops.js';
 import { type Param, type ParamStore, slice } from './params.js';
 
@@ -177,6 +177,8 @@ export class Conv2d implements Layer {
   private readonly K: Kernels;
   private readonly pad: number;
   private readonly colPerSample: number;
+  /** The kernels' shape argument, reused (its batch is set on each call). */
+  private readonly geom: ConvShape;
 
   constructor(
     rt: Runtime,
@@ -203,11 +205,12 @@ export class Conv2d implements Layer {
     this.dx = rt.arena.f32(maxBatch * this.inFeatures);
     this.col = rt.arena.f32(maxBatch * this.colPerSample);
     this.dcol = rt.arena.f32(maxBatch * this.colPerSample);
+    this.geom = { batch: 0, h, w, c, outChannels: channels, kh: kernel, kw: kernel, pad: this.pad };
   }
 
-  private shape(batch: number) {
-    const [h, w, c] = this.inShape;
-    return { batch, h, w, c, outChannels: this.channels, kh: this.kernel, kw: this.kernel, pad: this.pad };
+  private shape(batch: number): ConvShape {
+    this.geom.batch = batch;
+    return this.geom;
   }
 
   forward(x: F32, batch: number): F32 {
@@ -235,6 +238,7 @@ export class MaxPool implements Layer {
   private readonly dx: F32;
   private readonly argmax: I32;
   private readonly K: Kernels;
+  private readonly geom: PoolShape;
 
   constructor(
     rt: Runtime,
@@ -252,13 +256,14 @@ export class MaxPool implements Layer {
     this.y = rt.arena.f32(maxBatch * this.outFeatures);
     this.dx = rt.arena.f32(maxBatch * this.inFeatures);
     this.argmax = rt.arena.i32(maxBatch * this.outFeatures);
+    this.geom = { batch: 0, h, w, c, k };
   }
 
   forward(x: F32, batch: number): F32 {
-    const [h, w, c] = this.inShape;
-    const y = prefix(this.y, batch * this.outFeatures);
-    this.K.maxPool(y, { ...this.argmax, length: batch * this.outFeatures }, x, { batch, h, w, c, k: this.k });
-    return y;
+    const n = batch * this.outFeatures;
+    this.geom.batch = batch;
+    this.K.maxPool(prefix(this.y, n), n === this.argmax.length ? this.argmax : { ...this.argmax, length: n }, x, this.geom);
+    return prefix(this.y, n);
   }
 
   backward(dy: F32, batch: number, needDx: boolean): F32 | null {

@@ -130,18 +130,19 @@ export class MultimodalNet {
     const n = idx.length;
     if (n > this.maxBatch) throw new Error(`batch of ${n} rows is larger than the model's ${this.maxBatch}`);
     const arena = this.rt.arena;
-    const lab = arena.viewI32(this.labels);
-    const iv = arena.viewI32(this.rows);
+    const heap = arena.heapI32,
+      lab = this.labels.ptr >> 2,
+      iv = this.rows.ptr >> 2;
     for (let i = 0; i < n; i++) {
-      lab[i] = ds.labels[idx[i]];
-      iv[i] = idx[i];
+      heap[lab + i] = ds.labels[idx[i]];
+      heap[iv + i] = idx[i];
     }
     for (const name of modalities) {
       const m = ds.modalities[name];
       const b = this.branch(name);
       if (m.dim * this.maxBatch !== b.input.length) throw new TrainingError('BAD_SHAPE', `modality "${name}" has ${m.dim} features but the model expects ${b.input.length / this.maxBatch}`);
       const res = this.resident(m.data);
-      if (res) this.rt.kernels.gatherRows(prefix(b.input, n * m.dim), res, { ...this.rows, length: n }, n, m.dim);
+      if (res) this.rt.kernels.gatherRows(prefix(b.input, n * m.dim), res, n === this.rows.length ? this.rows : { ...this.rows, length: n }, n, m.dim);
       else {
         const view = arena.viewF32(b.input);
         for (let i = 0; i < n; i++) view.set(m.data.subarray(idx[i] * m.dim, (idx[i] + 1) * m.dim), i * m.dim);
@@ -165,7 +166,7 @@ export class MultimodalNet {
   }
 
   batchLabels(n: number): I32 {
-    return { ...this.labels, length: n };
+    return n === this.labels.length ? this.labels : { ...this.labels, length: n };
   }
 
   /**

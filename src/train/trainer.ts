@@ -172,6 +172,10 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
   }
   const lastGood = new Map(stage.trainable.map((g) => [g, store.snapshot(g)]));
   cb.onStageBegin?.(stage.name);
+  // The optimiser's options, made once and updated per step.
+  const o = cfg.optimizer;
+  const adam = o.type === 'adamw' ? { lr: 0, step: 0, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay } : { lr: 0, step: 0 };
+  const sgd = o.type === 'adamw' ? { lr: 0 } : { lr: 0, momentum: o.momentum ?? 0.9, weightDecay: o.weightDecay, nesterov: o.nesterov };
   for (; epoch < cfg.epochs && !(es && wait >= es.patience); epoch++) {
     cb.onEpochBegin?.(epoch, stage.name);
     const order = rng.permutation(train.size);
@@ -198,14 +202,14 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
         const norm = Math.sqrt(sq);
         if (norm > cfg.clipNorm) for (const g of stage.trainable) K.scale(store.groupGrads(g), cfg.clipNorm / norm);
       }
-      const lr = learningRate(cfg.optimizer.lr, cfg.schedule, epoch, steps, total);
-      const o = cfg.optimizer;
+      adam.lr = sgd.lr = learningRate(cfg.optimizer.lr, cfg.schedule, epoch, steps, total);
+      adam.step = steps + 1;
       for (const g of stage.trainable) {
         const p = store.groupParams(g),
           gr = store.groupGrads(g),
           { m, v } = store.groupMoments(g);
-        if (o.type === 'adamw') K.adamwStep(p, gr, m, v, { lr, step: steps + 1, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay });
-        else K.sgdStep(p, gr, m, { lr, momentum: o.momentum ?? 0.9, weightDecay: o.weightDecay, nesterov: o.nesterov });
+        if (o.type === 'adamw') K.adamwStep(p, gr, m, v, adam);
+        else K.sgdStep(p, gr, m, sgd);
       }
       steps++;
       batches++;
