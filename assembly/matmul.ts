@@ -15,7 +15,9 @@
 // matmul_scratch_floats() floats (packed panels of A and B, and one edge tile).
 //
 // SIMD build: GotoBLAS-style packing (B in 8-column strips of NC columns, A in 4-row tiles of MC
-// rows, depth blocked by KC) and a 4x8 register-blocked f32x4 micro-kernel (8 accumulators).
+// rows, depth blocked by KC) and a 4x8 register-blocked f32x4 micro-kernel (8 accumulators). When a
+// call has at most MC rows (a batch of 64 through a layer), a row-major B is read in place instead:
+// its packing would be used by only m/4 tiles and cost about 5% of the call.
 
 const KC: i32 = 256; // depth of one packed block
 const MC: i32 = 64; // rows of A packed at once (multiple of 4)
@@ -126,7 +128,7 @@ export function matmul_scratch_floats(): i32 {
 
 /** C tile (4 rows of stride cs bytes, 8 columns) += packed A tile · packed B strip, depth kc. */
 // @ts-ignore: decorator
-@inline function kernel4x8(c: usize, cs: usize, ap: usize, bp: usize, kc: i32): void {
+@inline function kernel4x8(c: usize, cs: usize, ap: usize, bp: usize, bs: usize, kc: i32): void {
   let c00 = v128.load(c), c01 = v128.load(c, 16);
   let c10 = v128.load(c + cs), c11 = v128.load(c + cs, 16);
   let c20 = v128.load(c + 2 * cs), c21 = v128.load(c + 2 * cs, 16);
@@ -142,7 +144,7 @@ export function matmul_scratch_floats(): i32 {
     c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
     a = v128.load32_splat(ap, 12);
     c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
-    ap += 16; bp += 32;
+    ap += 16; bp += bs;
   }
   v128.store(c, c00); v128.store(c, c01, 16);
   v128.store(c + cs, c10); v128.store(c + cs, c11, 16);
@@ -164,19 +166,25 @@ export function matmul_scratch_floats(): i32 {
       const nc = min(NC, c1 - j0);
       for (let k0 = 0; k0 < k; k0 += KC) {
         const kc = min(KC, k - k0);
-        packB(bp, b, k0, kc, j0, nc, n, k, tb);
+        // One block of rows of A (a small m): read full strips of a row-major B in place, as packing
+        // them would cost about as much as using them; pack only a partial last strip.
+        const direct = !tb && r1 - r0 <= MC;
+        if (!direct) packB(bp, b, k0, kc, j0, nc, n, k, tb);
+        else if ((nc & 7) != 0) packB(bp + ((<usize>(nc >> 3) * <usize>kc * 8) << 2), b, k0, kc, j0 + (nc & ~7), nc & 7, n, k, tb);
         for (let i0 = r0; i0 < r1; i0 += MC) {
           const mc = min(MC, r1 - i0);
           packA(ap, a, i0, mc, k0, kc, m, k, ta);
           for (let j = 0; j < nc; j += 8) {
-            const strip = bp + ((<usize>(j >> 3) * <usize>kc * 8) << 2);
             const nj = min(8, nc - j);
+            const inPlace = direct && nj == 8;
+            const strip = inPlace ? b + ((<usize>k0 * <usize>n + <usize>(j0 + j)) << 2) : bp + ((<usize>(j >> 3) * <usize>kc * 8) << 2);
+            const bs: usize = inPlace ? <usize>n << 2 : 32;
             for (let i = 0; i < mc; i += 4) {
               const tile = ap + ((<usize>(i >> 2) * <usize>kc * 4) << 2);
               const ctile = c + ((<usize>(i0 + i) * <usize>n + <usize>(j0 + j)) << 2);
               const mi = min(4, mc - i);
               if (mi == 4 && nj == 8) {
-                kernel4x8(ctile, cs, tile, strip, kc);
+                kernel4x8(ctile, cs, tile, strip, bs, kc);
               } else {
                 // Edge tile: run the same micro-kernel on a copy, so every valid element gets the same arithmetic.
                 for (let r = 0; r < 4; r++) {
@@ -184,7 +192,7 @@ export function matmul_scratch_floats(): i32 {
                     store<f32>(tmp + (<usize>(r * 8 + jj) << 2), r < mi && jj < nj ? load<f32>(ctile + <usize>r * cs + (<usize>jj << 2)) : 0);
                   }
                 }
-                kernel4x8(tmp, 32, tile, strip, kc);
+                kernel4x8(tmp, 32, tile, strip, bs, kc);
                 for (let r = 0; r < mi; r++) {
                   for (let jj = 0; jj < nj; jj++) {
                     store<f32>(ctile + <usize>r * cs + (<usize>jj << 2), load<f32>(tmp + (<usize>(r * 8 + jj) << 2)));

@@ -9,7 +9,9 @@
  * What is measured (AV-MNIST split B fold 0, seed 0; batch 64 everywhere):
  *   1. step:mlp-784-256-10      one SGD step (momentum 0.9) of an MLP 784-256-10 on the images:
  *                               udi-wasm from ParamStore + Dense + Activation + kernels (bench/steps.ts),
- *                               1 and 2 threads; tfjs-wasm tf.sequential + optimizer.minimize.
+ *                               1 and 2 threads; tfjs-wasm tf.sequential + optimizer.minimize;
+ *                               and the SIMD ceiling loop (bench/ceiling.ts) in the same rounds, so
+ *                               the step's floor (its FLOPs at the ceiling) is from the same moment.
  *   2. step:<encoder>+head      one step of each default AV-MNIST encoder with a linear head, exactly
  *                               the trainer's solo-stage step (AdamW, clipping); tfjs with Adam
  *                               (lr 1e-3, eps 1e-8, no weight decay, no clipping). The CNN cannot
@@ -24,6 +26,7 @@
  *   4. run:joint on tfjs-wasm   the same joint model (tf.model, two inputs, concat, linear head),
  *                               model.fit with Adam 1e-3, batch 64, the same epochs as udi-wasm's
  *                               joint run and per-epoch validation on the same validation set.
+ *                               Both udi-wasm runs' "vs tfjs" are against it (tfjs has no UDI).
  *   5. memory: 1,000 MLP steps  JS heap after GC, WebAssembly memory and arena peak before/after,
  *                               JS bytes allocated per step and where (V8 sampling heap profiler).
  *   6. memory of a run and of   peak WASM memory and JS heap of the UDI run; a model built from a
@@ -1256,7 +1259,8 @@ async function main(): Promise<void> {
     // ratios against the tfjs rows of the same name
     for (const r of rows) {
       if (r.impl !== 'udi-wasm' || r.status !== 'ok') continue;
-      const peerName = r.name.startsWith('run:joint') ? 'run:joint' : r.name;
+      // tfjs has no UDI: the UDI run is compared with the tfjs-wasm joint run (same data and encoders), as the issue asks.
+      const peerName = r.name.startsWith('run:joint') || r.name === 'run:udi' ? 'run:joint' : r.name;
       const peer = rows.find((x) => x.name === peerName && x.impl === 'tfjs-wasm' && x.status === 'ok') ?? rows.find((x) => x.name === peerName && x.impl === 'tfjs-cpu' && x.status === 'ok');
       if (!peer) continue;
       r.ratioPeer = peer.impl;
