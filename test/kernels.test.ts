@@ -51,6 +51,36 @@ for (const build of ['scalar', 'simd'] as const) {
       }
     });
 
+    it('optimiser state that decays into the subnormal range is flushed to +0; NaN is kept', () => {
+      // A weight whose gradient is 0 has its velocity (SGD) or first moment (AdamW) decay by a
+      // constant factor per step; without the flush it would pass through every subnormal value.
+      scoped(rt, () => {
+        const K = rt.kernels;
+        const start = [1e-30, -3e-31, 2e-36, 1.5e-38, 0.25];
+        const n = start.length + 1; // the last element's gradient is NaN
+        const p = rt.arena.f32From(new Float32Array(n).fill(1)),
+          v = rt.arena.f32From([...start, 0]),
+          m = rt.arena.f32From([...start, 0]),
+          v2 = rt.arena.f32From(new Float32Array(n)),
+          g = rt.arena.f32From([...new Array(start.length).fill(0), NaN]);
+        const isSubnormal = (x: number) => x !== 0 && Math.abs(x) < 2 ** -126;
+        const lr = 0.01;
+        for (let t = 1; t <= 300; t++) {
+          K.sgdStep(p, g, v, { lr, momentum: 0.5 });
+          K.adamwStep(p, g, m, v2, { lr: 0, step: t, beta1: 0.5 });
+          const [vv, mm] = [rt.arena.read(v), rt.arena.read(m)];
+          for (let i = 0; i < start.length; i++) {
+            expect(isSubnormal(vv[i]) || (vv[i] !== 0 && Math.abs(vv[i]) < 2 ** -126 / lr), `step ${t}: SGD velocity ${vv[i]}`).toBe(false);
+            expect(isSubnormal(mm[i]), `step ${t}: AdamW first moment ${mm[i]}`).toBe(false);
+          }
+          expect(Number.isNaN(vv[start.length]) && Number.isNaN(mm[start.length]), 'NaN is not flushed').toBe(true);
+        }
+        // 0.5^300 of anything here is far below the smallest normal: everything reached exactly +0.
+        expect(Array.from(rt.arena.read(v).subarray(0, start.length), (x) => Object.is(x, 0))).toEqual(start.map(() => true));
+        expect(Array.from(rt.arena.read(m).subarray(0, start.length), (x) => Object.is(x, 0))).toEqual(start.map(() => true));
+      });
+    });
+
     it('matmul with m = 0 or n = 0 writes nothing', () => {
       scoped(rt, () => {
         const guard = new Float32Array(64).fill(-7.5);

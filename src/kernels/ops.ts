@@ -1,7 +1,9 @@
 /**
  * Typed wrappers over the WebAssembly kernels. Each wrapper checks shapes (naming them in the error),
- * checks that every buffer lies inside WebAssembly memory, then calls one export. Row-parallel
- * kernels (matmul, im2col) are split over the worker pool when the work is large enough.
+ * checks that every buffer lies inside WebAssembly memory, then calls one export. When the work is
+ * large enough, matmul (by rows, or by columns when m < n), im2col (by rows) and the element-wise
+ * kernels (optimiser steps, fill, copy, scale, axpy) are split over the worker pool. A call
+ * allocates nothing on the JavaScript heap (reused argument lists; error messages built only on error).
  *
  * Conventions (as in the kernels): outputs first, then inputs; forward next to backward; backward
  * functions accumulate into their gradient buffers (dx += ...); matrices are row-major.

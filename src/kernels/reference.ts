@@ -467,15 +467,23 @@ export interface SgdOptions {
   nesterov?: boolean;
 }
 
-/** One SGD step over p, g, v (n): g' = g + wd·p; v = momentum·v + g'; p −= lr·(nesterov ? g' + momentum·v : v). */
+/** The smallest normal f32: optimiser state below it is flushed to 0 (see assembly/optim.ts). */
+export const F32_MIN_NORMAL = 2 ** -126;
+const flush = (x: number, min: number) => (Math.abs(x) < min ? 0 : x);
+
+/**
+ * One SGD step over p, g, v (n): g' = g + wd·p; v = momentum·v + g', flushed to 0 below
+ * F32_MIN_NORMAL / lr (0 < lr < 1; else F32_MIN_NORMAL); p −= lr·(nesterov ? g' + momentum·v : v).
+ */
 export function sgdStep(p: Vec, g: Vec, v: Vec, o: SgdOptions): { p: Float64Array; v: Float64Array } {
   const mu = o.momentum ?? 0,
     wd = o.weightDecay ?? 0;
+  const vmin = o.lr > 0 && o.lr < 1 ? F32_MIN_NORMAL / o.lr : F32_MIN_NORMAL;
   const np = new Float64Array(p.length),
     nv = new Float64Array(p.length);
   for (let i = 0; i < p.length; i++) {
     const gg = g[i] + wd * p[i];
-    nv[i] = mu * v[i] + gg;
+    nv[i] = flush(mu * v[i] + gg, vmin);
     np[i] = p[i] - o.lr * (o.nesterov ? gg + mu * nv[i] : nv[i]);
   }
   return { p: np, v: nv };
@@ -490,7 +498,7 @@ export interface AdamWOptions {
   weightDecay?: number;
 }
 
-/** One AdamW step t over p, g, m, v (n): m, v moments; p −= lr·((m/(1−β1^t)) / (sqrt(v/(1−β2^t)) + eps) + wd·p). */
+/** One AdamW step t over p, g, m, v (n): m, v moments (flushed to 0 below F32_MIN_NORMAL); p −= lr·((m/(1−β1^t)) / (sqrt(v/(1−β2^t)) + eps) + wd·p). */
 export function adamwStep(p: Vec, g: Vec, m: Vec, v: Vec, o: AdamWOptions): { p: Float64Array; m: Float64Array; v: Float64Array } {
   const b1 = o.beta1 ?? 0.9,
     b2 = o.beta2 ?? 0.999,
@@ -502,8 +510,8 @@ export function adamwStep(p: Vec, g: Vec, m: Vec, v: Vec, o: AdamWOptions): { p:
     nm = new Float64Array(p.length),
     nv = new Float64Array(p.length);
   for (let i = 0; i < p.length; i++) {
-    nm[i] = b1 * m[i] + (1 - b1) * g[i];
-    nv[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+    nm[i] = flush(b1 * m[i] + (1 - b1) * g[i], F32_MIN_NORMAL);
+    nv[i] = flush(b2 * v[i] + (1 - b2) * g[i] * g[i], F32_MIN_NORMAL);
     np[i] = p[i] - o.lr * (nm[i] / bc1 / (Math.sqrt(nv[i] / bc2) + eps) + wd * p[i]);
   }
   return { p: np, m: nm, v: nv };
