@@ -87,10 +87,10 @@ export function copy(dst: usize, src: usize, n: i32): void {
   if (n > 0) memory.copy(dst, src, <usize>n << 2);
 }
 
-/** out (n, dim) = rows idx[i] of src (rows, dim); idx is (n) i32, checked by the caller. */
-export function gather_rows(out: usize, src: usize, idx: usize, n: i32, dim: i32): void {
+/** out (n, dim) = rows idx[i] of src (rows, dim), for i in [r0, r1) only; idx is (n) i32, checked by the caller. */
+export function gather_rows(out: usize, src: usize, idx: usize, n: i32, dim: i32, r0: i32, r1: i32): void {
   const bytes = <usize>dim << 2;
-  for (let i = 0; i < n; i++) {
+  for (let i = max(r0, 0); i < min(r1, n); i++) {
     memory.copy(out + <usize>i * bytes, src + <usize>load<i32>(idx + (<usize>i << 2)) * bytes, bytes);
   }
 }

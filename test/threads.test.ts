@@ -9,7 +9,7 @@ import type { WorkerPool } from '../src/runtime/pool.js';
 import { convGeometry } from './cases.js';
 import { expectBitwise, Rand, scoped } from './helpers.js';
 
-const SPLIT_KERNELS = ['matmul_nn', 'matmul_nt', 'matmul_tn', 'im2col'] as const;
+const SPLIT_KERNELS = ['matmul_nn', 'matmul_nt', 'matmul_tn', 'im2col', 'gather_rows'] as const;
 
 /** The range a calling-thread call computed: rows [r0, r1), and for matmul columns [c0, c1). */
 interface Range {
@@ -31,9 +31,10 @@ function recordingKernels(rt: Runtime): { kernels: Kernels; calls: Map<string, R
   for (const name of SPLIT_KERNELS) {
     const fn = rt.kernels.raw[name];
     raw[name] = (...args: number[]) => {
-      // matmul: ... r0 r1 c0 c1; im2col: ... r0 r1
-      const at = name === 'im2col' ? args.length - 2 : args.length - 4;
-      calls.get(name)!.push({ r0: args[at], r1: args[at + 1], c0: name === 'im2col' ? 0 : args[at + 2], c1: name === 'im2col' ? Infinity : args[at + 3] });
+      // matmul: ... r0 r1 c0 c1; im2col, gather_rows: ... r0 r1
+      const rowsOnly = !name.startsWith('matmul_');
+      const at = rowsOnly ? args.length - 2 : args.length - 4;
+      calls.get(name)!.push({ r0: args[at], r1: args[at + 1], c0: rowsOnly ? 0 : args[at + 2], c1: rowsOnly ? Infinity : args[at + 3] });
       return fn(...args);
     };
   }
@@ -117,6 +118,29 @@ describe('1 and 2 threads are bitwise equal', () => {
       }
     });
   }
+
+  it('gatherRows (a batch of rows copied from a dataset in WebAssembly memory)', () => {
+    const r = new Rand(11);
+    for (const [rows, n, dim] of [
+      [1000, 64, 784],
+      [300, 37, 1280],
+    ]) {
+      const src = r.f32(rows * dim);
+      const idx = Int32Array.from({ length: n }, () => Math.floor(r.next() * rows));
+      const run = (rt: Runtime, K: Kernels) =>
+        scoped(rt, () => {
+          const out = rt.arena.f32(n * dim);
+          K.gatherRows(out, rt.arena.f32From(src), rt.arena.i32From(idx), n, dim);
+          return rt.arena.read(out);
+        });
+      const what = `gatherRows ${n} of ${rows} rows of ${dim}`;
+      const single = run(one, one.kernels);
+      expect(single.subarray(dim, 2 * dim)).toEqual(src.subarray(idx[1] * dim, (idx[1] + 1) * dim));
+      expectBitwise(what, single, run(two, two.kernels));
+      expectBitwise(`${what} (recorded)`, single, run(two, rec.kernels));
+      expectSplit('gather_rows', 'rows', n, dim, what);
+    }
+  });
 
   const convShapes: ConvShape[] = [
     { batch: 8, h: 28, w: 28, c: 3, outChannels: 16, kh: 5, kw: 5, pad: 2 },

@@ -1,7 +1,7 @@
 /**
  * Typed wrappers over the WebAssembly kernels. Each wrapper checks shapes (naming them in the error),
  * checks that every buffer lies inside WebAssembly memory, then calls one export. When the work is
- * large enough, matmul (by rows, or by columns when m < n), im2col (by rows) and the element-wise
+ * large enough, matmul (by rows, or by columns when m < n), im2col and gather_rows (by rows) and the element-wise
  * kernels (optimiser steps, fill, copy, scale, axpy) are split over the worker pool. A call
  * allocates nothing on the JavaScript heap (reused argument lists; error messages built only on error).
  *
@@ -87,6 +87,9 @@ function invoke(fn: (...a: number[]) => unknown, a: number[]): void {
       return;
     case 4:
       fn(a[0], a[1], a[2], a[3]);
+      return;
+    case 7:
+      fn(a[0], a[1], a[2], a[3], a[4], a[5], a[6]);
       return;
     case 8:
       fn(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
@@ -688,7 +691,14 @@ export class Kernels {
     const iv = this.arena.heapI32,
       at = ip >> 2;
     for (let i = 0; i < n; i++) if (!(iv[at + i] >= 0 && iv[at + i] < rows)) throw new RangeError(`${op}: idx[${i}] = ${iv[at + i]} is outside the ${rows} rows of src`);
-    this.raw.gather_rows(this.buf(op, 'out', out, n * dim, 'n×dim', n, dim), this.buf(op, 'src', src, src.length), ip, n, dim);
+    const v = this.argv.gather_rows; // out src idx n dim r0 r1
+    v[0] = this.buf(op, 'out', out, n * dim, 'n×dim', n, dim);
+    v[1] = this.buf(op, 'src', src, src.length);
+    v[2] = ip;
+    v[3] = n;
+    v[4] = dim;
+    // Rows are copied from scattered places (memory latency bound): worth splitting like im2col.
+    this.split('gather_rows', v, 5, n, 1, n * dim * 8, -1);
   }
 
   // ---- optimisers -----------------------------------------------------------------------------

@@ -52,7 +52,7 @@ export const KERNELS = {
   scale: k('x:ptr n:i32 a:f32'),
   fill: k('x:ptr n:i32 v:f32'),
   copy: k('dst:ptr src:ptr n:i32'),
-  gather_rows: k('out:ptr src:ptr idx:iptr n:i32 dim:i32'),
+  gather_rows: k('out:ptr src:ptr idx:iptr n:i32 dim:i32 r0:i32 r1:i32', undefined, true),
   sgd_step: k('p:ptr g:ptr v:ptr n:i32 lr:f32 momentum:f32 wd:f32 nesterov:i32'),
   adamw_step: k('p:ptr g:ptr m:ptr v:ptr n:i32 lr:f32 beta1:f32 beta2:f32 eps:f32 wd:f32 t:i32'),
   stft_power: k('out:ptr signal:ptr len:i32 nfft:i32 hop:i32 frames:i32 scratch:ptr'),
