@@ -33,10 +33,13 @@ export function im2col(col: usize, x: usize, batch: i32, h: i32, w: i32, c: i32,
   void batch;
 }
 
-/** dx (batch,h,w,c) += scatter of dcol (batch·ho·wo, kh·kw·c), in row order (deterministic). */
-export function col2im(dx: usize, dcol: usize, batch: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, stride: i32, pad: i32, ho: i32, wo: i32): void {
-  const rows = batch * ho * wo;
-  for (let row = 0; row < rows; row++) {
+/**
+ * dx (batch,h,w,c) += scatter of dcol (batch·ho·wo, kh·kw·c), in row order (deterministic), for the
+ * samples [b0, b1) only (for threads: a sample's dx receives only from its own rows of dcol).
+ */
+export function col2im(dx: usize, dcol: usize, batch: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, stride: i32, pad: i32, ho: i32, wo: i32, b0: i32, b1: i32): void {
+  const rows = min(b1, batch) * ho * wo;
+  for (let row = max(b0, 0) * ho * wo; row < rows; row++) {
     const b = row / (ho * wo);
     const rem = row - b * ho * wo;
     const oy = rem / wo, ox = rem - (rem / wo) * wo;
@@ -68,10 +71,12 @@ export function col2im(dx: usize, dcol: usize, batch: i32, h: i32, w: i32, c: i3
 /**
  * out (batch,ho,wo,c) = max over k×k windows (stride s, no padding) of x (batch,h,w,c);
  * argmax (same shape, i32) = flat index into x of the first maximum in (ky, kx) order.
+ * Samples [b0, b1) only (for threads).
  */
-export function maxpool_forward(out: usize, argmax: usize, x: usize, batch: i32, h: i32, w: i32, c: i32, k: i32, stride: i32, ho: i32, wo: i32): void {
-  let o: usize = 0;
-  for (let b = 0; b < batch; b++) {
+export function maxpool_forward(out: usize, argmax: usize, x: usize, batch: i32, h: i32, w: i32, c: i32, k: i32, stride: i32, ho: i32, wo: i32, b0: i32, b1: i32): void {
+  const first = max(b0, 0);
+  let o: usize = <usize>first * <usize>ho * <usize>wo * <usize>c;
+  for (let b = first; b < min(b1, batch); b++) {
     for (let oy = 0; oy < ho; oy++) {
       for (let ox = 0; ox < wo; ox++) {
         const first = ((b * h + oy * stride) * w + ox * stride) * c; // index of (ky, kx) = (0, 0), channel 0

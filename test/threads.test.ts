@@ -9,7 +9,7 @@ import type { WorkerPool } from '../src/runtime/pool.js';
 import { convGeometry } from './cases.js';
 import { expectBitwise, Rand, scoped } from './helpers.js';
 
-const SPLIT_KERNELS = ['matmul_nn', 'matmul_nt', 'matmul_tn', 'im2col', 'gather_rows'] as const;
+const SPLIT_KERNELS = ['matmul_nn', 'matmul_nt', 'matmul_tn', 'im2col', 'gather_rows', 'col2im', 'maxpool_forward'] as const;
 
 /** The range a calling-thread call computed: rows [r0, r1), and for matmul columns [c0, c1). */
 interface Range {
@@ -31,7 +31,7 @@ function recordingKernels(rt: Runtime): { kernels: Kernels; calls: Map<string, R
   for (const name of SPLIT_KERNELS) {
     const fn = rt.kernels.raw[name];
     raw[name] = (...args: number[]) => {
-      // matmul: ... r0 r1 c0 c1; im2col, gather_rows: ... r0 r1
+      // matmul: ... r0 r1 c0 c1; the others: ... r0 r1 (col2im and maxpool_forward: samples b0 b1)
       const rowsOnly = !name.startsWith('matmul_');
       const at = rowsOnly ? args.length - 2 : args.length - 4;
       calls.get(name)!.push({ r0: args[at], r1: args[at + 1], c0: rowsOnly ? 0 : args[at + 2], c1: rowsOnly ? Infinity : args[at + 3] });
@@ -142,6 +142,46 @@ describe('1 and 2 threads are bitwise equal', () => {
     }
   });
 
+  it('maxPool (by samples) and the activations (element-wise)', () => {
+    const r = new Rand(12);
+    const s = { batch: 64, h: 28, w: 28, c: 8, k: 2 };
+    const n = s.batch * s.h * s.w * s.c;
+    const x = r.f32(n),
+      dy = r.f32(n),
+      d0 = r.f32(n);
+    const run = (rt: Runtime, K: Kernels) =>
+      scoped(rt, () => {
+        const A = rt.arena;
+        const m = n / 4; // 2×2 windows
+        const out = A.f32(m),
+          argmax = A.i32(m);
+        const xb = A.f32From(x),
+          dyb = A.f32From(dy);
+        K.maxPool(out, argmax, xb, s);
+        const res: Record<string, Float32Array> = { pool: A.read(out), argmax: Float32Array.from(A.viewI32(argmax)) };
+        for (const [name, fwd, bwd] of [
+          ['relu', K.relu, K.reluBackward],
+          ['gelu', K.gelu, K.geluBackward],
+        ] as const) {
+          const y = A.f32(n),
+            dx = A.f32From(d0);
+          fwd.call(K, y, xb);
+          bwd.call(K, dx, dyb, xb);
+          res[name] = A.read(y);
+          res[`${name}Backward`] = A.read(dx);
+        }
+        return res;
+      });
+    const single = run(one, one.kernels);
+    for (const [label, got] of [
+      ['', run(two, two.kernels)],
+      [' (recorded)', run(two, rec.kernels)],
+    ] as const) {
+      for (const key of Object.keys(single)) expectBitwise(`${key}${label}`, single[key], got[key]);
+    }
+    expectSplit('maxpool_forward', 'rows', s.batch, s.c, 'maxPool (by samples)');
+  });
+
   const convShapes: ConvShape[] = [
     { batch: 8, h: 28, w: 28, c: 3, outChannels: 16, kh: 5, kw: 5, pad: 2 },
     { batch: 16, h: 15, w: 13, c: 4, outChannels: 7, kh: 3, kw: 3, stride: 2, pad: 1 },
@@ -185,6 +225,7 @@ describe('1 and 2 threads are bitwise equal', () => {
       expectSplit('matmul_nn', 'rows', rows, oc, `${what} forward matmul`);
       expectSplit('matmul_tn', 'rows', kk, oc, `${what} dw matmul`);
       expectSplit('matmul_nt', 'rows', rows, kk, `${what} dcol matmul`);
+      expectSplit('col2im', 'rows', s.batch, kk, `${what} col2im (by samples)`);
     }
   });
 });

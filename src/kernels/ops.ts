@@ -1,8 +1,9 @@
 /**
  * Typed wrappers over the WebAssembly kernels. Each wrapper checks shapes (naming them in the error),
  * checks that every buffer lies inside WebAssembly memory, then calls one export. When the work is
- * large enough, matmul (by rows, or by columns when m < n), im2col and gather_rows (by rows) and the element-wise
- * kernels (optimiser steps, fill, copy, scale, axpy) are split over the worker pool. A call
+ * large enough, matmul (by rows, or by columns when m < n), im2col and gather_rows (by rows),
+ * col2im and max-pooling (by samples) and the element-wise kernels (activations, optimiser steps,
+ * fill, copy, scale, axpy) are split over the worker pool. A call
  * allocates nothing on the JavaScript heap (reused argument lists; error messages built only on error).
  *
  * Conventions (as in the kernels): outputs first, then inputs; forward next to backward; backward
@@ -300,20 +301,38 @@ export class Kernels {
 
   relu(out: F32, x: F32): void {
     const n = this.same('relu', 'out and x', out, x);
-    this.raw.relu_forward(this.buf('relu', 'out', out, n), this.buf('relu', 'x', x, n), n);
+    const v = this.argv.relu_forward; // out x n
+    v[0] = this.buf('relu', 'out', out, n);
+    v[1] = this.buf('relu', 'x', x, n);
+    v[2] = n;
+    this.elementwise('relu_forward', v, 2);
   }
   reluBackward(dx: F32, dout: F32, x: F32): void {
     const n = this.same('reluBackward', 'dx, dout and x', dx, dout, x);
-    this.raw.relu_backward(this.buf('reluBackward', 'dx', dx, n), this.buf('reluBackward', 'dout', dout, n), this.buf('reluBackward', 'x', x, n), n);
+    const v = this.argv.relu_backward; // dx dout x n
+    v[0] = this.buf('reluBackward', 'dx', dx, n);
+    v[1] = this.buf('reluBackward', 'dout', dout, n);
+    v[2] = this.buf('reluBackward', 'x', x, n);
+    v[3] = n;
+    this.elementwise('relu_backward', v, 3);
   }
 
   gelu(out: F32, x: F32): void {
     const n = this.same('gelu', 'out and x', out, x);
-    this.raw.gelu_forward(this.buf('gelu', 'out', out, n), this.buf('gelu', 'x', x, n), n);
+    const v = this.argv.gelu_forward; // out x n
+    v[0] = this.buf('gelu', 'out', out, n);
+    v[1] = this.buf('gelu', 'x', x, n);
+    v[2] = n;
+    this.elementwise('gelu_forward', v, 2);
   }
   geluBackward(dx: F32, dout: F32, x: F32): void {
     const n = this.same('geluBackward', 'dx, dout and x', dx, dout, x);
-    this.raw.gelu_backward(this.buf('geluBackward', 'dx', dx, n), this.buf('geluBackward', 'dout', dout, n), this.buf('geluBackward', 'x', x, n), n);
+    const v = this.argv.gelu_backward; // dx dout x n
+    v[0] = this.buf('geluBackward', 'dx', dx, n);
+    v[1] = this.buf('geluBackward', 'dout', dout, n);
+    v[2] = this.buf('geluBackward', 'x', x, n);
+    v[3] = n;
+    this.elementwise('gelu_backward', v, 3);
   }
 
   /** Inverted dropout with drop probability p in [0, 1); mask is kept for the backward pass. */
@@ -566,7 +585,20 @@ export class Kernels {
     if (!dx) return;
     this.matmul(dcol, dout, w, this.convMatmul(rows, kk, s.outChannels, 'nt', undefined, false));
     const dxp = this.buf(op, 'dx', dx, s.batch * s.h * s.w * s.c, 'batch×h×w×c', s.batch, s.h, s.w, s.c);
-    this.raw.col2im(dxp, dcol.ptr, s.batch, s.h, s.w, s.c, s.kh, s.kw, stride, pad, ho, wo);
+    const v = this.argv.col2im; // dx dcol batch h w c kh kw stride pad ho wo b0 b1
+    v[0] = dxp;
+    v[1] = dcol.ptr;
+    v[2] = s.batch;
+    v[3] = s.h;
+    v[4] = s.w;
+    v[5] = s.c;
+    v[6] = s.kh;
+    v[7] = s.kw;
+    v[8] = stride;
+    v[9] = pad;
+    v[10] = ho;
+    v[11] = wo;
+    this.split('col2im', v, 12, s.batch, 1, rows * kk * 8, -1);
   }
 
   /** out, argmax (batch,ho,wo,c) = k×k max-pooling of x (batch,h,w,c), stride defaults to k. */
@@ -581,19 +613,19 @@ export class Kernels {
     if (s.k < 1 || stride < 1 || s.k > s.h || s.k > s.w) throw new ShapeError(`maxPool: window ${s.k} (stride ${stride}) does not fit a ${dims(s.h, s.w)} input`);
     const { ho, wo } = poolOutputSize(s);
     const n = s.batch * ho * wo * s.c;
-    this.raw.maxpool_forward(
-      this.buf(op, 'out', out, n, 'batch×ho×wo×c', s.batch, ho, wo, s.c),
-      this.ibuf(op, 'argmax', argmax, n, 'batch×ho×wo×c', s.batch, ho, wo, s.c),
-      this.buf(op, 'x', x, s.batch * s.h * s.w * s.c, 'batch×h×w×c', s.batch, s.h, s.w, s.c),
-      s.batch,
-      s.h,
-      s.w,
-      s.c,
-      s.k,
-      stride,
-      ho,
-      wo,
-    );
+    const v = this.argv.maxpool_forward; // out argmax x batch h w c k stride ho wo b0 b1
+    v[0] = this.buf(op, 'out', out, n, 'batch×ho×wo×c', s.batch, ho, wo, s.c);
+    v[1] = this.ibuf(op, 'argmax', argmax, n, 'batch×ho×wo×c', s.batch, ho, wo, s.c);
+    v[2] = this.buf(op, 'x', x, s.batch * s.h * s.w * s.c, 'batch×h×w×c', s.batch, s.h, s.w, s.c);
+    v[3] = s.batch;
+    v[4] = s.h;
+    v[5] = s.w;
+    v[6] = s.c;
+    v[7] = s.k;
+    v[8] = stride;
+    v[9] = ho;
+    v[10] = wo;
+    this.split('maxpool_forward', v, 11, s.batch, 1, n * s.k * s.k * 8, -1);
   }
   /** dx[argmax[i]] += dout[i]; argmax must come from maxPool over a buffer the size of dx. */
   maxPoolBackward(dx: F32, dout: F32, argmax: I32): void {

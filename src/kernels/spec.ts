@@ -8,7 +8,7 @@ export type ArgKind = 'ptr' | 'iptr' | 'i32' | 'f32';
 export interface KernelSpec {
   readonly args: readonly string[]; // "name:kind"
   readonly returns?: 'f32' | 'i32';
-  /** Kernels that compute a range of their output rows (r0, r1), or of rows and columns (matmul: r0, r1, c0, c1), may run on several threads. */
+  /** Kernels that compute a range of their output (rows r0 r1; samples b0 b1; matmul: rows and columns r0 r1 c0 c1) may run on several threads. */
   readonly rows?: true;
 }
 
@@ -43,8 +43,8 @@ export const KERNELS = {
   xcorr_forward: k('c:ptr fhat:ptr invstd:ptr f:ptr ghat:ptr rows:i32 d1:i32 d2:i32 eps:f32', 'f32'),
   xcorr_backward: k('df:ptr c:ptr fhat:ptr invstd:ptr ghat:ptr rows:i32 d1:i32 d2:i32 scale:f32 work:ptr'),
   im2col: k('col:ptr x:ptr batch:i32 h:i32 w:i32 c:i32 kh:i32 kw:i32 stride:i32 pad:i32 ho:i32 wo:i32 r0:i32 r1:i32', undefined, true),
-  col2im: k('dx:ptr dcol:ptr batch:i32 h:i32 w:i32 c:i32 kh:i32 kw:i32 stride:i32 pad:i32 ho:i32 wo:i32'),
-  maxpool_forward: k('out:ptr argmax:iptr x:ptr batch:i32 h:i32 w:i32 c:i32 k:i32 stride:i32 ho:i32 wo:i32'),
+  col2im: k('dx:ptr dcol:ptr batch:i32 h:i32 w:i32 c:i32 kh:i32 kw:i32 stride:i32 pad:i32 ho:i32 wo:i32 b0:i32 b1:i32', undefined, true),
+  maxpool_forward: k('out:ptr argmax:iptr x:ptr batch:i32 h:i32 w:i32 c:i32 k:i32 stride:i32 ho:i32 wo:i32 b0:i32 b1:i32', undefined, true),
   maxpool_backward: k('dx:ptr dout:ptr argmax:iptr n:i32'),
   dot: k('x:ptr y:ptr n:i32', 'f32'),
   sumsq: k('x:ptr n:i32', 'f32'),
