@@ -6,6 +6,24 @@
 // Backward: dW += colᵀ·dout, dcol = dout·Wᵀ, dx += col2im(dcol).
 // ho = (h + 2·pad − kh)/stride + 1, wo likewise; checked by the caller.
 
+// Short runs (a first layer's c = 1 gives runs of kw floats) are moved by plain loads and stores:
+// memory.copy and memory.fill are calls into the engine, which cost more than moving a few floats.
+const SHORT_RUN: i32 = 16;
+
+// @ts-ignore: decorator
+@inline function copy(dst: usize, src: usize, n: i32): void {
+  if (n <= SHORT_RUN) {
+    for (let i = 0; i < n; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
+  } else memory.copy(dst, src, <usize>n << 2);
+}
+
+// @ts-ignore: decorator
+@inline function zero(dst: usize, n: i32): void {
+  if (n <= SHORT_RUN) {
+    for (let i = 0; i < n; i++) store<f32>(dst + (<usize>i << 2), 0);
+  } else memory.fill(dst, 0, <usize>n << 2);
+}
+
 /** col (batch·ho·wo, kh·kw·c) = patches of x (batch,h,w,c). Rows [r0,r1) only (for threads). */
 export function im2col(col: usize, x: usize, batch: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, stride: i32, pad: i32, ho: i32, wo: i32, r0: i32, r1: i32): void {
   const kk = kh * kw * c;
@@ -21,11 +39,11 @@ export function im2col(col: usize, x: usize, batch: i32, h: i32, w: i32, c: i32,
     for (let ky = 0; ky < kh; ky++) {
       const iy = oy * stride - pad + ky;
       if (iy < 0 || iy >= h || kx1 <= kx0) {
-        memory.fill(dst, 0, <usize>kw * cb);
+        zero(dst, kw * c);
       } else {
-        if (kx0 > 0) memory.fill(dst, 0, <usize>kx0 * cb);
-        memory.copy(dst + <usize>kx0 * cb, x + (((<usize>b * <usize>h + <usize>iy) * <usize>w + <usize>(ix0 + kx0)) * <usize>c << 2), <usize>(kx1 - kx0) * cb);
-        if (kx1 < kw) memory.fill(dst + <usize>kx1 * cb, 0, <usize>(kw - kx1) * cb);
+        if (kx0 > 0) zero(dst, kx0 * c);
+        copy(dst + <usize>kx0 * cb, x + (((<usize>b * <usize>h + <usize>iy) * <usize>w + <usize>(ix0 + kx0)) * <usize>c << 2), (kx1 - kx0) * c);
+        if (kx1 < kw) zero(dst + <usize>kx1 * cb, (kw - kx1) * c);
       }
       dst += <usize>kw * cb;
     }
