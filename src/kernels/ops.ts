@@ -249,8 +249,7 @@ export class Kernels {
     } catch (e) {
       error = e;
     }
-    // Expected time at a pessimistic 0.1 G operations/s, so a slow but live worker is never declared dead.
-    this.pool!.join(this.index[name], work / 5e4, error);
+    this.pool!.join(this.index[name], work, error);
   }
 
   // ---- matmul ---------------------------------------------------------------------------------

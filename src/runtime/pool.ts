@@ -147,17 +147,18 @@ export class WorkerPool {
   }
 
   /**
-   * Wait for every posted call. `expectedMs` (a generous estimate of the call's time) extends the
-   * dead-worker timeout; `callerError` (the caller's own share failed) is rethrown after the wait.
+   * Wait for every posted call. `work` (the call's size in multiply-adds or element operations)
+   * extends the dead-worker timeout by the time it would take at a pessimistic 0.05 G operations/s;
+   * `callerError` (the caller's own share failed) is rethrown after the wait.
    */
-  join(fnIndex: number, expectedMs = 0, callerError?: unknown): void {
+  join(fnIndex: number, work = 0, callerError?: unknown): void {
     let failed = -1;
     for (let w = 0; w < this.workers.length; w++) {
       if (this.pending[w] === 0) continue;
       this.pending[w] = 0;
       const b = w * SLOT_INTS;
       const want = this.seq[w];
-      if (Atomics.load(this.ctl, b + 1) !== want) this.wait(w, want, fnIndex, expectedMs);
+      if (Atomics.load(this.ctl, b + 1) !== want) this.wait(w, want, fnIndex, work);
       if (this.ctl[b + 4] !== 0) failed = w;
     }
     if (callerError !== undefined) throw callerError;
@@ -165,7 +166,7 @@ export class WorkerPool {
   }
 
   /** Spin for a while, then sleep, until worker w reports call `want` done; stop the pool if it never does. */
-  private wait(w: number, want: number, fnIndex: number, expectedMs: number): void {
+  private wait(w: number, want: number, fnIndex: number, work: number): void {
     const b = w * SLOT_INTS;
     let spins = 0;
     const start = Date.now();
@@ -177,7 +178,7 @@ export class WorkerPool {
       Atomics.store(this.ctl, b + 6, 1);
       if (Atomics.load(this.ctl, b + 1) === done) Atomics.wait(this.ctl, b + 1, done, Math.min(1000, this.timeoutMs));
       Atomics.store(this.ctl, b + 6, 0);
-      const limit = this.timeoutMs + expectedMs;
+      const limit = this.timeoutMs + work / 5e4;
       if (Date.now() - start > limit) {
         this.dispose();
         throw new WorkerError(`udi-wasm worker ${w + 1} did not finish ${this.names[fnIndex]} within ${(limit / 1000).toFixed(1)} s and was stopped; the runtime goes on with the calling thread only (results are the same bits)`);
