@@ -135,6 +135,7 @@ export class WorkerPool {
    */
   post(w: number, fnIndex: number, argv: readonly number[]): void {
     if (this.disposed) throw new WorkerError('the worker pool was disposed');
+    if (argv.length > SLOT_ARGS) throw new RangeError(`WorkerPool.post: ${this.names[fnIndex]} has ${argv.length} arguments, at most ${SLOT_ARGS} fit a slot`);
     const b = w * SLOT_INTS,
       a = w * SLOT_ARGS;
     for (let i = 0; i < argv.length; i++) this.args[a + i] = argv[i];
