@@ -578,7 +578,7 @@ async function cnnPeers(ctx: Ctx, g: Group): Promise<void> {
 // ---- profile: where a udi-wasm step's time goes ------------------------------------------------
 
 /** Kernels methods that are not kernels (helpers), excluded from wrapping. */
-const KERNEL_HELPERS = new Set(['constructor', 'buf', 'ibuf', 'check', 'rc', 'size', 'same', 'finite', 'split', 'elementwise', 'finish', 'rowsCols', 'labels', 'invT', 'eps', 'conv']);
+const KERNEL_HELPERS = new Set(['constructor', 'buf', 'ibuf', 'check', 'rc', 'size', 'same', 'finite', 'split', 'elementwise', 'finish', 'rowsCols', 'labels', 'invT', 'eps', 'conv', 'convArgs', 'convMatmul']);
 
 interface Acc {
   calls: number;

@@ -552,14 +552,11 @@ export class Kernels {
     return o;
   }
 
-  /** out (batch,ho,wo,outChannels) = conv(x (batch,h,w,c), w (kh·kw·c, outChannels)) + bias; col is (batch·ho·wo, kh·kw·c) scratch. */
-  conv2d(out: F32, x: F32, w: F32, bias: F32 | null, col: F32, s: ConvShape): void {
-    const op = 'conv2d';
-    const g = this.conv(op, s);
-    const xp = this.buf(op, 'x', x, s.batch * s.h * s.w * s.c, 'batch×h×w×c', s.batch, s.h, s.w, s.c);
-    const v = this.argv.im2col; // col x batch h w c kh kw stride pad ho wo r0 r1
-    v[0] = this.buf(op, 'col', col, g.rows * g.kk, '(batch·ho·wo)×(kh·kw·c)', g.rows, g.kk);
-    v[1] = xp;
+  /** The arguments im2col (col, x, ...) and col2im (dx, dcol, ...) share; their range (r0 r1 or b0 b1) follows. */
+  private convArgs(name: 'im2col' | 'col2im', p0: number, p1: number, s: ConvShape, g: { stride: number; pad: number; ho: number; wo: number }): number[] {
+    const v = this.argv[name]; // p0 p1 batch h w c kh kw stride pad ho wo
+    v[0] = p0;
+    v[1] = p1;
     v[2] = s.batch;
     v[3] = s.h;
     v[4] = s.w;
@@ -570,7 +567,16 @@ export class Kernels {
     v[9] = g.pad;
     v[10] = g.ho;
     v[11] = g.wo;
-    this.split('im2col', v, 12, g.rows, 1, g.rows * g.kk * 8, -1);
+    return v;
+  }
+
+  /** out (batch,ho,wo,outChannels) = conv(x (batch,h,w,c), w (kh·kw·c, outChannels)) + bias; col is (batch·ho·wo, kh·kw·c) scratch. */
+  conv2d(out: F32, x: F32, w: F32, bias: F32 | null, col: F32, s: ConvShape): void {
+    const op = 'conv2d';
+    const g = this.conv(op, s);
+    const xp = this.buf(op, 'x', x, s.batch * s.h * s.w * s.c, 'batch×h×w×c', s.batch, s.h, s.w, s.c);
+    const colp = this.buf(op, 'col', col, g.rows * g.kk, '(batch·ho·wo)×(kh·kw·c)', g.rows, g.kk);
+    this.split('im2col', this.convArgs('im2col', colp, xp, s, g), 12, g.rows, 1, g.rows * g.kk * 8, -1);
     this.matmul(out, col, w, this.convMatmul(g.rows, s.outChannels, g.kk, 'nn', bias ?? undefined, false));
   }
 
@@ -578,26 +584,14 @@ export class Kernels {
   conv2dBackward(dx: F32 | null, dw: F32, dbias: F32 | null, dout: F32, col: F32, w: F32, dcol: F32, s: ConvShape): void {
     const op = 'conv2dBackward';
     const g = this.conv(op, s);
-    const { rows, kk, stride, pad, ho, wo } = g;
+    const { rows, kk } = g;
     this.matmul(dw, col, dout, this.convMatmul(kk, s.outChannels, rows, 'tn', undefined, true));
     if (dbias) this.biasAddBackward(dbias, dout, rows, s.outChannels);
     if (!dx) return;
     this.matmul(dcol, dout, w, this.convMatmul(rows, kk, s.outChannels, 'nt', undefined, false));
     const dxp = this.buf(op, 'dx', dx, s.batch * s.h * s.w * s.c, 'batch×h×w×c', s.batch, s.h, s.w, s.c);
-    const v = this.argv.col2im; // dx dcol batch h w c kh kw stride pad ho wo b0 b1
-    v[0] = dxp;
-    v[1] = dcol.ptr;
-    v[2] = s.batch;
-    v[3] = s.h;
-    v[4] = s.w;
-    v[5] = s.c;
-    v[6] = s.kh;
-    v[7] = s.kw;
-    v[8] = stride;
-    v[9] = pad;
-    v[10] = ho;
-    v[11] = wo;
-    this.split('col2im', v, 12, s.batch, 1, rows * kk * 8, -1);
+    // g is still this convolution's geometry: matmul does not touch it.
+    this.split('col2im', this.convArgs('col2im', dxp, dcol.ptr, s, g), 12, s.batch, 1, rows * kk * 8, -1);
   }
 
   /** out, argmax (batch,ho,wo,c) = k×k max-pooling of x (batch,h,w,c), stride defaults to k. */
