@@ -78,6 +78,23 @@ describe('trainer', () => {
     }
   });
 
+  it("a stage evaluates the modalities it does not train once; their figures equal the stage that trained them", async () => {
+    const ds = synthetic();
+    const c = cfg(5);
+    for (const s of [c.solo, c.guided]) s.earlyStopping = { patience: 100, minDelta: 0 }; // never stops; restores the best epoch
+    const { result } = await train(rt, 'udi', { train: ds }, c);
+    const logs = (stage: string) => result.history.filter((l) => l.stage === stage);
+    // The epoch early stopping restores: the first one with the highest monitor.
+    const best = (stage: string) => logs(stage).reduce((a, b) => (b.monitor > a.monitor ? b : a));
+    expect(result.anchor?.name).toBe('a');
+    for (const stage of ['solo:b', 'guided:b']) {
+      expect(logs(stage).length).toBe(5);
+      for (const l of logs(stage)) {
+        expect([l.val_acc_a, l.val_f1_a], `${stage} epoch ${l.epoch}: a as solo:a left it`).toEqual([best('solo:a').val_acc_a, best('solo:a').val_f1_a]);
+      }
+    }
+  });
+
   it('cancels with an AbortSignal, and the runtime stays usable', async () => {
     const ds = synthetic();
     const ac = new AbortController();

@@ -287,10 +287,21 @@ class Run {
    * Per-epoch validation metrics for every modality and the fused prediction; the monitor is the
    * accuracy of `monitor` (a modality's own head, or 'fused'). Joint models fuse in their joint
    * head, and their per-modality figures are their in-model ones (own heads if trained, else blocks).
+   * With `frozen` (own heads only), the probabilities of the modalities a stage does not train are
+   * computed at its first validation and kept there: they cannot change during the stage (the same
+   * bits as recomputing them, as each modality's forward pass is independent of the others').
    */
-  validation(monitor: string, joint: 'none' | 'heads' | 'blocks'): { monitor: number; metrics: Record<string, number> } {
+  validation(monitor: string, joint: 'none' | 'heads' | 'blocks', frozen?: { names: readonly string[]; probs: Record<string, Float32Array> }): { monitor: number; metrics: Record<string, number> } {
     const C = this.net.classes;
-    const out = infer(this.net, this.val, this.names, { joint: joint !== 'none' });
+    const fresh = frozen && joint === 'none' ? this.names.filter((m) => !(frozen.names.includes(m) && frozen.probs[m])) : this.names;
+    const out = infer(this.net, this.val, fresh, { joint: joint !== 'none' });
+    if (frozen && joint === 'none') {
+      for (const m of this.names) {
+        if (out.probs[m]) {
+          if (frozen.names.includes(m)) frozen.probs[m] = out.probs[m];
+        } else out.probs[m] = frozen.probs[m];
+      }
+    }
     const metrics: Record<string, number> = {};
     for (const m of this.names) {
       const s = scores(joint === 'blocks' ? out.jointBlocks![m] : out.probs[m], this.val.labels, C);
@@ -305,6 +316,7 @@ class Run {
 
   soloStage(m: string): Stage {
     const net = this.net;
+    const frozen = { names: this.names.filter((x) => x !== m), probs: {} };
     return {
       name: `solo:${m}`,
       trainable: MultimodalNet.groups(m),
@@ -318,7 +330,7 @@ class Run {
         net.encoderBackward(b, n, net.headBackward(b, n, dz));
         return { loss };
       },
-      validate: () => this.validation(m, 'none'),
+      validate: () => this.validation(m, 'none', frozen),
     };
   }
 
@@ -463,6 +475,7 @@ function guidedStage(run: Run, follower: string, cache: { probs: Float32Array; f
     da = cache.dim,
     B = net.maxBatch;
   const groups = MultimodalNet.groups(follower);
+  const frozen = { names: run.names.filter((x) => x !== follower), probs: {} };
   // Working buffers for the whole stage.
   const pa = arena.f32(B * C),
     pm = arena.f32(B * C);
@@ -542,7 +555,7 @@ function guidedStage(run: Run, follower: string, cache: { probs: Float32Array; f
       const loss = (o.keepCE ? ce : 0) + lambdaCon * con + (useCom ? lambdaCom * com : 0);
       return { loss, ce, con, com };
     },
-    validate: () => run.validation(follower, 'none'),
+    validate: () => run.validation(follower, 'none', frozen),
   };
 }
 
