@@ -34,8 +34,8 @@
  *   + profile: where the time of a udi-wasm step goes, for the MLP and CNN steps, 1 and 2 threads.
  *              Uninstrumented: the step, its batch copy alone, and (1 thread) the step's recorded
  *              sequence of WebAssembly calls replayed with nothing around it; JS = the rest.
- *              Instrumented (bench only: rt.kernels' methods, raw exports and pool.post and pool.join wrapped with
- *              self-time accounting): time per export (matmuls per shape), per wrapper, in layer
+ *              Instrumented (bench only: rt.kernels' methods, raw exports, pool.post and pool.join
+ *              wrapped with self-time accounting): time per export (matmuls per shape), per wrapper, in layer
  *              code, in the pool's dispatch + wait (2 threads), and GC (PerformanceObserver).
  *              bench/cpuprof.ts gives V8's sampling CPU profile of the same steps.
  *

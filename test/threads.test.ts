@@ -1,6 +1,7 @@
 // 1 and 2 threads give bitwise-equal outputs: createRuntime({ threads: 2 }) (the simd-threads build,
-// rows or columns split over the calling thread and one worker) against threads: 1 with the simd build, for
-// matmul in every layout and conv2d forward and backward, on shapes big enough to be split.
+// rows, columns, samples or elements split over the calling thread and one worker) against threads: 1
+// with the simd build, for matmul in every layout, conv2d forward and backward, the batch gather,
+// max-pooling and the activations, on shapes big enough to be split (and checked to be split).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, Kernels, type ConvShape, type KernelName, type MatmulLayout, type Runtime } from '../src/index.js';
 import { MATMUL_SCRATCH_FLOATS } from '../src/kernels/reference.js';

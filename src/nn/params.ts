@@ -134,7 +134,8 @@ export class ParamStore {
   }
   private view(p: Param, views: F32[]): F32 {
     if (this.list[p.index] !== p) throw new Error(`ParamStore: ${p.group}.${p.name} is not a parameter of this store`);
-    return views[p.index] ?? this.b.params; // (this.b throws before allocate())
+    if (!this.bufs) throw new Error('ParamStore: allocate() has not been called');
+    return views[p.index];
   }
   private groupView(name: string): { params: F32; grads: F32; moments: { m: F32; v: F32 } } {
     const v = this.groupViews.get(name);
