@@ -126,13 +126,24 @@ export function matmul_scratch_floats(): i32 {
   }
 }
 
-/** C tile (4 rows of stride cs bytes, 8 columns) += packed A tile · packed B strip, depth kc. */
+/**
+ * C tile (4 rows of stride cs bytes, 8 columns) += packed A tile · packed B strip, depth kc.
+ * With `fresh`, C's old values are not read: every row starts from the 8 values at `init` (the bias)
+ * or, if init is 0, from zeros (what C would have been set to first).
+ */
 // @ts-ignore: decorator
-@inline function kernel4x8(c: usize, cs: usize, ap: usize, bp: usize, bs: usize, kc: i32): void {
-  let c00 = v128.load(c), c01 = v128.load(c, 16);
-  let c10 = v128.load(c + cs), c11 = v128.load(c + cs, 16);
-  let c20 = v128.load(c + 2 * cs), c21 = v128.load(c + 2 * cs, 16);
-  let c30 = v128.load(c + 3 * cs), c31 = v128.load(c + 3 * cs, 16);
+@inline function kernel4x8(c: usize, cs: usize, ap: usize, bp: usize, bs: usize, kc: i32, fresh: bool, init: usize): void {
+  let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128;
+  if (fresh) {
+    const lo = init != 0 ? v128.load(init) : f32x4.splat(0), hi = init != 0 ? v128.load(init, 16) : f32x4.splat(0);
+    c00 = lo; c10 = lo; c20 = lo; c30 = lo;
+    c01 = hi; c11 = hi; c21 = hi; c31 = hi;
+  } else {
+    c00 = v128.load(c); c01 = v128.load(c, 16);
+    c10 = v128.load(c + cs); c11 = v128.load(c + cs, 16);
+    c20 = v128.load(c + 2 * cs); c21 = v128.load(c + 2 * cs, 16);
+    c30 = v128.load(c + 3 * cs); c31 = v128.load(c + 3 * cs, 16);
+  }
   const end = ap + (<usize>kc << 4);
   while (ap < end) {
     const b0 = v128.load(bp), b1 = v128.load(bp, 16);
@@ -155,7 +166,9 @@ export function matmul_scratch_floats(): i32 {
 // @ts-ignore: decorator
 @inline function gemm(c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32, accumulate: i32, scratch: usize, r0: i32, r1: i32, c0: i32, c1: i32, ta: bool, tb: bool): void {
   if (r1 <= r0 || c1 <= c0) return;
-  initBlock(c, bias, n, accumulate, r0, r1, c0, c1);
+  // SIMD, k > 0, not accumulating: C is not set first; the first depth block starts from the bias or 0.
+  const fresh = ASC_FEATURE_SIMD && k > 0 && accumulate == 0;
+  if (!fresh) initBlock(c, bias, n, accumulate, r0, r1, c0, c1);
   if (k <= 0) return;
   if (ASC_FEATURE_SIMD) {
     const ap = scratch;
@@ -166,6 +179,7 @@ export function matmul_scratch_floats(): i32 {
       const nc = min(NC, c1 - j0);
       for (let k0 = 0; k0 < k; k0 += KC) {
         const kc = min(KC, k - k0);
+        const first = fresh && k0 == 0;
         // One block of rows of A (a small m): read full strips of a row-major B in place, as packing
         // them would cost about as much as using them; pack only a partial last strip.
         const direct = !tb && r1 - r0 <= MC;
@@ -184,15 +198,17 @@ export function matmul_scratch_floats(): i32 {
               const ctile = c + ((<usize>(i0 + i) * <usize>n + <usize>(j0 + j)) << 2);
               const mi = min(4, mc - i);
               if (mi == 4 && nj == 8) {
-                kernel4x8(ctile, cs, tile, strip, bs, kc);
+                kernel4x8(ctile, cs, tile, strip, bs, kc, first, bias != 0 ? bias + (<usize>(j0 + j) << 2) : 0);
               } else {
                 // Edge tile: run the same micro-kernel on a copy, so every valid element gets the same arithmetic.
                 for (let r = 0; r < 4; r++) {
                   for (let jj = 0; jj < 8; jj++) {
-                    store<f32>(tmp + (<usize>(r * 8 + jj) << 2), r < mi && jj < nj ? load<f32>(ctile + <usize>r * cs + (<usize>jj << 2)) : 0);
+                    let v: f32 = 0;
+                    if (r < mi && jj < nj) v = !first ? load<f32>(ctile + <usize>r * cs + (<usize>jj << 2)) : bias != 0 ? load<f32>(bias + (<usize>(j0 + j + jj) << 2)) : 0;
+                    store<f32>(tmp + (<usize>(r * 8 + jj) << 2), v);
                   }
                 }
-                kernel4x8(tmp, 32, tile, strip, bs, kc);
+                kernel4x8(tmp, 32, tile, strip, bs, kc, false, 0);
                 for (let r = 0; r < mi; r++) {
                   for (let jj = 0; jj < nj; jj++) {
                     store<f32>(ctile + <usize>r * cs + (<usize>jj << 2), load<f32>(tmp + (<usize>(r * 8 + jj) << 2)));
