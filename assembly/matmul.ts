@@ -5,7 +5,9 @@
 //   matmul_tn: C (m,n) = Aᵀ · B (k,n), A is (k,m)
 //
 // Semantics: C = (accumulate ? C : 0) + bias (if bias != 0, a row vector of n) + A·B, and every
-// element adds its k products in order k = 0..k-1, each as a separate f32 multiply then add.
+// element adds its k products in order k = 0..k-1, each as a separate f32 multiply then add. (Without
+// accumulate, the SIMD build starts the first depth block from the bias or 0 in registers rather
+// than writing C and reading it back: the same values.)
 // Both builds and every row partition perform exactly that sequence per element, so the scalar and
 // SIMD builds and any thread count give bit-identical C.
 //
