@@ -273,7 +273,7 @@ export class Kernels {
     v[6] = k;
     v[7] = o.accumulate ? 1 : 0;
     // Split the rows; or, when A is the smaller operand (m < n), the columns, so that each thread
-    // packs only its own columns of B (and all of A) rather than all of B.
+    // packs (or, for m <= 64, reads) only its own columns of B, and all of A, rather than all of B.
     if (m < n) {
       v[9] = 0;
       v[10] = m;
