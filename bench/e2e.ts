@@ -67,6 +67,7 @@ import { defaultConfig, type Method, predict, type Model, train } from '../src/t
 import { MultimodalNet } from '../src/train/net.js';
 import { batchOrder, mlpStep, trainerStep, type UdiStep } from './steps.js';
 import { OTHER_CPU_MAX, OtherCpu } from './meter.js';
+import { orExit, positiveInt } from './args.js';
 import { Ceiling } from './ceiling.js';
 
 // ---- options -----------------------------------------------------------------------------------
@@ -97,18 +98,9 @@ if (opts.help) {
   console.log(HELP);
   process.exit(0);
 }
-function positiveInt(name: string, v: string | undefined, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  const x = Number(v);
-  if (!Number.isInteger(x) || x < min) {
-    console.error(`--${name} must be a whole number >= ${min}, got ${v}\n\n${HELP}`);
-    process.exit(2);
-  }
-  return x;
-}
 const quick = opts.quick!;
-const RUNS = positiveInt('runs', opts.runs, quick ? 3 : 7, 1);
-const BATCH_MS = positiveInt('batch-ms', opts['batch-ms'], quick ? 25 : 100, 1);
+const RUNS = orExit(HELP, () => positiveInt('runs', opts.runs, quick ? 3 : 7, 1));
+const BATCH_MS = orExit(HELP, () => positiveInt('batch-ms', opts['batch-ms'], quick ? 25 : 100, 1));
 const WARM_MS = quick ? 60 : 300;
 const DATA_DIR = opts.data ?? '../shared/data';
 const CACHE_DIR = opts.cache ?? process.env.UDI_CACHE ?? join(os.homedir(), '.cache', 'udi-wasm');

@@ -41,6 +41,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../src/index.js';
 import { OTHER_CPU_MAX, OtherCpu } from './meter.js';
+import { orExit, positiveInt } from './args.js';
 import { Ceiling, CEIL_ACCS, CEIL_FLOPS_PER_TRIP, CEIL_UNROLL } from './ceiling.js';
 
 // ---- options -----------------------------------------------------------------------------------
@@ -90,25 +91,10 @@ function parseShapes(list: string): Shape[] {
   return shapes.filter((s, i) => shapes.findIndex((t) => t.m === s.m && t.n === s.n && t.k === s.k) === i);
 }
 
-function positiveInt(name: string, v: string | undefined, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  const x = Number(v);
-  if (!Number.isInteger(x) || x < min) throw new Error(`--${name} must be a whole number >= ${min}, got ${v}`);
-  return x;
-}
-
-function orExit<T>(f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    console.error(`${(e as Error).message}\n\n${HELP}`);
-    process.exit(2);
-  }
-}
 const quick = opts.quick!;
-const shapes = orExit(() => parseShapes(opts.sizes ?? (quick ? QUICK_SIZES : DEFAULT_SIZES)));
-const RUNS = orExit(() => positiveInt('runs', opts.runs, quick ? 5 : 7, 5));
-const BATCH_MS = orExit(() => positiveInt('batch-ms', opts['batch-ms'], quick ? 20 : 60, 1));
+const shapes = orExit(HELP, () => parseShapes(opts.sizes ?? (quick ? QUICK_SIZES : DEFAULT_SIZES)));
+const RUNS = orExit(HELP, () => positiveInt('runs', opts.runs, quick ? 5 : 7, 5));
+const BATCH_MS = orExit(HELP, () => positiveInt('batch-ms', opts['batch-ms'], quick ? 20 : 60, 1));
 const WARM_MS = quick ? 40 : 150;
 /** Plain JS only up to this many multiply-adds per call (256^3; 1024^3 would take seconds per call). */
 const PLAIN_JS_MAX_MACS = 256 ** 3;
