@@ -453,10 +453,12 @@ function cacheAnchor(run: Run, anchor: string, T: number): { probs: Float32Array
     for (let i = 0; i < n; i++) idx[i] = start + i;
     net.load(run.train, idx.subarray(0, n), [anchor]);
     net.forward(anchor, n, false);
-    const p = prefix(b.probs, n * C);
-    K.copy(p, b.logits!);
-    if (T !== 1) K.scale(p, 1 / T);
-    K.softmax(p, p, n, C);
+    // softmax is not safe in place: scale the logits in a separate scratch buffer (dlogits is unused in inference).
+    const z = prefix(b.dlogits, n * C),
+      p = prefix(b.probs, n * C);
+    K.copy(z, b.logits!);
+    if (T !== 1) K.scale(z, 1 / T);
+    K.softmax(p, z, n, C);
     probs.set(arena.viewF32(p), start * C);
     feats.set(arena.viewF32(b.feat!), start * b.featureDim);
   }
