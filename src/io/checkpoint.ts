@@ -23,6 +23,8 @@ export interface ModelDescription {
   seed: number;
   fusion: Model['fusion'];
   fusionWeights?: Record<string, number>;
+  /** Fusion 'calibrated': each modality's temperature. */
+  fusionTemperatures?: Record<string, number>;
   anchor?: string;
   /** Standardisation of raw inputs (training statistics), applied before prediction. */
   preprocess?: Record<string, { mean: number[]; std: number[] }>;
@@ -58,6 +60,7 @@ export async function serializeModel(model: Model, opts: { anchor?: string; prep
     seed: net.seed,
     fusion: model.fusion,
     fusionWeights: model.fusionWeights,
+    fusionTemperatures: model.fusionTemperatures,
     anchor: opts.anchor,
     preprocess: opts.preprocess && Object.fromEntries(Object.entries(opts.preprocess).map(([m, s]) => [m, { mean: Array.from(s.mean), std: Array.from(s.std) }])),
   };
@@ -98,7 +101,7 @@ export async function deserializeModel(rt: Runtime, bytes: Uint8Array, file = "c
   }
   const unknown = Object.keys(tensors).filter((n) => !expected.has(n) && !n.startsWith('state.'));
   if (unknown.length) throw fail('CKPT_TENSORS', `tensors ${unknown.slice(0, 5).join(', ')} do not belong to the described model`);
-  const model: Model = { net, method: d.method, modalities: d.fused, fusion: d.fusion, fusionWeights: d.fusionWeights };
+  const model: Model = { net, method: d.method, modalities: d.fused, fusion: d.fusion, fusionWeights: d.fusionWeights, fusionTemperatures: d.fusionTemperatures };
   return { model, description: d, metadata };
 }
 

@@ -107,10 +107,12 @@ export const TrainConfigSchema = z
         followerInit: z.enum(['solo', 'scratch']).default(base.udi.followerInit).describe('[ours] follower starts from its solo weights or fresh'),
         complementary: z.enum(['xcorr', 'none']).default(base.udi.complementary).describe('[ours] complementary term: squared cross-correlation of standardised features'),
         eps: z.number().positive().lt(1).default(base.udi.eps).describe('clamp for probabilities inside logs'),
+        monitor: z.enum(['follower', 'fused']).default(base.udi.monitor).describe("[ours] what the guided stage's early stopping watches on validation: the follower alone, or the fused prediction"),
+        gate: z.boolean().default(base.udi.gate).describe('[ours] do-no-harm gate: keep the guided follower only if it beats its own weights from before the guided stage on the monitor'),
       })
       .prefault({})
       .describe('UDI options'),
-    fusion: z.enum(['mean', 'entropy', 'validation', 'head']).default(base.fusion).describe('[ours] late fusion for udi/ensemble'),
+    fusion: z.enum(['mean', 'entropy', 'validation', 'calibrated', 'head']).default(base.fusion).describe('[ours] late fusion for udi/ensemble: mean of probabilities, entropy-weighted, weights fitted on validation, mean of probabilities temperature-scaled per modality on validation NLL, or a linear head on the frozen features'),
     validationFraction: z.number().gt(0).lt(1).default(base.validationFraction).describe('validation part carved from train when none is given'),
     ogmAlpha: z.number().min(0).default(base.ogmAlpha).describe('OGM-GE modulation strength'),
     umtWeight: z.number().min(0).default(base.umtWeight).describe('UMT distillation weight'),

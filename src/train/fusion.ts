@@ -1,11 +1,12 @@
 /**
- * Late fusion of per-modality probabilities (no new parameters): mean, entropy-weighted mean, or
- * weights fitted on validation. Any subset of modalities may be present. Deterministic arithmetic.
+ * Late fusion of per-modality probabilities: mean, entropy-weighted mean, weights fitted on
+ * validation, or a mean of temperature-calibrated probabilities (one temperature per modality fitted
+ * on validation NLL). Any subset of modalities may be present. Deterministic arithmetic.
  */
 import { dexp, dlog } from '../util/detmath.js';
 import { argmaxRows, accuracy } from './metrics.js';
 
-export type FusionKind = 'mean' | 'entropy' | 'validation' | 'head';
+export type FusionKind = 'mean' | 'entropy' | 'validation' | 'calibrated' | 'head';
 
 /** Weighted mean of probabilities; `weights[m]` defaults to 1. Missing modalities are skipped. */
 export function fuseMean(probs: Record<string, Float32Array>, n: number, classes: number, weights?: Record<string, number>): Float32Array {
@@ -86,4 +87,92 @@ export function fitFusionWeights(probs: Record<string, Float32Array>, labels: In
   }
   const total = best.reduce((a, b) => a + b, 0);
   return Object.fromEntries(names.map((m, k) => [m, best[k] / total]));
+}
+
+/** Smallest probability taken inside a log when re-tempering (float32 softmax rows may hold 0). */
+const P_MIN = 1e-30;
+
+/**
+ * Temperature scaling of probability rows: softmax(log p / T), which equals softmax(z / T) for
+ * p = softmax(z) (up to the clamp of p at 1e-30). T > 1 softens, T < 1 sharpens. Returns a new array.
+ */
+export function temperatureScale(p: Float32Array, n: number, classes: number, T: number): Float32Array {
+  const out = new Float32Array(n * classes);
+  const row = new Float64Array(classes);
+  for (let i = 0; i < n; i++) {
+    let max = -Infinity;
+    for (let c = 0; c < classes; c++) {
+      row[c] = dlog(Math.max(p[i * classes + c], P_MIN)) / T;
+      if (row[c] > max) max = row[c];
+    }
+    let sum = 0;
+    for (let c = 0; c < classes; c++) sum += row[c] = dexp(row[c] - max);
+    for (let c = 0; c < classes; c++) out[i * classes + c] = row[c] / sum;
+  }
+  return out;
+}
+
+/** Row-wise log of probabilities clamped at 1e-30 (float64). */
+function logProbs(p: Float32Array): Float64Array {
+  const out = new Float64Array(p.length);
+  for (let i = 0; i < p.length; i++) out[i] = dlog(Math.max(p[i], P_MIN));
+  return out;
+}
+
+/** Mean negative log-likelihood of the labels under softmax(logp / T). */
+function temperedNll(logp: Float64Array, labels: Int32Array, classes: number, T: number): number {
+  const n = labels.length;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    let max = -Infinity;
+    for (let c = 0; c < classes; c++) max = Math.max(max, logp[i * classes + c] / T);
+    let sum = 0;
+    for (let c = 0; c < classes; c++) sum += dexp(logp[i * classes + c] / T - max);
+    total += max + dlog(sum) - logp[i * classes + labels[i]] / T;
+  }
+  return total / Math.max(1, n);
+}
+
+/**
+ * The temperature minimising validation NLL (temperature scaling, Guo et al. 2017, "On calibration
+ * of modern neural networks"), by golden-section search on log T over [1/20, 20]; 40 iterations fix
+ * log T to 1e-8. NLL of softmax(z/T) is convex in 1/T, so it has one minimum along log T.
+ */
+export function fitTemperature(p: Float32Array, labels: Int32Array, classes: number): number {
+  const logp = logProbs(p);
+  const f = (logT: number) => temperedNll(logp, labels, classes, dexp(logT));
+  const g = (Math.sqrt(5) - 1) / 2;
+  let a = -dlog(20),
+    b = dlog(20);
+  let x1 = b - g * (b - a),
+    x2 = a + g * (b - a);
+  let f1 = f(x1),
+    f2 = f(x2);
+  for (let it = 0; it < 40; it++) {
+    if (f1 <= f2) {
+      b = x2;
+      x2 = x1;
+      f2 = f1;
+      x1 = b - g * (b - a);
+      f1 = f(x1);
+    } else {
+      a = x1;
+      x1 = x2;
+      f1 = f2;
+      x2 = a + g * (b - a);
+      f2 = f(x2);
+    }
+  }
+  return dexp((a + b) / 2);
+}
+
+/** One temperature per modality, fitted on validation probabilities. */
+export function fitTemperatures(probs: Record<string, Float32Array>, labels: Int32Array, classes: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(probs).map(([m, p]) => [m, fitTemperature(p, labels, classes)]));
+}
+
+/** Mean of the modalities' temperature-scaled probabilities (a missing temperature counts as 1). */
+export function fuseCalibrated(probs: Record<string, Float32Array>, n: number, classes: number, temperatures: Record<string, number>): Float32Array {
+  const scaled = Object.fromEntries(Object.entries(probs).map(([m, p]) => [m, (temperatures[m] ?? 1) === 1 ? p : temperatureScale(p, n, classes, temperatures[m])]));
+  return fuseMean(scaled, n, classes);
 }

@@ -3,6 +3,7 @@
  *
  *   unimodal, ensemble   solo stage only (ensemble = the solo models fused: UDI minus its guided stage)
  *   udi                  solo stage, anchor selection, anchor frozen and cached, guided stage per follower
+ *   udi-paper            udi in the paper's form: the guided stage watches the follower alone, no gate, mean fusion
  *   joint, joint+uni     concatenated features with one linear head (+ per-modality heads)
  *   ogm-ge               joint, with on-the-fly gradient modulation and Gaussian noise
  *   mmpareto             joint+uni, each encoder's multimodal and unimodal gradients combined (Pareto)
@@ -21,13 +22,13 @@ import type { EncoderConfig } from '../nn/encoders.js';
 import { prefix } from '../nn/layers.js';
 import { slice } from '../nn/params.js';
 import { dtanh } from '../util/detmath.js';
-import { fitFusionWeights, fuseEntropy, fuseMean, type FusionKind } from './fusion.js';
+import { fitFusionWeights, fitTemperatures, fuseCalibrated, fuseEntropy, fuseMean, type FusionKind } from './fusion.js';
 import { scores, type Scores } from './metrics.js';
 import { MultimodalNet } from './net.js';
 import { type Callbacks, type EpochLog, infer, runStage, type Stage, type StageConfig, type StageResult, type StageState, TrainingError } from './trainer.js';
 
-export type Method = 'udi' | 'unimodal' | 'ensemble' | 'joint' | 'joint+uni' | 'ogm-ge' | 'mmpareto' | 'umt' | 'di-mml';
-export const METHODS: readonly Method[] = ['udi', 'unimodal', 'ensemble', 'joint', 'joint+uni', 'ogm-ge', 'mmpareto', 'umt', 'di-mml'];
+export type Method = 'udi' | 'udi-paper' | 'unimodal' | 'ensemble' | 'joint' | 'joint+uni' | 'ogm-ge' | 'mmpareto' | 'umt' | 'di-mml';
+export const METHODS: readonly Method[] = ['udi', 'udi-paper', 'unimodal', 'ensemble', 'joint', 'joint+uni', 'ogm-ge', 'mmpareto', 'umt', 'di-mml'];
 
 export interface UdiOptions {
   /** Force the anchor by modality name instead of selecting it. */
@@ -50,6 +51,21 @@ export interface UdiOptions {
   complementary: 'xcorr' | 'none';
   /** Clamp for probabilities inside logs. */
   eps: number;
+  /**
+   * What the guided stage's early stopping watches on validation: the follower's own accuracy, or the
+   * fused accuracy (with the run's fusion), which the stage exists to improve. [ours]
+   */
+  monitor: 'follower' | 'fused';
+  /**
+   * Do-no-harm gate: the follower's weights from before its guided stage compete with the stage's
+   * epochs on the monitor, and the guided follower is kept only if it beats them. [ours]
+   */
+  gate: boolean;
+}
+
+/** The paper's form of UDI (with the notes' [ours] defaults for what the paper leaves open): `udi-paper`. */
+export function paperForm(cfg: MethodConfig): MethodConfig {
+  return { ...cfg, udi: { ...cfg.udi, monitor: 'follower', gate: false }, fusion: 'mean' };
 }
 
 export interface MethodConfig {
@@ -85,7 +101,7 @@ export function defaultConfig(encoders: Record<string, EncoderConfig>, seed = 0)
     guided: stage,
     joint: stage,
     fusionHead: { ...stage, epochs: 20, optimizer: adam(1e-2) },
-    udi: { epsilon: 0.005, temperature: 1, controller: 'gradient-alignment', controllerEvery: 1, lambdaCom: 1, keepCE: true, followerInit: 'solo', complementary: 'xcorr', eps: 1e-7 },
+    udi: { epsilon: 0.005, temperature: 1, controller: 'gradient-alignment', controllerEvery: 1, lambdaCom: 1, keepCE: true, followerInit: 'solo', complementary: 'xcorr', eps: 1e-7, monitor: 'follower', gate: false },
     fusion: 'mean',
     validationFraction: 0.1,
     ogmAlpha: 0.1,
@@ -119,6 +135,10 @@ export interface Result {
   /** Update steps per encoder, and each stage's wall time. */
   cost: { updates: Record<string, number>; stages: { name: string; steps: number; epochs: number; wallMs: number }[]; wallMs: number };
   fusionWeights?: Record<string, number>;
+  /** With fusion 'calibrated': each modality's temperature, fitted on validation NLL. */
+  fusionTemperatures?: Record<string, number>;
+  /** UDI: per follower, whether its guided weights were kept or (gate) its solo weights. */
+  guided?: { follower: string; kept: 'guided' | 'solo'; bestEpoch: number; monitor: number }[];
   history: EpochLog[];
 }
 
@@ -135,6 +155,7 @@ export interface Model {
   modalities: string[];
   fusion: FusionKind | 'joint';
   fusionWeights?: Record<string, number>;
+  fusionTemperatures?: Record<string, number>;
 }
 
 class Run {
@@ -291,7 +312,7 @@ class Run {
    * computed at its first validation and kept there: they cannot change during the stage (the same
    * bits as recomputing them, as each modality's forward pass is independent of the others').
    */
-  validation(monitor: string, joint: 'none' | 'heads' | 'blocks', frozen?: { names: readonly string[]; probs: Record<string, Float32Array> }): { monitor: number; metrics: Record<string, number> } {
+  validation(monitor: string, joint: 'none' | 'heads' | 'blocks', frozen?: { names: readonly string[]; probs: Record<string, Float32Array> }, fusion: FusionKind = 'mean'): { monitor: number; metrics: Record<string, number> } {
     const C = this.net.classes;
     const fresh = frozen && joint === 'none' ? this.names.filter((m) => !(frozen.names.includes(m) && frozen.probs[m])) : this.names;
     const out = infer(this.net, this.val, fresh, { joint: joint !== 'none' });
@@ -308,10 +329,30 @@ class Run {
       metrics[`val_acc_${m}`] = s.acc;
       metrics[`val_f1_${m}`] = s.f1;
     }
-    const f = scores(joint === 'none' ? fuseMean(out.probs, this.val.size, C) : out.joint!, this.val.labels, C);
+    const f = scores(joint === 'none' ? this.lateFuse(out.probs, fusion).probs : out.joint!, this.val.labels, C);
     metrics.val_acc_fused = f.acc;
     metrics.val_f1_fused = f.f1;
     return { monitor: metrics[`val_acc_${monitor}`], metrics };
+  }
+
+  /**
+   * Late fusion of validation probabilities (own heads) with `kind`; the validation-fitted kinds
+   * ('validation', 'calibrated') fit their weights or temperatures on these same rows. 'head' fuses
+   * by the mean here (its head is trained after the other stages).
+   */
+  lateFuse(probs: Record<string, Float32Array>, kind: FusionKind): { probs: Float32Array; weights?: Record<string, number>; temperatures?: Record<string, number> } {
+    const n = this.val.size,
+      C = this.net.classes;
+    if (kind === 'entropy') return { probs: fuseEntropy(probs, n, C) };
+    if (kind === 'validation') {
+      const weights = fitFusionWeights(probs, this.val.labels, C);
+      return { probs: fuseMean(probs, n, C, weights), weights };
+    }
+    if (kind === 'calibrated') {
+      const temperatures = fitTemperatures(probs, this.val.labels, C);
+      return { probs: fuseCalibrated(probs, n, C, temperatures), temperatures };
+    }
+    return { probs: fuseMean(probs, n, C) };
   }
 
   soloStage(m: string): Stage {
@@ -345,10 +386,6 @@ class Run {
 
 // ---- fusion of own-head probabilities --------------------------------------------------------
 
-function fused(run: Run, probs: Record<string, Float32Array>, n: number, kind: FusionKind, weights?: Record<string, number>): Float32Array {
-  if (kind === 'entropy') return fuseEntropy(probs, n, run.net.classes);
-  return fuseMean(probs, n, run.net.classes, kind === 'validation' ? weights : undefined);
-}
 
 /** Train the linear fusion head (group head:joint) on the frozen encoders' features. */
 async function trainFusionHead(run: Run): Promise<void> {
@@ -378,15 +415,21 @@ async function trainFusionHead(run: Run): Promise<void> {
   );
 }
 
-async function finishLateFusion(run: Run, kind: FusionKind): Promise<{ fused: Scores; weights?: Record<string, number>; inModel: Record<string, number> }> {
+async function finishLateFusion(run: Run, kind: FusionKind): Promise<{ fused: Scores; weights?: Record<string, number>; temperatures?: Record<string, number>; inModel: Record<string, number> }> {
   const C = run.net.classes;
-  let weights: Record<string, number> | undefined;
-  if (kind === 'validation') weights = fitFusionWeights(infer(run.net, run.val, run.names).probs, run.val.labels, C);
+  const { weights, temperatures } = kind === 'validation' || kind === 'calibrated' ? run.lateFuse(infer(run.net, run.val, run.names).probs, kind) : {};
   if (kind === 'head') await trainFusionHead(run);
   const out = infer(run.net, run.evalSet, run.names, { joint: kind === 'head' });
-  const probs = kind === 'head' ? out.joint! : fused(run, out.probs, run.evalSet.size, kind, weights);
+  const probs = kind === 'head' ? out.joint! : fuseProbs(out.probs, run.evalSet.size, C, { fusion: kind, fusionWeights: weights, fusionTemperatures: temperatures });
   const inModel = Object.fromEntries(run.names.map((m) => [m, scores(out.probs[m], run.evalSet.labels, C).acc]));
-  return { fused: scores(probs, run.evalSet.labels, C), weights, inModel };
+  return { fused: scores(probs, run.evalSet.labels, C), weights, temperatures, inModel };
+}
+
+/** Late fusion of own-head probabilities as a trained model does it (mean for 'head' when modalities are missing). */
+function fuseProbs(probs: Record<string, Float32Array>, n: number, C: number, m: Pick<Model, 'fusion' | 'fusionWeights' | 'fusionTemperatures'>): Float32Array {
+  if (m.fusion === 'entropy') return fuseEntropy(probs, n, C);
+  if (m.fusion === 'calibrated') return fuseCalibrated(probs, n, C, m.fusionTemperatures ?? {});
+  return fuseMean(probs, n, C, m.fusion === 'validation' ? m.fusionWeights : undefined);
 }
 
 // ---- UDI ---------------------------------------------------------------------------------------
@@ -557,7 +600,7 @@ function guidedStage(run: Run, follower: string, cache: { probs: Float32Array; f
       const loss = (o.keepCE ? ce : 0) + lambdaCon * con + (useCom ? lambdaCom * com : 0);
       return { loss, ce, con, com };
     },
-    validate: () => run.validation(follower, 'none', frozen),
+    validate: () => run.validation(o.monitor === 'fused' ? 'fused' : follower, 'none', frozen, run.cfg.fusion === 'head' ? 'mean' : run.cfg.fusion),
   };
 }
 
@@ -828,6 +871,7 @@ export interface TrainState {
 /** Train `method` on the splits and report the result (and the trained model). */
 export async function train(rt: Runtime, method: Method, data: Splits, cfg: MethodConfig, opts: TrainOptions = {}): Promise<{ result: Result; model: Model }> {
   if (!METHODS.includes(method)) throw new TrainingError('UNKNOWN_METHOD', `unknown method "${method}"; choose one of ${METHODS.join(', ')}`);
+  if (method === 'udi-paper') cfg = paperForm(cfg);
   const run = new Run(rt, method, data, cfg, opts.callbacks ?? {}, opts.signal, opts.resume, opts.onState);
   const C = run.net.classes;
   opts.callbacks?.onTrainBegin?.(run.net);
@@ -843,16 +887,24 @@ export async function train(rt: Runtime, method: Method, data: Splits, cfg: Meth
     });
   };
 
-  if (method === 'unimodal' || method === 'ensemble' || method === 'udi') {
+  if (method === 'unimodal' || method === 'ensemble' || method === 'udi' || method === 'udi-paper') {
     const soloAcc = await soloAll();
     let anchor: Result['anchor'];
-    if (method === 'udi') {
-      anchor = run.memo('anchor', () => selectAnchor(run, cfg.udi));
-      const cache = cacheAnchor(run, anchor.name, cfg.udi.temperature);
+    let guided: Result['guided'];
+    if (method === 'udi' || method === 'udi-paper') {
+      const o = cfg.udi;
+      anchor = run.memo('anchor', () => selectAnchor(run, o));
+      const cache = cacheAnchor(run, anchor.name, o.temperature);
       const followers = run.names.filter((m) => m !== anchor!.name).sort((a, b) => anchor!.validation[b].acc - anchor!.validation[a].acc);
+      guided = [];
       for (const [i, f] of followers.entries()) {
-        if (cfg.udi.followerInit === 'scratch' && run.nextStageIsNew()) for (const g of MultimodalNet.groups(f)) run.net.store.reinit(g, cfg.seed, 500 + i);
-        await run.stage(guidedStage(run, f, cache), cfg.guided, [f]);
+        const isNew = run.nextStageIsNew();
+        const stage = guidedStage(run, f, cache);
+        // The gate's competitor: the follower's weights and monitor before the stage (before a scratch re-initialisation).
+        const baseline = o.gate && isNew ? { monitor: stage.validate().monitor, snapshot: Object.fromEntries(stage.trainable.map((g) => [g, run.net.store.snapshot(g)])) } : undefined;
+        if (o.followerInit === 'scratch' && isNew) for (const g of MultimodalNet.groups(f)) run.net.store.reinit(g, cfg.seed, 500 + i);
+        const r = await run.stage(baseline ? { ...stage, baseline: () => baseline } : stage, cfg.guided, [f]);
+        guided.push({ follower: f, kept: r.bestEpoch < 0 ? 'solo' : 'guided', bestEpoch: r.bestEpoch, monitor: r.bestMonitor });
       }
     }
     if (method === 'unimodal') {
@@ -863,8 +915,8 @@ export async function train(rt: Runtime, method: Method, data: Splits, cfg: Meth
       model = { net: run.net, method, modalities: [best], fusion: 'mean' };
     } else {
       const f = await finishLateFusion(run, cfg.fusion);
-      result = { ...base, fused: f.fused, soloAcc, inModelAcc: f.inModel, anchor, fusionWeights: f.weights, cost: run.cost(), history: run.history() };
-      model = { net: run.net, method, modalities: run.names, fusion: cfg.fusion, fusionWeights: f.weights };
+      result = { ...base, fused: f.fused, soloAcc, inModelAcc: f.inModel, anchor, guided, fusionWeights: f.weights, fusionTemperatures: f.temperatures, cost: run.cost(), history: run.history() };
+      model = { net: run.net, method, modalities: run.names, fusion: cfg.fusion, fusionWeights: f.weights, fusionTemperatures: f.temperatures };
     }
   } else if (method === 'di-mml') {
     await run.stage(dimmlStage(run), cfg.joint, run.names);
@@ -911,7 +963,5 @@ export function predict(model: Model, ds: Dataset): Float32Array {
     }
     return infer(model.net, ds, present, { joint: true }).joint!;
   }
-  const probs = infer(model.net, ds, present).probs;
-  if (model.fusion === 'entropy') return fuseEntropy(probs, ds.size, C);
-  return fuseMean(probs, ds.size, C, model.fusion === 'validation' ? model.fusionWeights : undefined);
+  return fuseProbs(infer(model.net, ds, present).probs, ds.size, C, model);
 }

@@ -72,6 +72,13 @@ export interface Stage {
   step(n: number, idx: Int32Array, step: number): Record<string, number>;
   /** Validation after each epoch: `monitor` drives early stopping. */
   validate(): { monitor: number; metrics: Record<string, number> };
+  /**
+   * Optional competitor for the best weights: the monitor of weights from before the stage (and those
+   * weights, default the trainable groups as the stage starts). With it the stage keeps its best epoch
+   * only if that epoch beats the baseline (by minDelta), else it ends with the baseline weights and
+   * reports bestEpoch −1. Called once, when the stage starts (not on resume).
+   */
+  baseline?(): { monitor: number; snapshot?: Record<string, Float32Array> };
 }
 
 export interface StageResult {
@@ -163,6 +170,13 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
   let snapshot: Map<string, Float32Array> | null = null;
   const history: EpochLog[] = [];
   let epoch = 0;
+  // Keep the best weights (restored at the end) with early stopping, or when a baseline competes.
+  const keepBest = !!es || !!stage.baseline;
+  if (!resume && stage.baseline) {
+    const b = stage.baseline();
+    best = b.monitor;
+    snapshot = new Map(stage.trainable.map((g) => [g, b.snapshot?.[g] ?? store.snapshot(g)]));
+  }
   if (resume) {
     ({ best, bestEpoch, wait, steps, epoch } = resume);
     history.push(...resume.history);
@@ -226,15 +240,16 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
     Object.assign(log, val.metrics);
     history.push(log);
     cb.onEpochEnd?.(epoch, log);
-    if (val.monitor > best + (es ? es.minDelta : 0) || bestEpoch < 0) {
+    // The first epoch is the best so far unless a baseline competes (then snapshot is already set).
+    if (val.monitor > best + (es ? es.minDelta : 0) || (bestEpoch < 0 && !snapshot)) {
       best = val.monitor;
       bestEpoch = epoch;
       wait = 0;
-      if (es) snapshot = new Map(stage.trainable.map((g) => [g, store.snapshot(g)]));
+      if (keepBest) snapshot = new Map(stage.trainable.map((g) => [g, store.snapshot(g)]));
     } else if (es) wait++;
     await ctx.onEpochState?.({ epoch: epoch + 1, best, bestEpoch, wait, steps, history: [...history], snapshot: snapshot && Object.fromEntries(snapshot), extra: stage.saveState?.(), wallMs: now() - t0 });
   }
-  if (es && snapshot) for (const [g, data] of snapshot) store.restore(g, data);
+  if (keepBest && snapshot) for (const [g, data] of snapshot) store.restore(g, data);
   const result: StageResult = { name: stage.name, epochs: epoch, bestEpoch, bestMonitor: best, steps, wallMs: now() - t0, stoppedEarly: epoch < cfg.epochs, history };
   cb.onStageEnd?.(stage.name, result);
   return result;
