@@ -93,14 +93,15 @@ export interface MethodConfig {
 const adam = (lr: number) => ({ type: 'adamw' as const, lr, weightDecay: 1e-4 });
 
 export function defaultConfig(encoders: Record<string, EncoderConfig>, seed = 0): MethodConfig {
-  const stage: StageConfig = { epochs: 30, batchSize: 64, optimizer: adam(1e-3), schedule: { type: 'constant' }, clipNorm: 5, earlyStopping: { patience: 5, minDelta: 0 } };
+  // A fresh object per stage: changing cfg.guided must not change cfg.solo.
+  const stage = (): StageConfig => ({ epochs: 30, batchSize: 64, optimizer: adam(1e-3), schedule: { type: 'constant' }, clipNorm: 5, earlyStopping: { patience: 5, minDelta: 0 } });
   return {
     seed,
     encoders,
-    solo: stage,
-    guided: stage,
-    joint: stage,
-    fusionHead: { ...stage, epochs: 20, optimizer: adam(1e-2) },
+    solo: stage(),
+    guided: stage(),
+    joint: stage(),
+    fusionHead: { ...stage(), epochs: 20, optimizer: adam(1e-2) },
     udi: { epsilon: 0.005, temperature: 1, controller: 'gradient-alignment', controllerEvery: 1, lambdaCom: 1, keepCE: true, followerInit: 'solo', complementary: 'xcorr', eps: 1e-7, monitor: 'follower', gate: false },
     fusion: 'mean',
     validationFraction: 0.1,
