@@ -76,7 +76,9 @@ async function* datasets(rt: Awaited<ReturnType<typeof createRuntime>>): AsyncGe
           const fit: number[] = [],
             val: number[] = [],
             dev: number[] = [];
-          d.speaker.forEach((s, i) => (s === held ? null : s === vs ? val : s === ds ? dev : fit).push?.(i));
+          d.speaker.forEach((s, i) => {
+            if (s !== held) (s === vs ? val : s === ds ? dev : fit).push(i);
+          });
           yield { key, run: `fold ${f}`, ...parts(all, fit, val, dev, ['audio']), encoders, seed: 0 };
         }
       } else {
