@@ -8,30 +8,62 @@ import { fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { checkCompareOptions, compare, type CompareOptions, runOne, type RunRecord, type RunSpec, writeReport } from './compare.js';
-import { renderTable } from './report.js';
+import { allFolds, checkCompareOptions, compare, type CompareConfig, type CompareOptions, type CompareSettings, loadCompareConfig, type ManifestData, runOne, type RunRecord, type RunSpec, writeReport } from './compare.js';
+import { renderPairedTable, renderTable } from './report.js';
 import { createRuntime, METHODS, type Method } from './index.js';
 import { loadAvmnist } from './data/avmnist.js';
 import { evalCommand, predictCommand, trainCommand } from './cli-train.js';
 import { defaultCacheDir, findDataDir } from './io/data.js';
 import { fetchData } from './io/fetch.js';
 
+const COMPARE_HELP = `udi compare: every method × fold × seed on one dataset, in parallel processes; prints the
+table and the paired differences, and with --out writes results.json, results.md and report.html.
+
+Usage:
+  udi compare [--config FILE.json] [options]
+      --config FILE.json       data, encoders, stage budgets and method options for every run (the same
+                               fields as udi train's config; relative paths resolve against the file's folder);
+                               the flags below override it
+      --dataset avmnist|mfeat|manifest
+                               AV-MNIST (FSDD speech + MNIST images; default), UCI mfeat (multi-view),
+                               or your own data (a manifest: one feature file per modality + labels)
+      --data PATH              manifest: the manifest (or its folder); avmnist/mfeat: the folder holding
+                               fsdd/, mnist/, mfeat/ (default: $UDI_DATA, else ../shared/data)
+      --split B|A|C            AV-MNIST split: B leave one speaker out (default), A official, C as A with PCA-degraded images
+      --folds all|N|LIST       all (default), N (folds 0..N-1) or e.g. 0,3. AV-MNIST B: held-out speaker 0-5
+                               (all = 6 folds; A, C: 0); mfeat and manifest: seeded stratified test splits
+                               (fold f: seed 1000 + f; mfeat all = 1, manifest all = 5, or data.splits)
+      --test-fraction F        manifest: fraction of every class each fold holds out for test (default 0.2)
+      --views LIST             mfeat views (fac, fou, kar, mor, pix, zer; default fac,mor);
+                               manifest: the modalities to use (default all)
+      --image-encoder mlp|cnn  AV-MNIST image encoder (default mlp; cnn is slower and stronger)
+      --methods LIST           comma-separated, default all: ${METHODS.join(',')}
+      --reference LIST         paired differences of every method against each (default: ensemble,unimodal
+                               when run; none = no paired table)
+      --seeds N                seeds per fold (default 3)
+      --epochs N               maximum epochs of every stage (default 30, or the config's stage budgets;
+                               early stopping ends stages sooner)
+      --jobs N|auto            runs in parallel, one process each (default auto = cores)
+      --cache DIR              where built AV-MNIST features are kept (default: $UDI_CACHE, else ~/.cache/udi-wasm)
+      --out DIR                write results.json, results.md and report.html there
+
+  Paired differences: fused test accuracy of method − reference in points over the runs paired by
+  (fold, seed): mean, 95% percentile bootstrap interval (10,000 seeded resamples of the pairs) and
+  wins/ties/losses. Validation never sees the test part; features are standardised with the fit
+  part's statistics.
+
+  A config for your own data:
+    { "data": { "kind": "manifest", "train": "mydata/manifest.json", "splits": 5, "testFraction": 0.2 },
+      "methods": ["udi", "ensemble", "unimodal", "joint"], "seeds": 3,
+      "encoders": { "audio": { "type": "mlp", "hidden": [128, 64] } }, "solo": { "epochs": 20 } }
+`;
+
 const HELP = `udi: balanced multimodal learning in WebAssembly
 
 Usage:
-  udi compare [options]   Train UDI and the baselines over folds and seeds; print the table.
-      --dataset avmnist|mfeat  AV-MNIST (FSDD speech + MNIST images; default) or UCI mfeat (multi-view)
-      --split B|A|C            AV-MNIST split: B leave one speaker out (default), A official, C as A with PCA-degraded images
-      --folds all|LIST|N       AV-MNIST: all or e.g. 0,3 (B: held-out speaker 0-5); mfeat: number of test splits
-      --image-encoder mlp|cnn  AV-MNIST image encoder (default mlp; cnn is slower and stronger)
-      --views fac,mor          mfeat views (fac, fou, kar, mor, pix, zer)
-      --methods LIST           comma-separated, default all: ${METHODS.join(',')}
-      --seeds N                seeds per fold (default 3)
-      --epochs N               maximum epochs per stage (default 30; early stopping ends stages sooner)
-      --jobs N|auto            runs in parallel, one process each (default auto = cores)
-      --data DIR               folder holding fsdd/, mnist/, mfeat/ (default: $UDI_DATA, else ../shared/data)
-      --cache DIR              where built AV-MNIST features are kept (default: $UDI_CACHE, else ~/.cache/udi-wasm)
-      --out DIR                write results.json, results.md and report.html there
+  udi compare [--config FILE.json] [options]   (udi compare --help for every option)
+      Train UDI and the baselines over folds and seeds on AV-MNIST, mfeat or your own manifest;
+      print the table and paired differences against ensemble and unimodal; write a report (--out).
   udi train --config FILE.json [--out DIR] [--threads N|auto] [--json] [--quiet] [--cache DIR]
       Train one method as the config says; write DIR/model.safetensors, config.json, result.json,
       and DIR/state.safetensors after every epoch.
@@ -69,15 +101,18 @@ async function runCompare(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      dataset: { type: 'string', default: 'avmnist' },
-      split: { type: 'string', default: 'B' },
+      config: { type: 'string' },
+      dataset: { type: 'string' },
+      split: { type: 'string' },
       views: { type: 'string' },
-      'image-encoder': { type: 'string', default: 'mlp' },
-      methods: { type: 'string', default: METHODS.join(',') },
-      seeds: { type: 'string', default: '3' },
-      folds: { type: 'string', default: 'all' },
-      epochs: { type: 'string', default: '30' },
-      jobs: { type: 'string', default: 'auto' },
+      'image-encoder': { type: 'string' },
+      'test-fraction': { type: 'string' },
+      methods: { type: 'string' },
+      reference: { type: 'string' },
+      seeds: { type: 'string' },
+      folds: { type: 'string' },
+      epochs: { type: 'string' },
+      jobs: { type: 'string' },
       data: { type: 'string' },
       cache: { type: 'string' },
       out: { type: 'string' },
@@ -88,31 +123,85 @@ async function runCompare(argv: string[]): Promise<number> {
     if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a whole number >= 1, got "${v}"`);
     return n;
   };
-  const dataset = values.dataset as CompareOptions['dataset'];
-  const split = (values.split ?? 'B').toUpperCase() as 'A' | 'B' | 'C';
-  const foldsArg = values.folds!;
+  const list = (v: string) =>
+    v
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
+  const cfg: CompareConfig | undefined = values.config ? await loadCompareConfig(values.config) : undefined;
+  if (cfg?.data) {
+    const clash = (['dataset', 'data', 'split', 'views', 'image-encoder', 'test-fraction'] as const).filter((k) => values[k] !== undefined);
+    if (clash.length) throw new UsageError(`${values.config} gives the data; ${clash.map((k) => `--${k}`).join(', ')} cannot change it (edit the config's "data", or leave it out and use the flags)`);
+  }
+  const cd = cfg?.data;
+  const dataset = (cd?.kind ?? values.dataset ?? 'avmnist') as CompareOptions['dataset'];
+  if (dataset !== 'avmnist' && dataset !== 'mfeat' && dataset !== 'manifest') throw new UsageError(`--dataset must be avmnist, mfeat or manifest, got "${dataset}"`);
+  const split = (cd?.kind === 'avmnist' ? cd.split : (values.split ?? 'B').toUpperCase()) as 'A' | 'B' | 'C';
+  let manifest: ManifestData | undefined;
+  if (dataset === 'manifest') {
+    if (cd?.kind === 'manifest') manifest = { train: cd.train, val: cd.val, test: cd.test, splits: cd.splits, testFraction: cd.testFraction, standardize: cd.standardize };
+    else {
+      if (!values.data) throw new UsageError('--dataset manifest needs --data PATH (the manifest, or the folder holding manifest.json)');
+      const tf = Number(values['test-fraction'] ?? '0.2');
+      if (!(tf > 0 && tf < 1)) throw new UsageError(`--test-fraction must be a number in (0, 1), got "${values['test-fraction']}"`);
+      manifest = { train: values.data, splits: 5, testFraction: tf, standardize: true };
+    }
+  } else if (values['test-fraction'] !== undefined) throw new UsageError('--test-fraction is for --dataset manifest');
+  const foldNumbers = (xs: string[]) =>
+    xs.map((f) => {
+      const n = Number(f);
+      if (!Number.isInteger(n) || n < 0) throw new UsageError(`--folds: "${f}" is not a fold number`);
+      return n;
+    });
   let folds: number[];
-  if (dataset === 'avmnist') {
-    folds = foldsArg === 'all' ? (split === 'B' ? [0, 1, 2, 3, 4, 5] : [0]) : foldsArg.split(',').map((f) => Number(f));
-  } else folds = Array.from({ length: foldsArg === 'all' ? 1 : int('folds', foldsArg) }, (_, i) => i);
-  const encoder = values['image-encoder'];
+  if (values.folds === undefined) folds = cfg?.folds === undefined || cfg.folds === 'all' ? allFolds({ dataset, split, manifest }) : cfg.folds;
+  else if (values.folds === 'all') folds = allFolds({ dataset, split, manifest });
+  // AV-MNIST: a list of held-out speakers; mfeat and manifest: N (folds 0..N-1) or a list with commas.
+  else if (dataset === 'avmnist' || values.folds.includes(',')) folds = foldNumbers(list(values.folds));
+  else folds = Array.from({ length: int('folds', values.folds) }, (_, i) => i);
+  const encoder = cd?.kind === 'avmnist' ? 'mlp' : (values['image-encoder'] ?? 'mlp');
   if (encoder !== 'mlp' && encoder !== 'cnn') throw new UsageError(`--image-encoder must be mlp or cnn, got "${encoder}"`);
+  const views = cd?.kind === 'mfeat' ? cd.views : cd?.kind === 'manifest' ? (cd.modalities ?? []) : values.views !== undefined ? list(values.views) : dataset === 'mfeat' ? ['fac', 'mor'] : dataset === 'avmnist' ? ['audio', 'image'] : [];
+  const methods = (values.methods !== undefined ? list(values.methods) : (cfg?.methods ?? [...METHODS])) as Method[];
+  const references = values.reference !== undefined ? (values.reference === 'none' ? [] : (list(values.reference) as Method[])) : cfg?.reference;
+  for (const r of references ?? []) if (!METHODS.includes(r)) throw new UsageError(`--reference: unknown method "${r}" (methods: ${METHODS.join(', ')})`);
+  const jobs = values.jobs ?? (cfg?.jobs === undefined ? 'auto' : String(cfg.jobs));
+  const settings: CompareSettings | undefined = cfg && {
+    encoders: cfg.encoders,
+    solo: cfg.solo,
+    guided: cfg.guided,
+    joint: cfg.joint,
+    fusionHead: cfg.fusionHead,
+    udi: cfg.udi,
+    fusion: cfg.fusion,
+    validationFraction: cfg.validationFraction,
+    ogmAlpha: cfg.ogmAlpha,
+    umtWeight: cfg.umtWeight,
+    dimml: cfg.dimml,
+  };
   const o: CompareOptions = {
     dataset,
     split,
     imageEncoder: encoder,
-    views: (values.views ?? (dataset === 'mfeat' ? 'fac,mor' : 'audio,image')).split(',').map((x) => x.trim()),
-    methods: values.methods!.split(',').map((x) => x.trim()) as Method[],
-    seeds: int('seeds', values.seeds!),
+    views,
+    manifest,
+    settings,
+    references,
+    methods,
+    seeds: values.seeds !== undefined ? int('seeds', values.seeds) : (cfg?.seeds ?? 3),
     folds,
-    epochs: int('epochs', values.epochs!),
-    jobs: values.jobs === 'auto' ? availableParallelism() : int('jobs', values.jobs!),
+    epochs: values.epochs !== undefined ? int('epochs', values.epochs) : undefined,
+    jobs: jobs === 'auto' ? availableParallelism() : int('jobs', jobs),
     dataDir: '',
     cacheDir: values.cache ?? defaultCacheDir(),
-    out: values.out,
+    out: values.out ?? cfg?.out,
   };
-  checkCompareOptions(o);
-  o.dataDir = await findDataDir(values.data, o.dataset === 'avmnist' ? ['fsdd', 'mnist'] : ['mfeat']);
+  try {
+    checkCompareOptions(o);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (dataset !== 'manifest') o.dataDir = await findDataDir(cd && cd.kind !== 'manifest' ? cd.dir : values.data, o.dataset === 'avmnist' ? ['fsdd', 'mnist'] : ['mfeat']);
   if (o.dataset === 'avmnist') {
     // Build the features once here; the run processes then read them from the cache.
     const rt = await createRuntime({ threads: 1 });
@@ -148,12 +237,20 @@ async function runCompare(argv: string[]): Promise<number> {
     }
   };
   const t0 = Date.now();
-  process.stderr.write(`udi compare: ${o.dataset}${o.dataset === 'avmnist' ? ` split ${o.split}` : ''} ${o.views.join('+')}, ${o.methods.length} methods × ${o.folds.length} fold(s) × ${o.seeds} seed(s), ${children.length} process(es)\n`);
   try {
-    const report = await compare(o, spawn, (done, total, r) => {
-      process.stderr.write(`[${done}/${total}] ${r.method.padEnd(9)} fold ${r.fold} seed ${r.seed}: fused ${(100 * r.fusedAcc).toFixed(1)}%  (${(r.wallMs / 1000).toFixed(1)} s)\n`);
-    });
-    process.stdout.write(`\n${renderTable(report)}\n\nwall time ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    const report = await compare(
+      o,
+      spawn,
+      (done, total, r) => {
+        process.stderr.write(`[${done}/${total}] ${r.method.padEnd(9)} fold ${r.fold} seed ${r.seed}: fused ${(100 * r.fusedAcc).toFixed(1)}%  (${(r.wallMs / 1000).toFixed(1)} s)\n`);
+      },
+      (o) => {
+        const what = o.dataset === 'avmnist' ? `avmnist split ${o.split}` : o.dataset === 'manifest' ? `manifest ${o.manifest!.train}` : o.dataset;
+        process.stderr.write(`udi compare: ${what} ${o.views.join('+')}, ${o.methods.length} methods × ${o.folds.length} fold(s) × ${o.seeds} seed(s), ${children.length} process(es)${values.config ? `, config ${values.config}` : ''}\n`);
+      },
+    );
+    const paired = report.paired.length ? `\nPaired differences (fused test accuracy, method − reference, in points; runs paired by fold and seed; 95% bootstrap CI):\n${renderPairedTable(report)}\n` : '';
+    process.stdout.write(`\n${renderTable(report)}\n${paired}\nwall time ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     if (o.out) for (const f of await writeReport(report, o.out)) process.stderr.write(`wrote ${f}\n`);
     return 0;
   } finally {
@@ -209,7 +306,7 @@ async function main(argv: string[]): Promise<number> {
     return cmd === undefined ? 2 : 0;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(HELP);
+    process.stdout.write(cmd === 'compare' ? COMPARE_HELP : HELP);
     return 0;
   }
   try {
@@ -247,7 +344,7 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError(`unknown command "${cmd}"`);
   } catch (e) {
     const usage = e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    process.stderr.write(`udi: ${(e as Error).message}\n${usage ? `\n${HELP}` : ''}`);
+    process.stderr.write(`udi: ${(e as Error).message}\n${usage ? `\n${cmd === 'compare' ? COMPARE_HELP : HELP}` : ''}`);
     return usage ? 2 : 1;
   }
 }

@@ -3,21 +3,57 @@
  * parallel child processes; writes results.json, results.md and a self-contained report.html.
  * Node only (it uses child processes and the file system).
  */
+import { z } from 'zod';
 import { createRuntime } from './runtime/runtime.js';
 import { MFEAT_VIEWS, type MfeatView } from './data/mfeat.js';
 import type { AvmnistSplit } from './data/avmnist.js';
-import type { TrainConfig } from './io/config.js';
-import { loadData } from './io/data.js';
+import { type Dataset, stratifiedSplit, subset } from './data/dataset.js';
+import { loadManifest } from './data/manifest.js';
+import { ConfigError, DataSchema, type TrainConfig, TrainConfigSchema, toMethodConfig } from './io/config.js';
+import { loadData, type ManifestParts, repeatedSplit, type Splits } from './io/data.js';
 import type { EncoderConfig } from './nn/encoders.js';
-import { defaultConfig, METHODS, type Method, type Result, train } from './train/methods.js';
+import { scores } from './train/metrics.js';
+import { defaultConfig, METHODS, type MethodConfig, type Method, predict, type Result, train } from './train/methods.js';
+import { Rng } from './util/rng.js';
 import { renderMarkdown, renderHtml } from './report.js';
 
-export type DatasetName = 'mfeat' | 'avmnist';
+export type DatasetName = 'mfeat' | 'avmnist' | 'manifest';
+
+/** A user's manifest data for `udi compare` (paths as given, or resolved against the config's folder). */
+export interface ManifestData {
+  /** Manifest (or folder with manifest.json) of the labelled rows that the splits are carved from. */
+  train: string;
+  /** Own validation set (default: a stratified part of the rest, seeded by the run's seed). */
+  val?: string;
+  /** Own test set: then there is a single fold, 0. */
+  test?: string;
+  /** How many seeded stratified test splits `folds: all` means (fold f: seed 1000 + f). */
+  splits: number;
+  /** Fraction of every class that each fold holds out for test. */
+  testFraction: number;
+  standardize: boolean;
+}
+
+/** Training settings applied to every run of a comparison (a compare config's fields shared with `udi train`). */
+export type CompareSettings = Pick<TrainConfig, 'encoders' | 'solo' | 'guided' | 'joint' | 'fusionHead' | 'udi' | 'fusion' | 'validationFraction' | 'ogmAlpha' | 'umtWeight' | 'dimml'>;
+
+/** The methods that paired differences are taken against when they were run (`--reference`). */
+export const DEFAULT_REFERENCES: readonly Method[] = ['ensemble', 'unimodal'];
+/** Paired bootstrap: resamples, seed and level (recorded in results.json). */
+export const BOOTSTRAP = { resamples: 10_000, seed: 0, confidence: 0.95 } as const;
+/** Two accuracies closer than this are a tie. */
+export const TIE = 1e-9;
 
 export interface CompareOptions {
   dataset: DatasetName;
-  /** mfeat views to use (default fac, mor: a strong and a weak view); AV-MNIST: audio, image. */
+  /** mfeat views to use (default fac, mor: a strong and a weak view); AV-MNIST: audio, image; manifest: the modalities to use (empty: all). */
   views: string[];
+  /** The user's data (dataset "manifest"). */
+  manifest?: ManifestData;
+  /** Encoders, stage budgets and method options for every run (from `--config`); default: the built-in comparison budget. */
+  settings?: CompareSettings;
+  /** Paired differences of every method against each of these (default: those of ensemble, unimodal that were run). */
+  references?: Method[];
   /** AV-MNIST split (A or B). */
   split: AvmnistSplit;
   /** Image encoder for AV-MNIST: an MLP (fast, the default budget) or a small CNN. */
@@ -32,8 +68,11 @@ export interface CompareOptions {
   cacheDir?: string;
   out?: string;
   jobs: number;
-  /** Maximum epochs per stage (the budget); early stopping usually ends stages sooner. */
-  epochs: number;
+  /**
+   * Maximum epochs of every stage (the budget; early stopping usually ends stages sooner). Without
+   * settings it defaults to 30; with settings it overrides their stage budgets when given.
+   */
+  epochs?: number;
 }
 
 export interface RunSpec {
@@ -46,7 +85,11 @@ export interface RunSpec {
   fold: number;
   seed: number;
   dataDir: string;
-  epochs: number;
+  epochs?: number;
+  manifest?: ManifestData;
+  settings?: CompareSettings;
+  /** Identifies one comparison: a process running several of its specs loads the manifest data once. */
+  token?: string;
 }
 
 export interface RunRecord {
@@ -55,6 +98,8 @@ export interface RunRecord {
   seed: number;
   fusedAcc: number;
   fusedF1: number;
+  /** Fused accuracy of the final model on the validation split (what model selection may look at; never test). */
+  valFusedAcc: number;
   soloAcc: Record<string, number>;
   inModelAcc: Record<string, number>;
   anchor: string | null;
@@ -73,6 +118,7 @@ export interface Summary {
   runs: number;
   fusedAcc: { mean: number; std: number };
   fusedF1: { mean: number; std: number };
+  valFusedAcc: { mean: number; std: number };
   soloAcc: Record<string, { mean: number; std: number }>;
   inModelAcc: Record<string, { mean: number; std: number }>;
   wallMs: { mean: number; std: number };
@@ -87,6 +133,124 @@ export interface Report {
   options: Omit<CompareOptions, 'out' | 'dataDir'>;
   runs: RunRecord[];
   summary: Summary[];
+  /** Mean fused test accuracy over the seeds of each fold, per method. */
+  perFold: PerFold[];
+  /** Paired differences of fused accuracy (points) against each reference, over runs paired by (fold, seed). */
+  paired: Paired[];
+  pairedBootstrap: { resamples: number; seed: number; confidence: number; unit: string };
+}
+
+export interface PerFold {
+  method: Method;
+  fold: number;
+  runs: number;
+  fusedAcc: number;
+}
+
+export interface Paired {
+  method: Method;
+  reference: Method;
+  /** Runs paired by (fold, seed). */
+  n: number;
+  /** Mean of method − reference fused accuracy, in points. */
+  meanDiff: number;
+  /** 95% percentile bootstrap interval of the mean difference, in points. */
+  ci95: [number, number];
+  wins: number;
+  ties: number;
+  losses: number;
+}
+
+/**
+ * Percentile bootstrap of the mean of paired differences: `resamples` times, draw n of the
+ * differences with replacement (seeded: the same inputs always give the same interval) and take the
+ * mean; the interval is the (1 − confidence)/2 and (1 + confidence)/2 quantiles of those means
+ * (linear interpolation between order statistics), clamped to [min, max] of the differences (which
+ * every resampled mean lies in; the clamp only removes rounding).
+ */
+export function bootstrapMeanCI(diffs: ArrayLike<number>, opts: { resamples?: number; seed?: number; confidence?: number } = {}): { n: number; mean: number; lo: number; hi: number } {
+  const n = diffs.length;
+  const { resamples = BOOTSTRAP.resamples, seed = BOOTSTRAP.seed, confidence = BOOTSTRAP.confidence } = opts;
+  if (n === 0) throw new RangeError('bootstrapMeanCI: no differences');
+  if (!(Number.isInteger(resamples) && resamples >= 1)) throw new RangeError(`bootstrapMeanCI: resamples must be a whole number >= 1, got ${resamples}`);
+  if (!(confidence > 0 && confidence < 1)) throw new RangeError(`bootstrapMeanCI: confidence must be in (0, 1), got ${confidence}`);
+  let min = Infinity,
+    max = -Infinity,
+    sum = 0;
+  for (let i = 0; i < n; i++) {
+    const d = diffs[i];
+    if (!Number.isFinite(d)) throw new RangeError(`bootstrapMeanCI: difference ${i} is ${d}`);
+    sum += d;
+    if (d < min) min = d;
+    if (d > max) max = d;
+  }
+  const clamp = (x: number) => Math.min(max, Math.max(min, x));
+  const means = new Float64Array(resamples);
+  const rng = new Rng(seed, 11);
+  for (let b = 0; b < resamples; b++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += diffs[rng.below(n)];
+    means[b] = s / n;
+  }
+  means.sort();
+  const q = (p: number) => {
+    const h = (resamples - 1) * p,
+      k = Math.floor(h);
+    return k + 1 < resamples ? means[k] + (h - k) * (means[k + 1] - means[k]) : means[k];
+  };
+  return { n, mean: clamp(sum / n), lo: clamp(q((1 - confidence) / 2)), hi: clamp(q((1 + confidence) / 2)) };
+}
+
+/** The references actually used: the given ones, else those of DEFAULT_REFERENCES that were run. */
+export function referencesOf(methods: readonly Method[], given?: readonly Method[]): Method[] {
+  return given ? [...given] : DEFAULT_REFERENCES.filter((m) => methods.includes(m));
+}
+
+/**
+ * Every method against every reference: fused accuracy differences over the runs paired by
+ * (fold, seed). A pair of two references appears once, the earlier-listed one as the method
+ * (by default: ensemble − unimodal).
+ */
+export function pairedDifferences(runs: RunRecord[], methods: readonly Method[], references: readonly Method[]): Paired[] {
+  const out: Paired[] = [];
+  const key = (r: RunRecord) => `${r.fold}:${r.seed}`;
+  references.forEach((ref, j) => {
+    const byKey = new Map(runs.filter((r) => r.method === ref).map((r) => [key(r), r]));
+    for (const method of methods) {
+      if (method === ref) continue;
+      const i = references.indexOf(method);
+      if (i > j) continue; // listed as (method = that reference, reference = this one) instead
+      const acc: number[] = [];
+      let wins = 0,
+        ties = 0,
+        losses = 0;
+      for (const r of runs) {
+        if (r.method !== method) continue;
+        const b = byKey.get(key(r));
+        if (!b) continue;
+        const d = r.fusedAcc - b.fusedAcc;
+        if (Math.abs(d) <= TIE) ties++;
+        else if (d > 0) wins++;
+        else losses++;
+        acc.push(100 * d);
+      }
+      if (acc.length === 0) continue;
+      const ci = bootstrapMeanCI(acc);
+      out.push({ method, reference: ref, n: ci.n, meanDiff: ci.mean, ci95: [ci.lo, ci.hi], wins, ties, losses });
+    }
+  });
+  return out;
+}
+
+/** Mean fused accuracy over the seeds of each fold, per method (folds in ascending order). */
+export function perFold(runs: RunRecord[], methods: readonly Method[]): PerFold[] {
+  const folds = [...new Set(runs.map((r) => r.fold))].sort((a, b) => a - b);
+  return methods.flatMap((method) =>
+    folds.flatMap((fold) => {
+      const rs = runs.filter((r) => r.method === method && r.fold === fold);
+      return rs.length ? [{ method, fold, runs: rs.length, fusedAcc: rs.reduce((a, r) => a + r.fusedAcc, 0) / rs.length }] : [];
+    }),
+  );
 }
 
 const meanStd = (xs: number[]) => {
@@ -108,6 +272,7 @@ export function summarise(runs: RunRecord[], methods: Method[]): Summary[] {
       runs: rs.length,
       fusedAcc: meanStd(rs.map((r) => r.fusedAcc)),
       fusedF1: meanStd(rs.map((r) => r.fusedF1)),
+      valFusedAcc: meanStd(rs.map((r) => r.valFusedAcc)),
       soloAcc: per('soloAcc'),
       inModelAcc: per('inModelAcc'),
       wallMs: meanStd(rs.map((r) => r.wallMs)),
@@ -116,28 +281,86 @@ export function summarise(runs: RunRecord[], methods: Method[]): Summary[] {
   });
 }
 
-/** Encoders per modality: MLPs for mfeat views and AV-MNIST audio; an MLP or a small CNN for images. */
-function encodersFor(spec: RunSpec): Record<string, EncoderConfig> {
+/** Encoders per modality: MLPs for mfeat views and AV-MNIST audio; an MLP or a small CNN for images; MLP 128-64 for a manifest's modalities (as `udi train`). */
+function encodersFor(spec: Pick<RunSpec, 'dataset' | 'views' | 'imageEncoder'>): Record<string, EncoderConfig> {
   if (spec.dataset === 'mfeat') return Object.fromEntries(spec.views.map((v) => [v, { type: 'mlp', hidden: [64] } as EncoderConfig]));
+  if (spec.dataset === 'manifest') return Object.fromEntries(spec.views.map((v) => [v, { type: 'mlp', hidden: [128, 64] } as EncoderConfig]));
   return {
     audio: { type: 'mlp', hidden: [128, 64] },
     image: spec.imageEncoder === 'cnn' ? { type: 'cnn', input: [28, 28, 1], channels: [8, 16], kernel: 3, dense: 64 } : { type: 'mlp', hidden: [128, 64] },
   };
 }
 
+/** The encoders every run uses: the dataset's defaults, replaced by the settings' where given. */
+function effectiveEncoders(spec: Pick<RunSpec, 'dataset' | 'views' | 'imageEncoder' | 'settings'>): Record<string, EncoderConfig> {
+  const given = (spec.settings?.encoders ?? {}) as Record<string, EncoderConfig>;
+  for (const m of Object.keys(given)) if (!spec.views.includes(m)) throw new ConfigError(`encoders.${m}: the comparison has no modality "${m}" (it uses ${spec.views.join(', ')})`);
+  return { ...encodersFor(spec), ...given };
+}
+
+/** The trainer's config for one run: the built-in comparison budget, or the compare config's settings; `epochs` overrides every stage's budget. */
+export function methodConfigFor(spec: RunSpec): MethodConfig {
+  const encoders = effectiveEncoders(spec);
+  // toMethodConfig reads only the training fields of a config (not data or method).
+  const cfg = spec.settings ? toMethodConfig({ ...spec.settings, encoders, seed: spec.seed } as TrainConfig, spec.views) : defaultConfig(encoders, spec.seed);
+  const epochs = spec.epochs ?? (spec.settings ? undefined : 30);
+  if (epochs !== undefined) for (const k of ['solo', 'guided', 'joint', 'fusionHead'] as const) cfg[k] = { ...cfg[k], epochs };
+  return cfg;
+}
+
 function dataOf(spec: RunSpec): TrainConfig['data'] {
   return spec.dataset === 'avmnist' ? { kind: 'avmnist', split: spec.split, fold: spec.fold, dir: spec.dataDir } : { kind: 'mfeat', views: spec.views as MfeatView[], fold: spec.fold, dir: spec.dataDir };
+}
+
+let manifestMemo: { key: string; parts: Promise<ManifestParts> } | undefined;
+
+/** A manifest's datasets; a process running several specs of one comparison (same token) loads them once. */
+function manifestParts(m: ManifestData, token?: string): Promise<ManifestParts> {
+  const key = JSON.stringify([m.train, m.val ?? null, m.test ?? null, token ?? null]);
+  if (token && manifestMemo?.key === key) return manifestMemo.parts;
+  const parts = (async () => ({ train: await loadManifest(m.train), val: m.val ? await loadManifest(m.val) : undefined, test: m.test ? await loadManifest(m.test) : undefined }))();
+  manifestMemo = token ? { key, parts } : undefined;
+  return parts;
+}
+
+async function splitsFor(rt: Awaited<ReturnType<typeof createRuntime>>, spec: RunSpec, cfg: MethodConfig): Promise<Splits> {
+  if (spec.dataset === 'manifest') {
+    const m = spec.manifest!;
+    return repeatedSplit(await manifestParts(m, spec.token), {
+      fold: spec.fold,
+      seed: spec.seed,
+      testFraction: m.testFraction,
+      validationFraction: cfg.validationFraction,
+      standardize: m.standardize,
+      modalities: spec.views,
+      description: `manifest ${m.train}`,
+    });
+  }
+  return loadData(rt, dataOf(spec), spec.seed, { cacheDir: spec.cacheDir });
+}
+
+/**
+ * The validation split made explicit: when the data has none, carve exactly the split train() would
+ * carve itself (stratified, validationFraction, the run's seed), so the run is unchanged and its final
+ * model can be scored on it.
+ */
+function withValidation(data: Splits, cfg: MethodConfig): Splits & { val: Dataset } {
+  if (data.val) return data as Splits & { val: Dataset };
+  const names = Object.keys(cfg.encoders);
+  const { fit, val } = stratifiedSplit(data.train.labels, cfg.validationFraction, cfg.seed);
+  return { ...data, train: subset(data.train, fit, names), val: subset(data.train, val, names) };
 }
 
 /** One run, in this process. */
 export async function runOne(spec: RunSpec): Promise<RunRecord> {
   const rt = await createRuntime({ threads: 1 });
   try {
-    const data = await loadData(rt, dataOf(spec), spec.seed, { cacheDir: spec.cacheDir });
-    const cfg = defaultConfig(encodersFor(spec), spec.seed);
-    for (const s of [cfg.solo, cfg.guided, cfg.joint, cfg.fusionHead]) s.epochs = spec.epochs;
+    const cfg = methodConfigFor(spec);
+    const data = withValidation(await splitsFor(rt, spec, cfg), cfg);
     const t0 = Date.now();
-    const { result } = await train(rt, spec.method, data, cfg);
+    const { result, model } = await train(rt, spec.method, data, cfg);
+    const wallMs = Date.now() - t0;
+    const valFusedAcc = scores(predict(model, data.val), data.val.labels, model.net.classes).acc;
     const every = Math.max(1, Math.ceil(result.lambdaTrace.length / 400));
     return {
       method: spec.method,
@@ -145,12 +368,13 @@ export async function runOne(spec: RunSpec): Promise<RunRecord> {
       seed: spec.seed,
       fusedAcc: result.fused.acc,
       fusedF1: result.fused.f1,
+      valFusedAcc,
       soloAcc: result.soloAcc,
       inModelAcc: result.inModelAcc,
       anchor: result.anchor?.name ?? null,
       anchorReason: result.anchor?.reason ?? null,
       updates: result.cost.updates,
-      wallMs: Date.now() - t0,
+      wallMs,
       stages: result.cost.stages,
       curves: result.history.map((h) => ({ stage: h.stage, epoch: h.epoch, loss: h.loss, monitor: h.monitor })),
       lambda: result.lambdaTrace.filter((_, i) => i % every === 0),
@@ -160,33 +384,117 @@ export async function runOne(spec: RunSpec): Promise<RunRecord> {
   }
 }
 
+/** The folds `all` means: AV-MNIST B 0-5, A and C 0; mfeat 0; a manifest 0..splits-1 (0 with a separate test set). */
+export function allFolds(o: Pick<CompareOptions, 'dataset' | 'split' | 'manifest'>): number[] {
+  if (o.dataset === 'avmnist') return o.split === 'B' ? [0, 1, 2, 3, 4, 5] : [0];
+  if (o.dataset === 'manifest') return o.manifest?.test ? [0] : Array.from({ length: o.manifest?.splits ?? 5 }, (_, i) => i);
+  return [0];
+}
+
 export function checkCompareOptions(o: CompareOptions): void {
-  if (o.dataset !== 'mfeat' && o.dataset !== 'avmnist') throw new Error(`--dataset must be "avmnist" or "mfeat", got "${o.dataset}"`);
+  if (o.dataset !== 'mfeat' && o.dataset !== 'avmnist' && o.dataset !== 'manifest') throw new Error(`--dataset must be "avmnist", "mfeat" or "manifest", got "${o.dataset}"`);
   if (o.dataset === 'mfeat') {
     for (const v of o.views) if (!MFEAT_VIEWS.includes(v as MfeatView)) throw new Error(`--views: mfeat has no view "${v}" (views: ${MFEAT_VIEWS.join(', ')})`);
     if (o.views.length < 2) throw new Error('--views: name at least two views');
-  } else {
+  } else if (o.dataset === 'avmnist') {
     if (o.split !== 'A' && o.split !== 'B' && o.split !== 'C') throw new Error(`--split must be A, B or C, got "${o.split}"`);
     const max = o.split === 'B' ? 5 : 0;
     for (const f of o.folds) if (!(Number.isInteger(f) && f >= 0 && f <= max)) throw new Error(`--folds: split ${o.split} has folds 0${max ? `-${max}` : ''}, got ${f}`);
+  } else {
+    const m = o.manifest;
+    if (!m || !m.train) throw new Error('--dataset manifest needs the manifest: --data PATH (or data.train in the config)');
+    if (!(Number.isInteger(m.splits) && m.splits >= 1)) throw new Error(`data.splits must be a whole number >= 1, got ${m.splits}`);
+    if (!(m.testFraction > 0 && m.testFraction < 1)) throw new Error(`--test-fraction must be in (0, 1), got ${m.testFraction}`);
+    for (const f of o.folds) if (!(Number.isInteger(f) && f >= 0)) throw new Error(`--folds: folds are whole numbers >= 0, got ${f}`);
+    if (m.test && o.folds.some((f) => f !== 0)) throw new Error(`--folds: with a separate test set there is one fold, 0; got ${o.folds.join(',')}`);
   }
   if (o.folds.length === 0) throw new Error('--folds: no fold given');
+  if (new Set(o.folds).size !== o.folds.length) throw new Error(`--folds: a fold is listed twice (${o.folds.join(',')})`);
+  if (o.methods.length === 0) throw new Error('--methods: no method given');
   for (const m of o.methods) if (!METHODS.includes(m)) throw new Error(`--methods: unknown method "${m}" (methods: ${METHODS.join(', ')})`);
-  for (const [k, v] of [['seeds', o.seeds], ['jobs', o.jobs], ['epochs', o.epochs]] as const) {
+  if (new Set(o.methods).size !== o.methods.length) throw new Error(`--methods: a method is listed twice (${o.methods.join(',')})`);
+  for (const r of o.references ?? []) if (!o.methods.includes(r)) throw new Error(`--reference: "${r}" is not among the methods run (${o.methods.join(', ')})`);
+  for (const [k, v] of [['seeds', o.seeds], ['jobs', o.jobs], ['epochs', o.epochs ?? 1]] as const) {
     if (!(Number.isInteger(v) && v >= 1)) throw new Error(`--${k} must be a whole number >= 1, got ${v}`);
   }
 }
 
 /**
+ * For a manifest: load it (also checks every value), pick the modalities (`views`, default all) and
+ * check that every fold leaves each class rows to fit on. Fills `o.views`.
+ */
+async function prepareManifest(o: CompareOptions, token: string): Promise<void> {
+  const m = o.manifest!;
+  const parts = await manifestParts(m, token);
+  const have = Object.keys(parts.train.modalities);
+  if (o.views.length === 0) o.views = have;
+  for (const v of o.views) if (!have.includes(v)) throw new Error(`--views: ${m.train} has no modality "${v}" (it has ${have.join(', ')})`);
+  for (const [what, ds] of [['val', parts.val], ['test', parts.test]] as const) {
+    if (!ds) continue;
+    for (const v of o.views) {
+      if (!ds.modalities[v]) throw new Error(`${m[what]}: no modality "${v}", which ${m.train} has`);
+      if (ds.modalities[v].dim !== parts.train.modalities[v].dim) throw new Error(`${m[what]}: modality "${v}" has ${ds.modalities[v].dim} features, ${m.train} has ${parts.train.modalities[v].dim}`);
+    }
+  }
+  // Each stratified split holds out max(1, round(count × fraction)) rows of every class, whatever the seed.
+  const vf = o.settings?.validationFraction ?? defaultConfig({}).validationFraction;
+  const counts = new Map<number, number>();
+  for (const y of parts.train.labels) counts.set(y, (counts.get(y) ?? 0) + 1);
+  for (const [y, c] of [...counts].sort((a, b) => a[0] - b[0])) {
+    const t = m.test ? 0 : Math.max(1, Math.round(c * m.testFraction));
+    const v = m.val || c - t < 1 ? 0 : Math.max(1, Math.round((c - t) * vf));
+    if (c - t - v < 1)
+      throw new Error(
+        `${m.train}: class ${y} has ${c} row(s); ${m.test ? '' : `the test split (testFraction ${m.testFraction}) holds out ${t}`}${!m.test && !m.val ? ' and ' : ''}${m.val ? '' : `validation (validationFraction ${vf}) ${Math.min(v, c - t)}`}, leaving none to train on (each split takes at least one row of every class)`,
+      );
+  }
+}
+
+function describeEncoder(e: EncoderConfig, dim?: number): string {
+  if (e.type === 'mlp') return `MLP ${dim ? `${dim}-` : ''}${e.hidden.join('-')}`;
+  return `CNN ${e.channels.map((c) => `conv${c}-pool`).join('-')}-dense${e.dense}`;
+}
+
+function protocolOf(o: CompareOptions, encoders: Record<string, EncoderConfig>, vf: number): string {
+  const pc = +(100 * vf).toFixed(2);
+  if (o.dataset === 'avmnist')
+    return (
+      `AV-MNIST: FSDD v1.0.10 recordings paired with MNIST images by digit in file-name order (data-protocol.md). Audio: log-mel (256-point FFT, hop 80, 40 mels) resampled to 32 frames, computed in WebAssembly, standardised with the fit part's statistics, ${describeEncoder(encoders.audio)}; image: 28×28 in [0, 1], ${describeEncoder(encoders.image, 784)}. ` +
+      (o.split === 'B'
+        ? 'Split B: leave one speaker out; validation = all recordings of the next speaker (speaker-disjoint, mirrors the test condition). '
+        : `Split ${o.split}: recordings 5-49 train, 0-4 test; validation a stratified ${pc}% of train${o.split === 'C' ? '; images reconstructed from the top principal components of MNIST-train explaining < 25% of its variance' : ''}. `) +
+      'Test used only for the final figures.'
+    );
+  const enc = `Encoders: ${Object.entries(encoders)
+    .map(([m, e]) => `${m} ${describeEncoder(e)}`)
+    .join('; ')}.`;
+  if (o.dataset === 'mfeat') return `mfeat (UCI Multiple Features, multi-view): per fold a stratified 25% test split (seed 1000 + fold); validation = a stratified ${pc}% of the rest; features standardised with training statistics; test used only for the final figures. ${enc}`;
+  const m = o.manifest!;
+  return (
+    `User data, manifest ${m.train}: ` +
+    (m.test ? `a separate test set (${m.test}), one fold; ` : `per fold a stratified ${+(100 * m.testFraction).toFixed(2)}% test split of the rows (seed 1000 + fold); `) +
+    (m.val ? `a separate validation set (${m.val}); ` : `validation = a stratified ${pc}% of the rest (seed = the run's seed); `) +
+    (m.standardize ? "features standardised with the fit part's statistics only (never validation or test); " : 'features not standardised; ') +
+    `test used only for the final figures. ${enc}`
+  );
+}
+
+/**
  * Run the whole comparison. `spawn(spec)` runs one spec somewhere (a child process in the CLI);
  * runs are dispatched `jobs` at a time, in a fixed order, and collected in that order.
+ * `onStart` is called once the options are checked (and a manifest's modalities known), before any run.
  */
-export async function compare(o: CompareOptions, spawn: (spec: RunSpec) => Promise<RunRecord>, progress?: (done: number, total: number, r: RunRecord) => void): Promise<Report> {
+export async function compare(o: CompareOptions, spawn: (spec: RunSpec) => Promise<RunRecord>, progress?: (done: number, total: number, r: RunRecord) => void, onStart?: (o: CompareOptions, total: number) => void): Promise<Report> {
   checkCompareOptions(o);
+  const token = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  if (o.dataset === 'manifest') await prepareManifest(o, token);
   const specs: RunSpec[] = [];
   for (const fold of o.folds)
     for (let seed = 0; seed < o.seeds; seed++)
-      for (const method of o.methods) specs.push({ dataset: o.dataset, views: o.views, split: o.split, imageEncoder: o.imageEncoder, cacheDir: o.cacheDir, method, fold, seed, dataDir: o.dataDir, epochs: o.epochs });
+      for (const method of o.methods)
+        specs.push({ dataset: o.dataset, views: o.views, split: o.split, imageEncoder: o.imageEncoder, cacheDir: o.cacheDir, method, fold, seed, dataDir: o.dataDir, epochs: o.epochs, manifest: o.manifest, settings: o.settings, token });
+  const cfg0 = methodConfigFor(specs[0]); // config errors (e.g. an encoder for a missing modality) before any run
+  onStart?.(o, specs.length);
   const results: RunRecord[] = new Array(specs.length);
   let next = 0,
     done = 0;
@@ -199,22 +507,94 @@ export async function compare(o: CompareOptions, spawn: (spec: RunSpec) => Promi
   };
   await Promise.all(Array.from({ length: Math.min(o.jobs, specs.length) }, worker));
   const { out: _out, dataDir: _dir, cacheDir: _cache, ...options } = o;
+  const references = referencesOf(o.methods, o.references);
   return {
-    dataset: o.dataset === 'avmnist' ? `AV-MNIST split ${o.split}` : 'mfeat',
+    dataset: o.dataset === 'avmnist' ? `AV-MNIST split ${o.split}` : o.dataset === 'mfeat' ? 'mfeat' : `manifest ${o.manifest!.train}`,
     views: o.views,
-    protocol:
-      o.dataset === 'avmnist'
-        ? `AV-MNIST: FSDD v1.0.10 recordings paired with MNIST images by digit in file-name order (data-protocol.md). Audio: log-mel (256-point FFT, hop 80, 40 mels) resampled to 32 frames, computed in WebAssembly, standardised with the fit part's statistics; image: 28×28 in [0, 1], ${o.imageEncoder === 'cnn' ? 'CNN conv8-pool-conv16-pool-dense64' : 'MLP 784-128-64'}. ` +
-          (o.split === 'B'
-            ? 'Split B: leave one speaker out; validation = all recordings of the next speaker (speaker-disjoint, mirrors the test condition). '
-            : `Split ${o.split}: recordings 5-49 train, 0-4 test; validation a stratified 10% of train${o.split === 'C' ? '; images reconstructed from the top principal components of MNIST-train explaining < 25% of its variance' : ''}. `) +
-          'Test used only for the final figures.'
-        : 'mfeat (UCI Multiple Features, multi-view): per fold a stratified 25% test split (seed 1000 + fold); validation = a stratified 10% of the rest; features standardised with training statistics; test used only for the final figures.',
+    protocol: protocolOf(o, cfg0.encoders, cfg0.validationFraction),
     createdAt: new Date().toISOString(),
     options,
     runs: results,
     summary: summarise(results, o.methods),
+    perFold: perFold(results, o.methods),
+    paired: pairedDifferences(results, o.methods, references),
+    pairedBootstrap: { ...BOOTSTRAP, unit: 'the n (fold, seed) pairs, drawn jointly with replacement (not folds as clusters)' },
   };
+}
+
+// ---- compare config ----------------------------------------------------------------------------
+
+const positiveInt = z.number().int().positive();
+type DataOption = (typeof DataSchema.options)[number];
+const dataKind = <K extends DataOption['shape']['kind']['value']>(kind: K) => DataSchema.options.find((x) => x.shape.kind.value === kind) as Extract<DataOption, { shape: { kind: z.ZodLiteral<K> } }>;
+
+export const CompareDataSchema = z
+  .discriminatedUnion('kind', [
+    dataKind('avmnist').omit({ fold: true }),
+    dataKind('mfeat').omit({ fold: true }),
+    dataKind('manifest').extend({
+      test: z.string().optional().describe('manifest of a separate test set: then there is one fold, 0 (default: a stratified test split per fold)'),
+      splits: positiveInt.default(5).describe('how many seeded stratified test splits folds "all" runs (fold f: seed 1000 + f)'),
+      testFraction: z.number().gt(0).lt(1).default(0.2).describe('fraction of every class each split holds out for test'),
+      modalities: z.array(z.string()).min(1).optional().describe('modalities to compare on (default: every modality of the manifest)'),
+    }),
+  ])
+  .describe('the data compared on; relative paths resolve against the config file');
+
+/**
+ * `udi compare --config FILE.json`: the data and the training settings shared by every run. The
+ * training fields are `udi train`'s (TrainConfigSchema), so both accept the same options.
+ */
+export const CompareConfigSchema = TrainConfigSchema.pick({ encoders: true, solo: true, guided: true, joint: true, fusionHead: true, udi: true, fusion: true, validationFraction: true, ogmAlpha: true, umtWeight: true, dimml: true })
+  .extend({
+    data: CompareDataSchema.optional(),
+    methods: z.array(z.enum(METHODS as [Method, ...Method[]])).min(1).optional().describe('methods to compare (default: all); --methods overrides'),
+    reference: z.array(z.enum(METHODS as [Method, ...Method[]])).optional().describe('paired differences against each of these (default: ensemble and unimodal, when run); --reference overrides'),
+    seeds: positiveInt.optional().describe('seeds per fold, 0..N-1 (default 3); --seeds overrides'),
+    folds: z
+      .union([z.literal('all'), z.array(z.number().int().min(0)).min(1)])
+      .optional()
+      .describe('"all" (default: AV-MNIST B 0-5, A/C 0, mfeat 0, manifest 0..splits-1) or a list of folds; --folds overrides'),
+    jobs: z.union([z.literal('auto'), positiveInt]).optional().describe('runs in parallel, one process each (default "auto" = cores); --jobs overrides'),
+    out: z.string().optional().describe('folder for results.json, results.md and report.html; --out overrides'),
+  })
+  .describe('udi compare --config FILE.json');
+
+export type CompareConfig = z.output<typeof CompareConfigSchema>;
+
+/** Validate a parsed compare config; the error names the path of every problem (unknown keys by their full path). */
+export function parseCompareConfig(input: unknown, file = 'config'): CompareConfig {
+  const r = CompareConfigSchema.safeParse(input);
+  if (r.success) return r.data;
+  const lines = r.error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys' ? i.keys.map((k) => `  ${[...i.path, k].join('.')}: unknown key`) : [`  ${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`],
+  );
+  throw new ConfigError(`${file} is not a valid compare config:\n${lines.join('\n')}`);
+}
+
+/** Read, validate and resolve a compare config file: relative paths (data files and folders, out) resolve against its folder. */
+export async function loadCompareConfig(file: string): Promise<CompareConfig> {
+  const fs = await import('node:fs/promises');
+  const path = await import('node:path');
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    throw new ConfigError(`${file} does not exist`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  const c = parseCompareConfig(json, file);
+  const dir = path.dirname(path.resolve(file));
+  const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(dir, p));
+  if (c.data?.kind === 'manifest') c.data = { ...c.data, train: abs(c.data.train)!, val: abs(c.data.val), test: abs(c.data.test) };
+  else if (c.data) c.data = { ...c.data, dir: abs(c.data.dir) };
+  if (c.out !== undefined) c.out = abs(c.out);
+  return c;
 }
 
 export async function writeReport(report: Report, dir: string): Promise<string[]> {

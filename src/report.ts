@@ -6,6 +6,41 @@ import type { Report, Summary } from './compare.js';
 
 const pct = (x: number) => (100 * x).toFixed(1);
 const pm = (s: { mean: number; std: number }) => `${pct(s.mean)} ± ${pct(s.std)}`;
+const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
+const mdTable = (head: string[], rows: (string | number)[][]) => [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+/** Points with a sign (a true minus sign for negatives). */
+const pts = (x: number) => {
+  const t = Math.abs(x).toFixed(2);
+  return `${Number(t) === 0 ? '' : x > 0 ? '+' : '−'}${t}`;
+};
+
+/** Paired differences: method − reference fused accuracy in points, mean, 95% bootstrap interval and wins/ties/losses. */
+export function renderPairedTable(report: Report): string {
+  const rows = (report.paired ?? []).map((p) => [p.method, p.reference, p.n, pts(p.meanDiff), `[${pts(p.ci95[0])}, ${pts(p.ci95[1])}]`, `${p.wins}/${p.ties}/${p.losses}`]);
+  return mdTable(['method', 'reference', 'n', 'mean diff (points)', '95% CI (points)', 'wins/ties/losses'], rows);
+}
+
+/** Method × fold: mean fused test accuracy (%) over the seeds of each fold. */
+export function renderPerFoldTable(report: Report): string {
+  const per = report.perFold ?? [];
+  const folds = [...new Set(per.map((p) => p.fold))].sort((a, b) => a - b);
+  const methods = report.summary.map((s) => s.method);
+  const rows = methods.map((m) => [m, ...folds.map((f) => {
+    const p = per.find((x) => x.method === m && x.fold === f);
+    return p ? pct(p.fusedAcc) : '-';
+  })]);
+  return mdTable(['method', ...folds.map((f) => `fold ${f}`)], rows);
+}
+
+/** What the paired table means, in one paragraph. */
+export function pairedNote(report: Report): string {
+  const b = report.pairedBootstrap;
+  return (
+    `Fused test accuracy of the method minus the reference's, in points, over the runs paired by (fold, seed) (n pairs). ` +
+    `95% CI: percentile bootstrap of the mean difference${b ? ` (${b.resamples.toLocaleString('en-US')} resamples of ${b.unit}; seed ${b.seed})` : ''}. ` +
+    'Wins/ties/losses: pairs where the method is more accurate / equal (within 1e-9) / less accurate.'
+  );
+}
 
 export function renderTable(report: Report): string {
   const mods = report.views;
@@ -21,8 +56,7 @@ export function renderTable(report: Report): string {
       .join(' ') || '-',
     (s.wallMs.mean / 1000).toFixed(1),
   ]);
-  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+  return mdTable(head, rows);
 }
 
 export function renderMarkdown(report: Report): string {
@@ -34,6 +68,18 @@ export function renderMarkdown(report: Report): string {
     `${folds} fold(s) × ${seeds} seed(s); mean ± standard deviation over runs; accuracies on the test split.`,
     '',
     renderTable(report),
+    '',
+    '## Paired differences',
+    '',
+    (report.paired ?? []).length ? renderPairedTable(report) : 'No paired differences: no reference method was run (by default ensemble and unimodal, when run; `--reference`).',
+    '',
+    pairedNote(report),
+    '',
+    '## Per fold',
+    '',
+    'Mean fused test accuracy (%) over the seeds of each fold.',
+    '',
+    renderPerFoldTable(report),
     '',
     `Protocol: ${report.protocol}`,
     '',
@@ -118,11 +164,13 @@ export function renderHtml(report: Report): string {
         [...new Set(udi[0].lambda.map((l) => l.follower))].map((f) => ({ name: `λ_con ${f}`, points: udi[0].lambda.filter((l) => l.follower === f).map((l) => [l.step, l.lambdaCon] as [number, number]) })),
       )
     : '<p>No UDI run with a λ trace.</p>';
-  const table = renderTable(report)
-    .split('\n')
-    .filter((_, i) => i !== 1)
-    .map((line, i) => `<tr>${line.slice(2, -2).split(' | ').map((c) => (i === 0 ? `<th>${esc(c)}</th>` : `<td>${esc(c)}</td>`)).join('')}</tr>`)
-    .join('\n');
+  const html = (md: string) =>
+    `<table>${md
+      .split('\n')
+      .filter((_, i) => i !== 1)
+      .map((line, i) => `<tr>${line.slice(2, -2).split(' | ').map((c) => (i === 0 ? `<th>${esc(c)}</th>` : `<td>${esc(c)}</td>`)).join('')}</tr>`)
+      .join('\n')}</table>`;
+  const paired = (report.paired ?? []).length ? `${html(renderPairedTable(report))}<p>${esc(pairedNote(report))}</p>` : '<p>No paired differences: no reference method was run (by default ensemble and unimodal, when run; <code>--reference</code>).</p>';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>udi-wasm: ${esc(report.dataset)}</title>
 <style>body{font-family:sans-serif;max-width:820px;margin:2em auto;color:#222}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#f4f4f4}td:first-child{text-align:left}</style>
@@ -130,7 +178,9 @@ export function renderHtml(report: Report): string {
 <h1>${esc(report.dataset)}: ${esc(report.views.join(' + '))}</h1>
 <p>${esc(report.protocol)}</p>
 <p>Created ${esc(report.createdAt)}. Mean ± standard deviation over ${report.runs.length / Math.max(1, methods.length)} run(s) per method.</p>
-<table>${table}</table>
+${html(renderTable(report))}
+<h2>Paired differences</h2>${paired}
+<h2>Per fold</h2><p>Mean fused test accuracy (%) over the seeds of each fold.</p>${html(renderPerFoldTable(report))}
 <h2>Per-modality accuracy</h2>${perModality}
 <h2>Training curves</h2>${curves}
 <h2>λ trace</h2>${lambda}

@@ -63,3 +63,67 @@ export async function loadData(rt: Runtime, data: TrainConfig['data'], seed: num
   const stats = fitStandardize(train);
   return { train: applyStandardize(train, stats), val: val && applyStandardize(val, stats), test: test && applyStandardize(test, stats), stats, description: `manifest ${data.train} (standardised with training statistics)` };
 }
+
+/** Where a repeated-split protocol takes its parts from: one labelled set, or train with its own val and/or test. */
+export interface ManifestParts {
+  train: Dataset;
+  val?: Dataset;
+  test?: Dataset;
+}
+
+export interface RepeatedSplitOptions {
+  /** Fold f carves its test part with a stratified split seeded 1000 + f (as mfeat's folds are); ignored with a separate test set. */
+  fold: number;
+  /** Seed of the validation split (the run's seed). */
+  seed: number;
+  /** Fraction of every class that goes to the test part (no separate test set). */
+  testFraction: number;
+  /** Fraction of every class of the rest that goes to validation (no separate validation set). */
+  validationFraction: number;
+  /** Standardise every feature with the fit part's statistics (the rows that train, never validation or test). */
+  standardize: boolean;
+  /** Keep only these modalities (default: all). */
+  modalities?: readonly string[];
+  description?: string;
+}
+
+/**
+ * One fold of the repeated stratified-split protocol for a user's data: a stratified test part
+ * (seed 1000 + fold) unless a separate test set is given, a stratified validation part of the rest
+ * (seed = the run's seed) unless a separate validation set is given, and standardisation fitted on
+ * the remaining fit part only. Pure: the same inputs give the same rows.
+ */
+export function repeatedSplit(parts: ManifestParts, o: RepeatedSplitOptions): Splits {
+  const names = o.modalities ?? Object.keys(parts.train.modalities);
+  // Separately loaded parts may infer different class counts (max label + 1): use the largest.
+  const classes = Math.max(...[parts.train, parts.val, parts.test].map((d) => d?.classes ?? 0));
+  const all = (ds: Dataset) => Int32Array.from({ length: ds.size }, (_, i) => i);
+  const pick = (ds: Dataset, idx: ArrayLike<number>): Dataset => ({ ...subset(ds, idx, names), classes });
+  let rest: Dataset, test: Dataset;
+  let how: string;
+  if (parts.test) {
+    rest = pick(parts.train, all(parts.train));
+    test = pick(parts.test, all(parts.test));
+    how = 'separate test set';
+  } else {
+    const { fit, val } = stratifiedSplit(parts.train.labels, o.testFraction, 1000 + o.fold);
+    rest = pick(parts.train, fit);
+    test = pick(parts.train, val);
+    how = `test split ${o.fold} (stratified ${+(100 * o.testFraction).toFixed(2)}%, seed ${1000 + o.fold})`;
+  }
+  let fit: Dataset, val: Dataset;
+  if (parts.val) {
+    fit = rest;
+    val = pick(parts.val, all(parts.val));
+    how += ', separate validation set';
+  } else {
+    const s = stratifiedSplit(rest.labels, o.validationFraction, o.seed);
+    fit = subset(rest, s.fit);
+    val = subset(rest, s.val);
+    how += `, validation a stratified ${+(100 * o.validationFraction).toFixed(2)}% of the rest (seed ${o.seed})`;
+  }
+  const description = `${o.description ?? 'manifest'}: ${how}`;
+  if (!o.standardize) return { train: fit, val, test, stats: {}, description };
+  const stats = fitStandardize(fit);
+  return { train: applyStandardize(fit, stats), val: applyStandardize(val, stats), test: applyStandardize(test, stats), stats, description: `${description}; standardised with the fit part's statistics` };
+}
