@@ -2,6 +2,7 @@
 //
 // Run: npx tsx bench/udi-study.ts [dataset keys, default all] [--json FILE]
 //      keys: avA avB avC mfeat:fac+mor mfeat:pix+fou mfeat:kar+zer mfeat:fac+fou+mor
+//      npx tsx bench/udi-study.ts --summarise FILE...   applies the rule below to saved rows
 //
 // Protocol (written down before any outcome was looked at; the test split is never loaded into
 // training or scoring):
@@ -25,7 +26,8 @@
 //   dataset's mean by more than 0.5 points. All 16 combinations are trained (the solo stage once per
 //   run, shared through a resumable training state, so every variant sees the same solo models);
 //   `ensemble` (mean and calibrated fusion) and `joint` are reported beside them.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { bootstrapMeanCI } from '../src/compare.js';
 import { createRuntime } from '../src/index.js';
 import { loadAvmnist } from '../src/data/avmnist.js';
 import { loadMfeat, type MfeatView } from '../src/data/mfeat.js';
@@ -108,8 +110,54 @@ async function* datasets(rt: Awaited<ReturnType<typeof createRuntime>>): AsyncGe
 /** The 16 combinations of the four candidates, named by the letters of those switched on (M G C T). */
 const COMBOS = rows(16).map((b) => ({ name: ['M', 'G', 'C', 'T'].filter((_, k) => b & (1 << k)).join('') || 'paper', M: !!(b & 1), G: !!(b & 2), C: !!(b & 4), T: !!(b & 8) }));
 
+type Row = { key: string; run: string; variant: string; acc: number; detail?: unknown };
+
+/** Apply the adoption rule to the study's rows and print the tables (markdown). */
+function summarise(all: Row[]): void {
+  const ds = [...new Set(all.map((r) => r.key))];
+  const variants = [...new Set(all.map((r) => r.variant))];
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const acc = (v: string, k: string) => mean(all.filter((r) => r.variant === v && r.key === k).map((r) => r.acc));
+  const overall = (v: string) => mean(ds.map((k) => acc(v, k)));
+  const pct = (x: number) => (100 * x).toFixed(1);
+  console.log(`\n| variant | ${ds.join(' | ')} | mean |\n|---|${ds.map(() => '---|').join('')}---|`);
+  for (const v of variants) console.log(`| ${v} | ${ds.map((k) => pct(acc(v, k))).join(' | ')} | ${(100 * overall(v)).toFixed(2)} |`);
+  // The rule, in its order.
+  let cur = { M: false, G: false, C: false, T: false };
+  const name = (c: typeof cur) => `udi ${(['M', 'G', 'C', 'T'] as const).filter((k) => c[k]).join('') || 'paper'}`;
+  console.log('\nAdoption rule (mean over datasets up; no dataset down by more than 0.5 points):');
+  for (const k of ['M', 'G', 'C', 'T'] as const) {
+    const next = { ...cur, [k]: true };
+    const [a, b] = [name(cur), name(next)];
+    if (!variants.includes(b)) continue;
+    const gain = overall(b) - overall(a);
+    const worst = Math.min(...ds.map((d) => acc(b, d) - acc(a, d)));
+    const adopt = gain > 0 && worst >= -0.005;
+    console.log(`  ${k}: ${a} -> ${b}: mean ${gain >= 0 ? '+' : ''}${(100 * gain).toFixed(2)} points, worst dataset ${(100 * worst).toFixed(2)}: ${adopt ? 'adopted' : 'not adopted'}`);
+    if (adopt) cur = next;
+  }
+  const chosen = name(cur);
+  console.log(`  chosen: ${chosen}`);
+  // Paired differences over every (dataset, run), with a bootstrap CI.
+  const runs = [...new Set(all.map((r) => `${r.key}|${r.run}`))];
+  const at = (v: string, kr: string) => all.find((r) => `${r.key}|${r.run}` === kr && r.variant === v)?.acc;
+  console.log('\n| comparison (dev accuracy, points) | n | mean diff | 95% CI | wins/ties/losses |\n|---|---|---|---|---|');
+  for (const [a, b] of [[chosen, 'ensemble'], [chosen, 'ensemble calibrated'], [chosen, 'udi paper'], ['udi paper', 'ensemble'], [chosen, 'joint']]) {
+    const d = runs.map((kr) => [at(a, kr), at(b, kr)]).filter(([x, y]) => x !== undefined && y !== undefined).map(([x, y]) => 100 * (x! - y!));
+    if (!d.length) continue;
+    const ci = bootstrapMeanCI(d);
+    console.log(`| ${a} − ${b} | ${ci.n} | ${ci.mean.toFixed(2)} | [${ci.lo.toFixed(2)}, ${ci.hi.toFixed(2)}] | ${d.filter((x) => x > 1e-7).length}/${d.filter((x) => Math.abs(x) <= 1e-7).length}/${d.filter((x) => x < -1e-7).length} |`);
+  }
+}
+
+const summariseAt = args.indexOf('--summarise');
+if (summariseAt >= 0) {
+  summarise(args.slice(summariseAt + 1).flatMap((f) => JSON.parse(readFileSync(f, 'utf8')) as Row[]));
+  process.exit(0);
+}
+
 const rt = await createRuntime({ threads: 1 });
-const out: { key: string; run: string; variant: string; acc: number; detail?: unknown }[] = [];
+const out: Row[] = [];
 for await (const p of datasets(rt)) {
   const t0 = Date.now();
   const data = { train: p.fit, val: p.val, test: p.dev };
@@ -150,3 +198,4 @@ for await (const p of datasets(rt)) {
   if (jsonFile) writeFileSync(jsonFile, JSON.stringify(out, null, 1));
 }
 rt.dispose();
+summarise(out);
