@@ -2,6 +2,8 @@
  * Capture ONE training step of one stage of one method, black-box through the public `train()` API.
  *
  *   probeStep(rt, method, data, cfg, stage, opts) -> { params, grads, losses, lambda? }
+ *   probeStepDetail(...) -> the same plus trainSet, prior (parameters at the end of the previous stage,
+ *                           e.g. UMT's teachers), after (parameters after the step's update), shapes, stages
  *
  * What is captured, and when (callbacks of src/train/trainer.ts, `onState` of src/train/methods.ts):
  * - params: every parameter of the network (by full name `<group>.<name>`, e.g. `enc:a.fc0.weight`,
@@ -9,8 +11,9 @@
  *   read from `net.store` at `onStageBegin(stage)`: the values the stage's first step uses.
  * - grads: every parameter's gradient read at the first `onBatchEnd` of that stage. The trainer zeroes
  *   the trained groups' gradients before each step and the optimiser does not modify them, so these
- *   are the step's gradients (zero for groups the stage does not train). Clipping would scale them
- *   in place, so the harness sets `clipNorm: 0` on the captured stage's config.
+ *   are the step's gradients for the groups the stage trains (other groups hold whatever an earlier
+ *   stage left there: ignore them). Clipping would scale them in place, so the harness sets
+ *   `clipNorm: 0` on the captured stage's config.
  * - losses: the record the step returned (`loss` plus the method's parts).
  * - lambda (UDI guided stages): the controller's weights for the step, from the λ trace of the run
  *   state given to `onState` after the stage's first epoch (the step is the epoch: see below).
@@ -52,6 +55,8 @@ export interface StepProbeDetail extends StepProbe {
   trainSet: Dataset;
   /** Every parameter at the end of the stage before the captured one (after restore and any setPriorParams/setParams). */
   prior?: Record<string, Float64Array>;
+  /** Every parameter right after the captured step's optimiser update (groups the stage does not train are unchanged). */
+  after: Record<string, Float64Array>;
   /** Parameter shapes by full name. */
   shapes: Record<string, readonly number[]>;
   /** Names of the stages that began, in order. */
@@ -104,6 +109,7 @@ export async function probeStepDetail(rt: Runtime, method: Method, data: Splits,
   let params: Record<string, Float64Array> | undefined;
   let prior: Record<string, Float64Array> | undefined;
   let grads: Record<string, Float64Array> | undefined;
+  let after: Record<string, Float64Array> | undefined;
   let losses: Record<string, number> | undefined;
   let lambda: StepProbe['lambda'];
   let lambdaSeen = false;
@@ -130,6 +136,7 @@ export async function probeStepDetail(rt: Runtime, method: Method, data: Splits,
           if (s !== stage || captured) return;
           captured = true;
           grads = readAll(net!, 'grads');
+          after = readAll(net!, 'params');
           losses = { ...l };
           ac.abort(new DOMException('probeStep: step captured', 'AbortError'));
         },
@@ -145,9 +152,9 @@ export async function probeStepDetail(rt: Runtime, method: Method, data: Splits,
   } catch (e) {
     if (!(captured && (e as { name?: string }).name === 'AbortError')) throw e;
   }
-  if (!captured || !params || !grads || !losses) throw new Error(`probeStep: stage ${stage} never ran a step (stages run: ${stages.join(', ')})`);
+  if (!captured || !params || !grads || !after || !losses) throw new Error(`probeStep: stage ${stage} never ran a step (stages run: ${stages.join(', ')})`);
   const shapes = Object.fromEntries((net as MultimodalNet | null)!.store.parameters.map((p) => [`${p.group}.${p.name}`, p.shape]));
-  return { params, grads, losses, ...(lambda ? { lambda } : {}), trainSet, prior, shapes, stages };
+  return { params, grads, losses, ...(lambda ? { lambda } : {}), trainSet, prior, after, shapes, stages };
 }
 
 /** One training step of `stage` of `method`: see the header. */
