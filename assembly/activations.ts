@@ -1,5 +1,19 @@
 // Bias add, ReLU, GELU (tanh approximation) and inverted dropout. Forward and backward side by side.
-// Forward outputs may alias their input; backward accumulates into the gradient (dx += ...).
+// Backward accumulates into the gradient (dx += ...).
+//
+// Aliasing ("may be" = the very same buffer, same offset and length; any partial overlap is wrong:
+// a shifted output overwrites inputs not yet read, or read by another thread of a split call):
+//   bias_add_forward: out may be x (element-wise: x[i] is loaded before out[i] is stored); out must
+//                     not overlap bias (rows after the first would read a bias already overwritten).
+//   bias_add_backward: dbias must not overlap dout (a row of dout under dbias is read after earlier
+//                     rows were added into it).
+//   relu_forward, gelu_forward: out may be x (element-wise).
+//   relu_backward, gelu_backward: dx may be dout or x (element-wise: all loads before the store).
+//   dropout_forward: out may be x; mask must not overlap x (mask[i] is stored before x[i] is loaded);
+//                     out, mask and state (written) must not overlap one another.
+//   dropout_backward: dx may be dout or mask (element-wise).
+// Split over threads (relu and gelu, forward and backward), every buffer is cut at the same element,
+// so with out = x each thread reads and writes only its own chunk.
 
 import { tanhd } from './math';
 import { next } from './rng';

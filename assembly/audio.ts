@@ -1,5 +1,9 @@
 // Audio features: the short-time Fourier transform as a power spectrogram, and log compression.
 // Mel filtering is a matmul with a filterbank built on the TypeScript side.
+//
+// Aliasing: stft_power: out must not overlap signal (later frames are read after earlier rows of out
+//   are stored) nor scratch.
+//   log_eps: out may be x, the very same buffer (element-wise); no partial overlap.
 
 import { cosd, logd } from './math';
 

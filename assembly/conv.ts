@@ -5,6 +5,14 @@
 // output position's receptive field in (ky, kx, channel) order, zero outside the padded input.
 // Backward: dW += colᵀ·dout, dcol = dout·Wᵀ, dx += col2im(dcol).
 // ho = (h + 2·pad − kh)/stride + 1, wo likewise; checked by the caller.
+//
+// Aliasing: none of these kernels is safe in place, and the wrappers reject any overlap.
+//   im2col: col must not overlap x (col rows are written while x is read, by every thread).
+//   col2im: dx must not overlap dcol (dx is added into while dcol is read).
+//   maxpool_forward: out and argmax must not overlap x nor each other (later windows of x are read
+//                     after earlier outputs are stored).
+//   maxpool_backward: dx must not overlap dout (scattered writes) nor argmax (the indices were
+//                     checked before the call; writes must not change them).
 
 // Short runs (a first layer's c = 1 gives runs of kw floats) are moved by plain loads and stores:
 // memory.copy and memory.fill are calls into the engine, which cost more than moving a few floats.

@@ -5,6 +5,13 @@
 //   KL(pa || pm) = Σ pa (log pa − log pm)
 // Probabilities are clamped to >= eps inside every log. Values are means over rows; backward passes
 // give the gradient with respect to zm only (the anchor side is constant) and accumulate.
+//
+// Aliasing ("may be" = the very same buffer; partial overlaps are wrong):
+//   js_forward, kl_forward: pm must not overlap zm (softmaxRows is not safe in place) nor pa (all of
+//                     pm is written before pa is read).
+//   js_backward, kl_backward: dzm may be pa or pm (a row's sum is taken before the row is written;
+//                     then each element is read before it is written).
+//   entropy: writes nothing.
 
 import { logd } from './math';
 import { softmaxRows } from './softmax';

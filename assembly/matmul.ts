@@ -16,6 +16,11 @@
 // columns of B, and all of A). `scratch` is private to the calling thread and holds
 // matmul_scratch_floats() floats (packed panels of A and B, and one edge tile).
 //
+// Aliasing (matmul_nn, matmul_nt, matmul_tn): C must not overlap A, B or bias. C is written tile
+// by tile (the scalar build: element by element, depth by depth) while A, B and bias are still read
+// for later tiles, later depth blocks and, split over threads, by the other threads. scratch must
+// overlap nothing. The wrapper (Kernels.matmul) rejects any overlap.
+//
 // SIMD build: GotoBLAS-style packing (B in 8-column strips of NC columns, A in 4-row tiles of MC
 // rows, depth blocked by KC) and a 4x8 register-blocked f32x4 micro-kernel (8 accumulators). When a
 // call has at most MC rows (a batch of 64 through a layer), a row-major B is read in place instead:

@@ -1,5 +1,10 @@
 // Optimiser steps over one flat parameter buffer (and its gradient and moment buffers), all (n).
 // The same element-wise f32 arithmetic in both builds, so they give bit-identical parameters.
+//
+// Aliasing: element-wise, g[i] (and p[i]) loaded before any store at i, so a written buffer may be g
+// itself (the very same buffer): sgd_step: p or v; adamw_step: p, m or v. The written buffers (p, v;
+// p, m, v) must not overlap one another, and no partial overlap is allowed. Split over threads,
+// every buffer is cut at the same element.
 
 import { powi } from './math';
 

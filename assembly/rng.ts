@@ -1,6 +1,8 @@
 // Seeded pseudo-random generator: xoshiro128** (Blackman & Vigna, 2018), seeded by splitmix64.
 // The state is 4 u32 words at `state`, owned by the caller, so the module keeps no static data and
 // every stream (initialisation, dropout, shuffling) is independent and reproducible.
+//
+// Aliasing: rng_uniform, rng_normal, rng_permutation: out must not overlap state (both are written).
 
 import { logd } from "./math";
 

@@ -1,5 +1,16 @@
 // Softmax, log-softmax and the fused softmax + cross-entropy, row-wise over (rows, cols).
 // Row reductions run in f64 in column order; exp/log are the deterministic ones of math.ts.
+//
+// Aliasing ("may be" = the very same buffer; a partial overlap is wrong: row r's writes would land
+// on a row not yet read):
+//   softmax_forward (softmaxRows): out must not overlap x. Not safe in place: the second loop stores
+//                     exp(x − max) into out, the third reads x again to recompute it.
+//   softmax_backward, log_softmax_backward: dx may be dy or y (a row's sum is taken before the row
+//                     is written; then each element is read before it is written).
+//   log_softmax_forward: out may be x (the row's max and sum are taken first; then element-wise).
+//   softmax_xent_forward: probs must not overlap logits (logits[label] is read after the row of
+//                     probs is stored) nor labels (read after earlier rows of probs are stored).
+//   softmax_xent_backward: dlogits may be probs (element-wise); it must not overlap labels.
 
 import { expd, logd } from './math';
 

@@ -3,6 +3,14 @@
 // Reductions use four interleaved f32 partial sums, lane l taking elements i with i % 4 == l, combined
 // as (s0 + s1) + (s2 + s3), then the tail (n % 4 elements) added in order. The scalar build does the
 // same, so both builds give bit-identical results.
+//
+// Aliasing ("may be" = the very same buffer):
+//   dot, sumsq: write nothing.  scale, fill: one buffer.
+//   axpy: y may be x (element-wise: y = (1 + a)·y).
+//   copy: dst may be src (a no-op). A partial overlap is rejected: memory.copy alone would handle
+//                     it, but split over the pool one thread would overwrite source elements
+//                     another thread has yet to read.
+//   gather_rows: out must not overlap src (a row may be read after it is overwritten) nor idx.
 
 // @ts-ignore: decorator
 @inline function lanes(v: v128): f32 {

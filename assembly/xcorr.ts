@@ -5,6 +5,19 @@
 //   C (d1,d2) = F̂ᵀ Ĝ / rows,   L = Σ C² / (d1·d2)
 // L is 0 exactly when every follower feature is uncorrelated with every anchor feature.
 // Ĝ comes from standardize_forward on the anchor's (constant) features.
+//
+// Aliasing ("may be" = the very same buffer; partial overlaps are wrong):
+//   standardize_forward: xhat may be x (column by column: a column's mean and variance are taken
+//                     before it is written); invstd must not overlap x (invstd[j] is stored before
+//                     column j is read again) nor xhat.
+//   standardize_backward: dx may be dxhat or xhat (column by column, sums first); dx must not
+//                     overlap invstd.
+//   xcorr_forward: fhat may be f (standardize_forward); c, fhat and invstd overlap nothing else (c is
+//                     written while fhat and ghat are read; c = f happens to work, as f is consumed
+//                     first, but is not promised).
+//   xcorr_backward: df may be fhat (standardize_backward's dx = xhat); work overlaps nothing (it is
+//                     written first, and df's old values are still needed after); df overlaps
+//                     nothing else.
 
 /** xhat (rows,cols) = standardised x per column; invstd (cols) = 1/sqrt(var + eps). */
 export function standardize_forward(xhat: usize, invstd: usize, x: usize, rows: i32, cols: i32, eps: f32): void {
