@@ -21,6 +21,13 @@ import { softmaxRows } from './softmax';
   return logd(p > eps ? p : eps);
 }
 
+/** ∂JS/∂pm for one element: ½ (clog m − clog r + [m > eps] − [r > eps]), r = (a + m)/2. */
+// @ts-ignore: decorator
+@inline function jsGrad(a: f64, m: f64, eps: f64): f64 {
+  const r = 0.5 * (a + m);
+  return 0.5 * (clog(m, eps) - clog(r, eps) + (m > eps ? 1.0 : 0.0) - (r > eps ? 1.0 : 0.0));
+}
+
 /** pm (rows,cols) = softmax(zm·invT); returns mean JS(pa || pm). pa is (rows,cols). */
 export function js_forward(pm: usize, pa: usize, zm: usize, rows: i32, cols: i32, invT: f32, eps: f32): f32 {
   softmaxRows(pm, zm, rows, cols, <f64>invT);
@@ -40,7 +47,11 @@ export function js_forward(pm: usize, pa: usize, zm: usize, rows: i32, cols: i32
   return rows > 0 ? <f32>(total / <f64>rows) : 0;
 }
 
-/** dzm (rows,cols) += scale/rows · invT · pm ⊙ (g − Σ pm g), g = ½ (log pm − log r). */
+/**
+ * dzm (rows,cols) += scale/rows · invT · pm ⊙ (g − Σ pm g), g = ½ (clog pm − clog r + [pm > eps] − [r > eps]):
+ * the exact gradient of the clamped value js_forward reports (a clamped log has derivative 0 where
+ * the clamp binds; while every p > eps the two indicators cancel).
+ */
 export function js_backward(dzm: usize, pa: usize, pm: usize, rows: i32, cols: i32, invT: f32, eps: f32, scale: f32): void {
   const e = <f64>eps;
   const f = <f64>scale * <f64>invT / <f64>rows;
@@ -50,12 +61,12 @@ export function js_backward(dzm: usize, pa: usize, pm: usize, rows: i32, cols: i
     for (let j = 0; j < cols; j++) {
       const o = base + (<usize>j << 2);
       const a = <f64>load<f32>(pa + o), m = <f64>load<f32>(pm + o);
-      sg += m * 0.5 * (clog(m, e) - clog(0.5 * (a + m), e));
+      sg += m * jsGrad(a, m, e);
     }
     for (let j = 0; j < cols; j++) {
       const o = base + (<usize>j << 2);
       const a = <f64>load<f32>(pa + o), m = <f64>load<f32>(pm + o);
-      const g = 0.5 * (clog(m, e) - clog(0.5 * (a + m), e));
+      const g = jsGrad(a, m, e);
       store<f32>(dzm + o, load<f32>(dzm + o) + <f32>(f * m * (g - sg)));
     }
   }

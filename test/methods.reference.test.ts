@@ -198,12 +198,12 @@ describe('UDI JS clamp', () => {
     checkFD('udi con, eps 0.2', guidedObjective(p.trainSet, opts), p.params, p.shapes, { con: 1 }, paramsOf(p.shapes, ['enc:b', 'head:b']));
   });
 
-  // KNOWN DISCREPANCY (engine): remove `.fails` once js_backward differentiates the clamped loss.
-  it.fails('with a binding clamp (eps = 0.2), the engine\'s JS gradient is the gradient of the JS value it reports', async () => {
+  // This found a defect: js_backward used the unclamped derivative with clamped logs (fixed).
+  it('with a binding clamp (eps = 0.2), the engine\'s JS gradient is the gradient of the JS value it reports', async () => {
     const p = await probe('udi', 'guided:b', cfgEps());
     const ref = refGuided(p.params, p.shapes, p.trainSet, opts);
     checkLosses('udi eps 0.2', p.losses, ref.losses, ['con']); // the value agrees
-    checkGrads('udi eps 0.2', p.grads, ref.grads); // the gradient does not (rel err ~0.3-0.5)
+    checkGrads('udi eps 0.2', p.grads, ref.grads); // it was off by 0.3-0.5 relative before the fix
   });
 });
 

@@ -201,7 +201,10 @@ export function jsDivergence(pa: Vec, zm: Vec, rows: number, cols: number, invT 
   return { loss: rows > 0 ? total / rows : 0, pm };
 }
 
-/** dzm (rows,cols) = scale · ∂ mean JS / ∂zm = scale/rows · invT · pm ⊙ (g − Σ pm·g), g = ½(log pm − log r); exact while every p > eps. */
+/**
+ * dzm (rows,cols) = scale · ∂ mean JS / ∂zm = scale/rows · invT · pm ⊙ (g − Σ pm·g), g = ∂JS/∂pm =
+ * ½(clog pm − clog r + [pm > eps] − [r > eps]): a clamped log has derivative 0 where the clamp binds.
+ */
 export function jsDivergenceBackward(pa: Vec, pm: Vec, rows: number, cols: number, invT = 1, eps = 1e-7, scale = 1): Float64Array {
   const dz = new Float64Array(rows * cols);
   for (let r = 0; r < rows; r++) {
@@ -210,7 +213,8 @@ export function jsDivergenceBackward(pa: Vec, pm: Vec, rows: number, cols: numbe
     for (let j = 0; j < cols; j++) {
       const a = pa[r * cols + j],
         m = pm[r * cols + j];
-      g[j] = 0.5 * (clog(m, eps) - clog(0.5 * (a + m), eps));
+      const r2 = 0.5 * (a + m);
+      g[j] = 0.5 * (clog(m, eps) - clog(r2, eps) + (m > eps ? 1 : 0) - (r2 > eps ? 1 : 0));
       sg += m * g[j];
     }
     for (let j = 0; j < cols; j++) dz[r * cols + j] = ((scale * invT) / rows) * pm[r * cols + j] * (g[j] - sg);
@@ -226,7 +230,7 @@ export function klDivergence(pa: Vec, zm: Vec, rows: number, cols: number, invT 
   return { loss: rows > 0 ? total / rows : 0, pm };
 }
 
-/** dzm (rows,cols) = scale · ∂ mean KL / ∂zm = scale/rows · invT · (pm·Σ_j pa − pa); exact while every pm > eps. */
+/** dzm (rows,cols) = scale · ∂ mean KL / ∂zm = scale/rows · invT · (pm·Σ_j pa − pa): the gradient of the unclamped KL (the clamp guards the value only). */
 export function klDivergenceBackward(pa: Vec, pm: Vec, rows: number, cols: number, invT = 1, scale = 1): Float64Array {
   const dz = new Float64Array(rows * cols);
   for (let r = 0; r < rows; r++) {
