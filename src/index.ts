@@ -8,7 +8,7 @@ export { createRuntime, Runtime, type RuntimeInfo, type RuntimeOptions } from '.
 export { Arena, MemoryLimitError, type F32, type I32 } from './runtime/arena.js';
 export { BUILDS, type Build, type WasmSource } from './runtime/loader.js';
 export { WorkerError } from './runtime/pool.js';
-export { Kernels, ShapeError, convOutputSize, poolOutputSize, type ConvShape, type PoolShape, type MatmulOptions, type MatmulLayout, type DivergenceOptions } from './kernels/ops.js';
+export { Kernels, ShapeError, AliasingError, convOutputSize, poolOutputSize, type ConvShape, type PoolShape, type MatmulOptions, type MatmulLayout, type DivergenceOptions } from './kernels/ops.js';
 export { KERNELS, KERNEL_NAMES, type KernelName } from './kernels/spec.js';
 
 // Training: UDI and the baselines on one trainer.
