@@ -102,8 +102,9 @@ export function defaultConfig(encoders: Record<string, EncoderConfig>, seed = 0)
     guided: stage(),
     joint: stage(),
     fusionHead: { ...stage(), epochs: 20, optimizer: adam(1e-2) },
-    udi: { epsilon: 0.005, temperature: 1, controller: 'gradient-alignment', controllerEvery: 1, lambdaCom: 1, keepCE: true, followerInit: 'solo', complementary: 'xcorr', eps: 1e-7, monitor: 'follower', gate: false },
-    fusion: 'mean',
+    udi: { epsilon: 0.005, temperature: 1, controller: 'gradient-alignment', controllerEvery: 1, lambdaCom: 1, keepCE: true, followerInit: 'solo', complementary: 'xcorr', eps: 1e-7, monitor: 'fused', gate: true },
+    // monitor 'fused', the gate and calibrated fusion were adopted by bench/udi-study.ts's rule (README).
+    fusion: 'calibrated',
     validationFraction: 0.1,
     ogmAlpha: 0.1,
     umtWeight: 1,
