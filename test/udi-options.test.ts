@@ -102,10 +102,11 @@ describe('UDI options on real mfeat views', () => {
     const hurt = cfg();
     hurt.udi.gate = true;
     hurt.udi.monitor = 'fused';
+    hurt.fusion = 'mean'; // calibration would temper a wrecked follower to near-uniform, and harmless
     hurt.guided.optimizer = { type: 'sgd', lr: 3, momentum: 0 }; // a guided stage that wrecks the follower
     hurt.guided.clipNorm = 0;
     const { result, model } = await train(rt, 'udi', d, hurt);
-    const ens = await train(rt, 'ensemble', d, cfg());
+    const ens = await train(rt, 'ensemble', d, { ...cfg(), fusion: 'mean' });
     expect(result.guided).toHaveLength(1);
     expect(result.guided![0]).toMatchObject({ kept: 'solo', bestEpoch: -1 });
     // Every weight (anchor and follower) equals the solo models'.
