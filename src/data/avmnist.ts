@@ -14,8 +14,9 @@
 import type { Runtime } from '../runtime/runtime.js';
 import { applyStandardize, type Dataset, DataError, fitStandardize, makeDataset, type Standardization, stratifiedSplit, subset } from './dataset.js';
 import { type AudioFeatureConfig, DEFAULT_AUDIO, logMel, melFilterbank } from './audio.js';
-import { parseWav } from './wav.js';
-import { parseIdx } from './idx.js';
+import { parseWav, readWavBytes } from './wav.js';
+import { type Idx, parseIdx, readIdxBytes } from './idx.js';
+import { readInput } from '../io/files.js';
 import { Rng } from '../util/rng.js';
 import { covariance, reconstruct, topComponents } from './pca.js';
 
@@ -88,22 +89,29 @@ export async function loadAvmnist(rt: Runtime, o: AvmnistOptions): Promise<Avmni
   const hash = crypto.createHash('sha256');
   hash.update(JSON.stringify({ FEATURE_VERSION, cfg, imageSeed: o.imageSeed ?? null }));
   const wavBytes: Uint8Array[] = [];
+  const maxSamples = maxClipSamples(rt, cfg);
   for (const f of files) {
-    const b = await fs.readFile(path.join(recDir, f));
+    // Each recording is read only as far as its chunks declare, and refused before its samples are
+    // read if computing its features would not fit in WebAssembly memory.
+    const b = await readWavBytes(path.join(recDir, f), { maxSamples });
     wavBytes.push(b);
     hash.update(f);
     hash.update(b);
   }
-  const mnistBytes = await Promise.all(mnistPaths.map((p) => fs.readFile(p)));
+  const mnistBytes: Uint8Array[] = [];
+  for (const p of mnistPaths) mnistBytes.push(await readIdxBytes(p));
   for (const b of mnistBytes) hash.update(b);
   const key = hash.digest('hex').slice(0, 24);
+  const audioDim = cfg.mels * cfg.frames;
   const cachePath = o.cacheDir ? path.join(o.cacheDir, `avmnist-${key}.bin`) : null;
   if (cachePath) {
-    const cached = await readCache(fs, cachePath, key);
+    const cached = await readCache(cachePath, key, files.length, audioDim);
     if (cached) return cached;
   }
 
   const [trImg, trLab, teImg, teLab] = await Promise.all(mnistBytes.map((b, i) => parseIdx(b, mnistPaths[i])));
+  checkMnist(trImg, trLab, mnistPaths[0], mnistPaths[1]);
+  checkMnist(teImg, teLab, mnistPaths[2], mnistPaths[3]);
   const pools = [
     { img: trImg, lab: trLab },
     { img: teImg, lab: teLab },
@@ -116,7 +124,6 @@ export async function loadAvmnist(rt: Runtime, o: AvmnistOptions): Promise<Avmni
   });
 
   const n = files.length;
-  const audioDim = cfg.mels * cfg.frames;
   const audio = new Float32Array(n * audioDim);
   const image = new Float32Array(n * 784);
   const labels = new Int32Array(n);
@@ -161,6 +168,42 @@ export async function loadAvmnist(rt: Runtime, o: AvmnistOptions): Promise<Avmni
   return data;
 }
 
+/**
+ * The longest recording whose features fit in the runtime's WebAssembly memory: logMel holds the
+ * samples, the power spectrogram (frames × bins), the filterbank and the mel map at once.
+ */
+function maxClipSamples(rt: Runtime, cfg: AudioFeatureConfig): NonNullable<Parameters<typeof readWavBytes>[1]>['maxSamples'] {
+  const bins = cfg.nfft / 2 + 1;
+  const limit = rt.arena.limitBytes;
+  const free = limit - rt.arena.usedBytes - 2 ** 20;
+  const perSample = 4 + (4 * (bins + cfg.mels)) / cfg.hop;
+  const fixed = 8 * (bins + cfg.mels) + 4 * bins * cfg.mels + 256;
+  const samples = Math.max(0, Math.floor((free - fixed) / perSample));
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  return {
+    samples,
+    reason: (n, rate) =>
+      `${rate ? `${(n / rate).toFixed(1)} s of audio (${n} samples at ${rate} Hz)` : `${n} samples`}; udi-wasm computes a recording's features whole, which for this one needs about ` +
+      `${mib(n * perSample + fixed)} of WebAssembly memory, above the ${mib(limit)} limit. AV-MNIST pairs short spoken digits (FSDD's recordings last under 3 s): trim or split this recording, or remove it from the folder`,
+  };
+}
+
+/** MNIST as AV-MNIST needs it: N images of 28×28 unsigned bytes, N labels 0-9. */
+function checkMnist(img: Idx, lab: Idx, imgFile: string, labFile: string): void {
+  const what = (x: Idx) => `dims ${x.dims.join('×')} of ${x.data.constructor.name.replace('Array', '').toLowerCase()} values`;
+  if (img.dims.length !== 3 || img.dims[1] !== 28 || img.dims[2] !== 28 || !(img.data instanceof Uint8Array)) {
+    throw new DataError('MNIST_BAD_SHAPE', `${imgFile}: AV-MNIST needs MNIST images of 28×28 unsigned bytes (dims N×28×28, IDX type 0x08), but the file holds ${what(img)}; use the original MNIST files (udi data fetch)`);
+  }
+  if (lab.dims.length !== 1 || !(lab.data instanceof Uint8Array)) {
+    throw new DataError('MNIST_BAD_SHAPE', `${labFile}: MNIST labels are one unsigned byte per image (dims N, IDX type 0x08), but the file holds ${what(lab)}; use the original MNIST files (udi data fetch)`);
+  }
+  if (lab.dims[0] !== img.dims[0]) {
+    throw new DataError('MNIST_COUNT', `${imgFile} holds ${img.dims[0]} images but ${labFile} holds ${lab.dims[0]} labels; images and labels pair one to one: use the matching files (udi data fetch)`);
+  }
+  const bad = lab.data.findIndex((v) => v > 9);
+  if (bad >= 0) throw new DataError('MNIST_BAD_LABEL', `${labFile}: label ${lab.data[bad]} at position ${bad}; MNIST labels are the digits 0-9`);
+}
+
 async function exists(fs: typeof import('node:fs/promises'), p: string): Promise<boolean> {
   try {
     await fs.access(p);
@@ -170,10 +213,11 @@ async function exists(fs: typeof import('node:fs/promises'), p: string): Promise
   }
 }
 
-async function readCache(fs: typeof import('node:fs/promises'), file: string, key: string): Promise<Avmnist | null> {
+async function readCache(file: string, key: string, n: number, audioDim: number): Promise<Avmnist | null> {
   let buf: Uint8Array;
   try {
-    buf = await fs.readFile(file);
+    // At most the header and the arrays of n rows: anything larger (or not a regular file) is not our cache.
+    buf = await readInput(file, { what: 'feature cache', maxBytes: 8 + 2 ** 24 + 4 * n * (audioDim + 2 * 784 + 3) });
   } catch {
     return null;
   }

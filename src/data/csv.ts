@@ -1,6 +1,7 @@
 /**
  * Numeric CSV: comma-separated numbers, one row per line, an optional header line (detected when
- * its first field is not a number). Errors name the file, line and column.
+ * its first field is not a number). Values are stored as float32 and must be finite there. Errors
+ * name the file, line and column, and quote up to 40 characters of the offending field.
  */
 import { DataError } from './dataset.js';
 
@@ -36,6 +37,7 @@ export function parseCsv(text: string, file = 'CSV'): Table {
       const v = f === '' ? NaN : Number(f);
       if (!Number.isFinite(v)) throw new DataError('NOT_A_NUMBER', `${file}: line ${start + r + 1}, column ${c + 1} is "${f.slice(0, 40)}", not a finite number`);
       data[r * cols + c] = v;
+      if (!Number.isFinite(data[r * cols + c])) throw new DataError('NOT_A_NUMBER', `${file}: line ${start + r + 1}, column ${c + 1} is "${f.slice(0, 40)}", outside the float32 range (±3.4e38) features are stored in`);
     }
   }
   return { rows, cols, data, header };

@@ -46,6 +46,7 @@ export function makeDataset(modalities: Record<string, Float32Array | number[][]
   if (maxLabel >= k) throw new DataError('BAD_LABEL', `label ${maxLabel} is outside [0, ${k}) (classes = ${k})`);
   const out: Record<string, Modality> = {};
   for (const name of names) {
+    if (name === '' || name === '__proto__' || name === 'constructor' || name === 'prototype') throw new DataError('BAD_MODALITY_NAME', `modality name ${JSON.stringify(name)} is ${name === '' ? 'empty' : 'reserved'}; name the modality otherwise`);
     const src = modalities[name];
     let data: Float32Array;
     let dim: number;

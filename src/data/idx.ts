@@ -7,6 +7,7 @@
  * than the header promises.
  */
 import { DataError } from './dataset.js';
+import { withInput } from '../io/files.js';
 
 export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
 
@@ -211,8 +212,28 @@ export async function parseIdx(bytes: Uint8Array, file = 'IDX'): Promise<Idx> {
   return decode(bytes, file, false);
 }
 
-/** Read and parse an IDX file (Node, Deno and Bun: uses node:fs/promises). */
+/** A gzip file holding at most IDX_MAX_BYTES of data (plus the header) is not much larger than that. */
+const GZIP_MAX_BYTES = IDX_MAX_BYTES + 2 ** 24;
+
+/**
+ * The bytes of an IDX file, bounded by its header: an uncompressed file is read only when its size
+ * is exactly the header plus the data its dims declare (IDX_TRUNCATED / IDX_TRAILING otherwise,
+ * before reading the data); a gzip file is read whole (at most 2^31 + 16 MiB bytes) and
+ * decompressed by parseIdx, which stops at the size the header declares.
+ */
+export async function readIdxBytes(path: string, o: { confineTo?: string } = {}): Promise<Uint8Array> {
+  return withInput(path, { what: 'IDX file', maxBytes: GZIP_MAX_BYTES, confineTo: o.confineTo }, async (f) => {
+    const head = await f.read(0, Math.min(f.size, 1024));
+    if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return f.readAll();
+    const h = readHeader(head, path, true)!;
+    const present = f.size - h.headerBytes;
+    if (present < h.dataBytes) throw new DataError('IDX_TRUNCATED', `${path}: the file is truncated: expected ${h.dataBytes} bytes of data for dims ${shapeOf(h.dims)}, found ${present}`);
+    if (present > h.dataBytes) throw new DataError('IDX_TRAILING', `${path}: ${present - h.dataBytes} unexpected bytes after the ${h.dataBytes} bytes of data for dims ${shapeOf(h.dims)}`);
+    return f.readAll();
+  });
+}
+
+/** Read and parse an IDX file (Node, Deno and Bun: uses node:fs/promises), bounded by its header. */
 export async function readIdx(path: string): Promise<Idx> {
-  const { readFile } = await import('node:fs/promises');
-  return parseIdx(await readFile(path), path);
+  return parseIdx(await readIdxBytes(path), path);
 }

@@ -4,22 +4,24 @@
  */
 import { makeDataset, type Dataset, DataError } from './dataset.js';
 import { parseCsv } from './csv.js';
+import { readTextInput } from '../io/files.js';
 
 export const MFEAT_VIEWS = ['fac', 'fou', 'kar', 'mor', 'pix', 'zer'] as const;
 export type MfeatView = (typeof MFEAT_VIEWS)[number];
 
 /** Load views of mfeat from `dir` (the folder with mfeat-<view>.csv and labels.csv). Node/Deno only. */
 export async function loadMfeat(dir: string, views: readonly MfeatView[]): Promise<Dataset> {
-  const { readFile } = await import('node:fs/promises');
   const { join } = await import('node:path');
   const read = async (name: string) => {
     const path = join(dir, name);
+    let text: string;
     try {
-      return parseCsv(await readFile(path, 'utf8'), path);
+      text = await readTextInput(path, { what: 'mfeat file' });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new DataError('MISSING_FILE', `mfeat: ${path} does not exist; pass the folder holding the mfeat CSV files`);
+      if ((e as DataError).code === 'MISSING_FILE') throw new DataError('MISSING_FILE', `mfeat: ${path} does not exist; pass the folder holding the mfeat CSV files`);
       throw e;
     }
+    return parseCsv(text, path);
   };
   for (const v of views) if (!MFEAT_VIEWS.includes(v)) throw new DataError('UNKNOWN_MODALITY', `mfeat has no view "${v}" (views: ${MFEAT_VIEWS.join(', ')})`);
   const labels = await read('labels.csv');

@@ -7,6 +7,7 @@
  * DataView throw a RangeError, and the chunk walk always moves forward, so it cannot hang.
  */
 import { DataError } from './dataset.js';
+import { withInput } from '../io/files.js';
 
 export interface Wav {
   sampleRate: number;
@@ -151,8 +152,51 @@ export function parseWav(bytes: Uint8Array, file = 'WAV'): Wav {
   return { sampleRate, samples };
 }
 
-/** Read and parse a WAV file (Node, Deno and Bun: uses node:fs/promises). */
-export async function readWav(path: string): Promise<Wav> {
-  const { readFile } = await import('node:fs/promises');
-  return parseWav(await readFile(path), path);
+/** RIFF sizes are 32-bit: no WAV file is larger. */
+const WAV_MAX_BYTES = 8 + 2 ** 32;
+
+export interface WavReadOptions {
+  /** Refuse a file whose "data" chunk holds more samples than this, before reading them (`reason` says why). */
+  maxSamples?: { samples: number; reason: (samples: number, sampleRate: number | null) => string };
+  /** The file must lie inside this folder. */
+  confineTo?: string;
+}
+
+/**
+ * The bytes of a WAV file that parseWav needs: the chunks up to the end of the first "fmt " and
+ * "data" chunks, found by reading only the 8-byte chunk headers (and the fmt body). Trailing chunks
+ * are not read, so memory is bounded by the samples the file declares. A file whose chunks cannot be
+ * walked is read whole (within the RIFF limit), for parseWav to name what is wrong.
+ */
+export async function readWavBytes(path: string, o: WavReadOptions = {}): Promise<Uint8Array> {
+  return withInput(path, { what: 'WAV file', maxBytes: WAV_MAX_BYTES, confineTo: o.confineTo }, async (f) => {
+    const size = f.size;
+    let fmt: [number, number] | null = null;
+    let data: [number, number] | null = null;
+    let pos = 12;
+    const head = await f.read(0, 12);
+    const ok = head.length === 12 && fourcc(head, 0) === 'RIFF' && fourcc(head, 8) === 'WAVE';
+    while (ok && pos + 8 <= size && (!fmt || !data)) {
+      const h = await f.read(pos, 8);
+      const id = fourcc(h, 0);
+      const csize = new DataView(h.buffer, h.byteOffset, 8).getUint32(4, true);
+      const body = pos + 8;
+      if (csize > size - body) break; // a lying size: parseWav says so
+      if (id === 'fmt ' && !fmt) fmt = [body, csize];
+      if (id === 'data' && !data) data = [body, csize];
+      pos = body + csize + (csize & 1);
+    }
+    if (!fmt || !data) return f.readAll();
+    if (o.maxSamples && data[1] / 2 > o.maxSamples.samples) {
+      const rate = fmt[1] >= 8 ? new DataView((await f.read(fmt[0] + 4, 4)).buffer).getUint32(0, true) : null;
+      throw new DataError('WAV_TOO_LONG', `${path}: ${o.maxSamples.reason(Math.floor(data[1] / 2), rate || null)}`);
+    }
+    const end = Math.max(fmt[0] + fmt[1], data[0] + data[1]);
+    return end >= size ? f.readAll() : f.read(0, end);
+  });
+}
+
+/** Read and parse a WAV file (Node, Deno and Bun: uses node:fs/promises), reading no more than its chunks declare. */
+export async function readWav(path: string, o: WavReadOptions = {}): Promise<Wav> {
+  return parseWav(await readWavBytes(path, o), path);
 }

@@ -3,9 +3,9 @@
  * The test split, when there is one, is only ever used for the final figures.
  */
 import type { Runtime } from '../runtime/runtime.js';
-import { applyStandardize, type Dataset, fitStandardize, type Standardization, stratifiedSplit, subset } from '../data/dataset.js';
+import { applyStandardize, type Dataset, DataError, fitStandardize, type Standardization, stratifiedSplit, subset } from '../data/dataset.js';
 import { avmnistSplit, loadAvmnist } from '../data/avmnist.js';
-import { loadManifest } from '../data/manifest.js';
+import { checkEveryClass, loadManifest } from '../data/manifest.js';
 import { loadMfeat, type MfeatView } from '../data/mfeat.js';
 import type { TrainConfig } from './config.js';
 
@@ -59,6 +59,13 @@ export async function loadData(rt: Runtime, data: TrainConfig['data'], seed: num
   const train = await loadManifest(data.train);
   const val = data.val ? await loadManifest(data.val) : undefined;
   const test = data.test ? await loadManifest(data.test) : undefined;
+  // Every class needs training and validation examples; say so naming the labels file.
+  checkEveryClass(train, 'training');
+  for (const [part, ds] of [['validation', val], ['test', test]] as const) {
+    const bad = ds ? ds.labels.findIndex((y) => y >= train.classes) : -1;
+    if (ds && bad >= 0) throw new DataError('BAD_LABEL', `${ds.files.labels ?? ds.files.manifest}: data row ${bad + 1} holds label ${ds.labels[bad]}, but the training data (${train.files.manifest}) has ${train.classes} classes (0-${train.classes - 1}); the ${part} labels must be among them`);
+  }
+  if (val) checkEveryClass({ ...val, classes: train.classes }, 'validation');
   if (!data.standardize) return { train, val, test, stats: {}, description: `manifest ${data.train}` };
   const stats = fitStandardize(train);
   return { train: applyStandardize(train, stats), val: val && applyStandardize(val, stats), test: test && applyStandardize(test, stats), stats, description: `manifest ${data.train} (standardised with training statistics)` };

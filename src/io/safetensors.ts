@@ -5,6 +5,7 @@
  * are written; reading validates every field and caps the header size.
  */
 import { DataError } from '../data/dataset.js';
+import { withInput } from './files.js';
 
 export const MAX_HEADER_BYTES = 16 * 1024 * 1024;
 
@@ -83,11 +84,59 @@ export function decodeSafetensors(bytes: Uint8Array, file = 'checkpoint'): { ten
     if (e < b || e > dataLen) throw fail('ST_BAD_OFFSETS', `tensor ${name}: data_offsets [${b}, ${e}] lie outside the ${dataLen} data bytes`);
     if (e - b !== 4 * n) throw fail('ST_BAD_OFFSETS', `tensor ${name}: shape ${(t.shape as number[]).join('×')} needs ${4 * n} bytes, data_offsets span ${e - b}`);
     spans.push([b, e, name]);
-    const data = new Float32Array(n);
-    for (let i = 0; i < n; i++) data[i] = dv.getFloat32(dataStart + b + 4 * i, true);
+    let data: Float32Array;
+    if (LITTLE_ENDIAN && (bytes.byteOffset + dataStart + b) % 4 === 0) {
+      data = new Float32Array(bytes.buffer, bytes.byteOffset + dataStart + b, n); // a view: no copy
+    } else {
+      data = new Float32Array(n);
+      for (let i = 0; i < n; i++) data[i] = dv.getFloat32(dataStart + b + 4 * i, true);
+    }
     tensors[name] = { shape: [...(t.shape as number[])], data };
   }
-  spans.sort((x, y) => x[0] - y[0]);
+  spans.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
   for (let i = 1; i < spans.length; i++) if (spans[i][0] < spans[i - 1][1]) throw fail('ST_BAD_OFFSETS', `tensors ${spans[i - 1][2]} and ${spans[i][2]} overlap`);
+  // As the reference implementation: the tensors cover the data section exactly, without gaps.
+  let end = 0;
+  for (const [b, e, name] of spans) {
+    if (b !== end) throw fail('ST_BAD_OFFSETS', `tensor ${name} starts at data byte ${b}, but the previous tensor ends at ${end}: the data section has a gap`);
+    end = e;
+  }
+  if (end !== dataLen) throw fail('ST_BAD_OFFSETS', `the tensors cover ${end} data bytes, but the file holds ${dataLen} after the header`);
   return { tensors, metadata };
+}
+
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+/**
+ * Read a safetensors file, bounded by what its header declares: the 8-byte length and the header
+ * (at most MAX_HEADER_BYTES) first, then the file only if its size is exactly header + the data the
+ * tensors declare (and at most `maxBytes`). Decode the bytes with decodeSafetensors.
+ */
+export async function readSafetensorsFile(path: string, o: { what?: string; maxBytes: number; limitHint?: string; confineTo?: string }): Promise<Uint8Array> {
+  return withInput(path, o, async (f) => {
+    const fail = (code: string, msg: string) => new DataError(code, `${path}: ${msg}`);
+    if (f.size < 8) return f.readAll(); // decodeSafetensors reports it
+    const dv = new DataView((await f.read(0, 8)).buffer);
+    const hlen = dv.getBigUint64(0, true);
+    if (hlen > BigInt(MAX_HEADER_BYTES)) throw fail('ST_HEADER_TOO_LARGE', `header of ${hlen} bytes is larger than the ${MAX_HEADER_BYTES}-byte limit`);
+    const h = Number(hlen);
+    if (8 + h > f.size) throw fail('ST_TRUNCATED', `header of ${h} bytes runs past the end of the file (${f.size} bytes)`);
+    let header: unknown;
+    try {
+      header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await f.read(8, h)));
+    } catch (e) {
+      throw fail('ST_BAD_HEADER', `the header is not valid UTF-8 JSON (${(e as Error).message})`);
+    }
+    let declared = 0;
+    if (header && typeof header === 'object') {
+      for (const [k, v] of Object.entries(header)) {
+        const off = k === '__metadata__' ? undefined : (v as { data_offsets?: unknown } | null)?.data_offsets;
+        if (Array.isArray(off) && Number.isSafeInteger(off[1]) && off[1] > declared) declared = off[1];
+      }
+    }
+    const present = f.size - 8 - h;
+    if (present < declared) throw fail('ST_TRUNCATED', `the tensors declare ${declared} data bytes, but the file holds ${present} after the header: the file is truncated`);
+    if (present > declared) throw fail('ST_BAD_OFFSETS', `the tensors cover ${declared} data bytes, but the file holds ${present} after the header`);
+    return f.readAll();
+  });
 }
