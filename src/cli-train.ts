@@ -3,18 +3,22 @@
  * checkpoint used anywhere. A checkpoint folder holds model.safetensors, config.json (the resolved
  * config) and result.json.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { applyStandardize } from './data/dataset.js';
+import { stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { applyStandardize, type Dataset, DataError, stratifiedSplit } from './data/dataset.js';
 import { loadManifest } from './data/manifest.js';
 import { createRuntime } from './runtime/runtime.js';
-import { loadModel, preprocessOf, saveModel, writeFileAtomic } from './io/checkpoint.js';
-import { parseTrainConfig, type TrainConfig, toMethodConfig } from './io/config.js';
-import { loadData } from './io/data.js';
+import { loadModel, type ModelDescription, preprocessOf, removeStaleTemporaries, saveModel, writeFileAtomic } from './io/checkpoint.js';
+import { loadTrainConfig, type TrainConfig, toMethodConfig } from './io/config.js';
+import { loadData, type Splits } from './io/data.js';
+import { fileError } from './io/files.js';
 import { progressCallbacks, type ProgressMode } from './progress.js';
 import { predict, type Method, train, type TrainState } from './train/methods.js';
-import { decodeState, encodeState } from './io/state.js';
+import { checkResumeState, checkStateFitsNet, encodeState, loadState } from './io/state.js';
 import { argmaxRows, scores } from './train/metrics.js';
+
+/** The files `udi train` writes into its output folder (written atomically). */
+const RUN_FILES = ['config.json', 'state.safetensors', 'model.safetensors', 'result.json'];
 
 export class UserError extends Error {}
 
@@ -27,17 +31,19 @@ export interface CommonFlags {
 
 const threadsOf = (t?: string) => (t === undefined || t === 'auto' ? 'auto' : Number(t));
 
-async function readJson(file: string): Promise<unknown> {
-  let text: string;
+/**
+ * The data a config names. A file that is missing or unreadable is reported with the config that
+ * named it and the folder its relative paths resolve against.
+ */
+async function loadConfigData(rt: Awaited<ReturnType<typeof createRuntime>>, config: TrainConfig, configFile: string, cache?: string): Promise<Splits> {
   try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    throw new UserError(`${file} does not exist`);
-  }
-  try {
-    return JSON.parse(text);
+    return await loadData(rt, config.data, config.seed, { cacheDir: cache });
   } catch (e) {
-    throw new UserError(`${file} is not valid JSON: ${(e as Error).message}`);
+    const code = (e as DataError).code;
+    if (config.data.kind === 'manifest' && ['MISSING_FILE', 'NOT_A_FILE', 'FILE_PERMISSION', 'FILE_TOO_LARGE', 'FILE_READ'].includes(code)) {
+      throw new DataError(code, `${configFile}: data: ${(e as Error).message} (relative paths in a config resolve against the config's folder, ${dirname(resolve(configFile))})`);
+    }
+    throw e;
   }
 }
 
@@ -50,18 +56,22 @@ export async function trainCommand(configFile: string | undefined, out: string, 
   let config: TrainConfig;
   let resume: TrainState | undefined;
   const statePath = join(out, 'state.safetensors');
+  const configPath = f.resume ? join(out, 'config.json') : configFile;
   if (f.resume) {
-    config = parseTrainConfig(await readJson(join(out, 'config.json')), join(out, 'config.json'));
-    let bytes: Uint8Array;
+    config = await loadTrainConfig(configPath!);
+    // A process killed during a write leaves its temporary file: remove those of dead processes.
+    await removeStaleTemporaries(out, RUN_FILES);
     try {
-      bytes = new Uint8Array(await readFile(statePath));
-    } catch {
-      throw new UserError(`${statePath} does not exist: nothing to resume (a run writes it after its first epoch)`);
+      resume = (await loadState(statePath)).state;
+    } catch (e) {
+      if ((e as DataError).code === 'MISSING_FILE') throw new DataError('MISSING_FILE', `${statePath} does not exist: nothing to resume (a run writes it after its first epoch)`);
+      throw e;
     }
-    resume = decodeState(bytes, statePath).state;
   } else {
     if (!configFile) throw new UserError('udi train needs --config FILE.json (or --resume DIR)');
-    config = parseTrainConfig(await readJson(configFile), configFile);
+    config = await loadTrainConfig(configFile);
+    await removeStaleTemporaries(out, RUN_FILES);
+    // Paths in the copy are absolute (resolved against the config's folder), so the run folder works from anywhere.
     await writeFileAtomic(join(out, 'config.json'), JSON.stringify(config, null, 2));
   }
   const rt = await createRuntime({ threads: threadsOf(f.threads) });
@@ -69,20 +79,41 @@ export async function trainCommand(configFile: string | undefined, out: string, 
   const onSigint = () => ac.abort(new UserError(`training was interrupted; continue it with: udi train --resume ${out}`));
   process.once('SIGINT', onSigint);
   try {
-    const splits = await loadData(rt, config.data, config.seed, { cacheDir: f.cache });
+    const splits = await loadConfigData(rt, config, configPath!, f.cache);
     const names = Object.keys(splits.train.modalities);
     const cfg = toMethodConfig(config, names);
+    // The rows the trainer trains on: the training part, less the validation part it carves when none is given.
+    const trainRows = splits.val ? splits.train.size : stratifiedSplit(splits.train.labels, cfg.validationFraction, cfg.seed).fit.length;
+    if (resume) checkResumeState(resume, { file: statePath, configFile: configPath, method: config.method, cfg, names });
     const m = mode(f);
     const write = (s: string) => (m === 'json' && f.json ? process.stdout.write(s) : process.stderr.write(s));
     if (m !== 'quiet') process.stderr.write(`udi train: ${config.method} on ${splits.description}; ${rt.info.build}, ${rt.info.threads} thread(s)${resume ? `; resuming after ${resume.done.length} stage(s)` : ''}\n`);
     const budget = (stage: string) => (stage.startsWith('solo') ? cfg.solo : stage.startsWith('guided') ? cfg.guided : stage === 'fusion-head' ? cfg.fusionHead : cfg.joint).epochs;
     const configText = JSON.stringify(config);
-    const { result, model } = await train(rt, config.method as Method, splits, cfg, {
-      callbacks: progressCallbacks(m, write, budget),
-      signal: ac.signal,
-      resume,
-      onState: (s) => writeFileAtomic(statePath, encodeState(s, configText)),
-    });
+    const callbacks = progressCallbacks(m, write, budget);
+    const saved = resume;
+    if (saved) {
+      const begin = callbacks.onTrainBegin;
+      callbacks.onTrainBegin = (net) => {
+        checkStateFitsNet(saved, net, { file: statePath, trainRows });
+        begin?.call(callbacks, net);
+      };
+    }
+    let trained: Awaited<ReturnType<typeof train>>;
+    try {
+      trained = await train(rt, config.method as Method, splits, cfg, {
+        callbacks,
+        signal: ac.signal,
+        resume,
+        onState: (s) => writeFileAtomic(statePath, encodeState(s, configText)),
+      });
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === 'RESUME_MISMATCH' && !(e instanceof DataError)) throw new DataError(code, `${statePath}: ${(e as Error).message}; resume with the config the run started with (${configPath}), or start afresh with udi train --config`);
+      if (code === 'CLASS_ABSENT' && config.data.kind === 'manifest') throw new DataError(code, `${config.data.train} (the training data of ${configPath}): ${(e as Error).message}`);
+      throw e;
+    }
+    const { result, model } = trained;
     await saveModel(model, join(out, 'model.safetensors'), { anchor: result.anchor?.name, preprocess: splits.stats });
     await writeFileAtomic(join(out, 'result.json'), JSON.stringify(result, null, 2));
     const summary = {
@@ -104,25 +135,60 @@ export async function trainCommand(configFile: string | undefined, out: string, 
 }
 
 async function checkpointFiles(ckpt: string): Promise<{ model: string; config: string }> {
-  let dir = ckpt;
+  let isDir: boolean;
   try {
-    if (!(await stat(ckpt)).isDirectory()) dir = join(ckpt, '..');
-  } catch {
-    throw new UserError(`checkpoint ${ckpt} does not exist`);
+    isDir = (await stat(ckpt)).isDirectory();
+  } catch (e) {
+    throw fileError(e, ckpt, { what: 'checkpoint' });
   }
-  return { model: (await stat(ckpt)).isDirectory() ? join(dir, 'model.safetensors') : ckpt, config: join(dir, 'config.json') };
+  const dir = isDir ? ckpt : dirname(ckpt);
+  return { model: isDir ? join(dir, 'model.safetensors') : ckpt, config: join(dir, 'config.json') };
+}
+
+/**
+ * Check that a dataset can be given to a checkpoint's model: its modalities are the model's with
+ * the same widths, at least one fused modality is present (all of them for a joint head), the fusion
+ * weights of those present do not sum to 0, and every label is one of the model's classes.
+ */
+function checkInputFits(d: ModelDescription, ds: Dataset, where: { input: string; labels?: string; checkpoint: string }): void {
+  const fail = (msg: string, code = 'PREDICT_MODALITIES') => new DataError(code, `${where.input}: ${msg}`);
+  const have = Object.keys(ds.modalities);
+  const unknown = have.filter((m) => !d.modalities.some((s) => s.name === m));
+  if (unknown.length) throw fail(`the model has no modality ${unknown.map((m) => `"${m}"`).join(', ')} (it has ${d.modalities.map((s) => s.name).join(', ')})`);
+  for (const s of d.modalities) {
+    const m = ds.modalities[s.name];
+    if (m && m.dim !== s.dim) throw fail(`modality "${s.name}" has ${m.dim} features, the model expects ${s.dim}`, 'BAD_SHAPE');
+  }
+  const present = d.fused.filter((m) => have.includes(m));
+  if (present.length === 0) throw fail(`none of the modalities the model predicts from (${d.fused.join(', ')}) is in the input (it has ${have.join(', ')})`);
+  if (d.fusion === 'joint' && present.length !== d.fused.length) throw fail(`a ${d.method} model fuses in its joint head and needs every modality (${d.fused.join(', ')}); missing ${d.fused.filter((m) => !present.includes(m)).join(', ')}`);
+  if (d.fusion === 'validation' && !(present.reduce((a, m) => a + (d.fusionWeights?.[m] ?? 0), 0) > 0)) {
+    throw fail(`the checkpoint ${where.checkpoint} gives weight 0 to ${present.join(', ')} (its fusion weights: ${JSON.stringify(d.fusionWeights)}); give the input the other modalities too`);
+  }
+  const bad = ds.labels.findIndex((y) => y >= d.classes);
+  if (bad >= 0) throw new DataError('BAD_LABEL', `${where.labels ?? where.input}: the label of row ${bad} is ${ds.labels[bad]}, but the model has ${d.classes} classes (0-${d.classes - 1}); the labels must be the ones the model was trained with`);
+}
+
+/** Standardised inputs must stay finite (float32): a value far outside the training data may not. */
+function checkFinite(ds: Dataset, where: string): void {
+  for (const [name, m] of Object.entries(ds.modalities)) {
+    const i = m.data.findIndex((v) => !Number.isFinite(v));
+    if (i >= 0) throw new DataError('NON_FINITE', `${where}: modality "${name}" row ${Math.floor(i / m.dim)} column ${i % m.dim} becomes ${m.data[i]} after the checkpoint's standardisation ((x − mean) / std): the value is far outside the range of the training data`);
+  }
 }
 
 /** Evaluate a checkpoint on the test split (else validation) of the data it was trained on. */
 export async function evalCommand(ckpt: string, f: CommonFlags): Promise<void> {
   const files = await checkpointFiles(ckpt);
-  const config: TrainConfig = parseTrainConfig(await readJson(files.config), files.config);
+  // Relative paths in the checkpoint's config.json resolve against the checkpoint's folder.
+  const config = await loadTrainConfig(files.config);
   const rt = await createRuntime({ threads: threadsOf(f.threads) });
   try {
-    const { model } = await loadModel(rt, files.model);
-    const splits = await loadData(rt, config.data, config.seed, { cacheDir: f.cache });
+    const { model, description } = await loadModel(rt, files.model);
+    const splits = await loadConfigData(rt, config, files.config, f.cache);
     const ds = splits.test ?? splits.val;
     if (!ds) throw new UserError(`${files.config}: the data has no test or validation part to evaluate on`);
+    checkInputFits(description, ds, { input: `the ${splits.test ? 'test' : 'validation'} data of ${files.config}`, checkpoint: files.model });
     const probs = predict(model, ds);
     const s = scores(probs, ds.labels, model.net.classes);
     process.stdout.write(JSON.stringify({ split: splits.test ? 'test' : 'validation', rows: ds.size, acc: s.acc, f1: s.f1 }) + '\n');
@@ -139,13 +205,9 @@ export async function predictCommand(ckpt: string, input: string, format: string
   try {
     const { model, description } = await loadModel(rt, files.model);
     const raw = await loadManifest(input, { labelsOptional: true });
-    const unknown = Object.keys(raw.modalities).filter((m) => !description.modalities.some((s) => s.name === m));
-    if (unknown.length) throw new UserError(`${input}: the model has no modality ${unknown.map((m) => `"${m}"`).join(', ')} (it has ${description.modalities.map((s) => s.name).join(', ')})`);
-    for (const s of description.modalities) {
-      const m = raw.modalities[s.name];
-      if (m && m.dim !== s.dim) throw new UserError(`${input}: modality "${s.name}" has ${m.dim} features, the model expects ${s.dim}`);
-    }
+    checkInputFits(description, raw, { input: raw.files.manifest, labels: raw.files.labels, checkpoint: files.model });
     const ds = applyStandardize(raw, preprocessOf(description));
+    checkFinite(ds, raw.files.manifest);
     const C = model.net.classes;
     const probs = predict(model, ds);
     const pred = argmaxRows(probs, ds.size, C);

@@ -5,14 +5,99 @@
  * library version and a SHA-256 of the tensor bytes, verified on load. Files are written atomically
  * (a temporary file, then a rename), so an interrupted write never damages the previous checkpoint.
  */
+import { z } from 'zod';
 import type { Runtime } from '../runtime/runtime.js';
 import { DataError, type Standardization } from '../data/dataset.js';
-import type { Model } from '../train/methods.js';
+import { METHODS, type Model } from '../train/methods.js';
 import { MultimodalNet, type ModalitySpec } from '../train/net.js';
 import { VERSION } from '../version.js';
-import { decodeSafetensors, encodeSafetensors, type Tensor } from './safetensors.js';
+import { EncoderSchema, issueLines, namedRecord, RESERVED_NAMES } from './config.js';
+import { MAX_HEADER_BYTES, decodeSafetensors, encodeSafetensors, readSafetensorsFile, type Tensor } from './safetensors.js';
 
 export const CHECKPOINT_FORMAT = 'udi-wasm/1';
+
+const LATE_FUSION = ['mean', 'entropy', 'validation', 'calibrated', 'head'] as const;
+/** Methods whose model fuses in its joint head ('joint'), and DI-MML's fusion head ('head'); the others fuse late. */
+const JOINT_METHODS: readonly string[] = ['joint', 'joint+uni', 'ogm-ge', 'mmpareto', 'umt'];
+/** Largest |value| of a float32. */
+const F32_MAX = 3.4028234663852886e38;
+
+const name = z
+  .string()
+  .min(1, 'a modality name must not be empty')
+  .refine((s) => !RESERVED_NAMES.includes(s), { message: 'a reserved name' });
+const finite = z.number().refine(Number.isFinite, { message: 'must be a finite number' });
+const nameList = z.array(name).min(1);
+
+/**
+ * The model description in a checkpoint's metadata, validated as strictly as the training config:
+ * unknown keys are errors, every number is checked, and the parts must agree with each other (the
+ * fused modalities are modalities of the model, standardisation vectors have the modality's length,
+ * the fusion fits the method and carries its weights or temperatures).
+ */
+export const ModelDescriptionSchema = z
+  .strictObject({
+    method: z.enum(METHODS as [string, ...string[]]),
+    modalities: z.array(z.strictObject({ name, dim: z.number().int().positive().max(2 ** 31 - 1), encoder: EncoderSchema })).min(1),
+    fused: nameList,
+    classes: z.number().int().min(2).max(2 ** 31 - 1),
+    seed: z.number().int(),
+    fusion: z.enum([...LATE_FUSION, 'joint']),
+    fusionWeights: namedRecord(finite.min(0, 'a fusion weight must be >= 0')).optional(),
+    fusionTemperatures: namedRecord(finite.positive('a temperature must be > 0')).optional(),
+    anchor: name.optional(),
+    preprocess: namedRecord(
+      z.strictObject({
+        mean: z.array(finite.refine((v) => Math.abs(v) <= F32_MAX, { message: 'is outside the float32 range' })),
+        std: z.array(finite.min(1e-8, 'a standard deviation must be >= 1e-8 (a constant feature has std 1)')),
+      }),
+    ).optional(),
+  })
+  .superRefine((d, ctx) => {
+    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    const names = d.modalities.map((m) => m.name);
+    const dims = new Map(d.modalities.map((m) => [m.name, m.dim]));
+    names.forEach((n, i) => names.indexOf(n) !== i && issue(['modalities', i, 'name'], `modality "${n}" is listed twice`));
+    const unknown = (path: (string | number)[], n: string) => !dims.has(n) && issue(path, `"${n}" is not a modality of the model (${names.join(', ')})`);
+    d.fused.forEach((n, i) => {
+      unknown(['fused', i], n);
+      if (d.fused.indexOf(n) !== i) issue(['fused', i], `"${n}" is listed twice`);
+    });
+    if (d.anchor !== undefined) unknown(['anchor'], d.anchor);
+    for (const [m, p] of Object.entries(d.preprocess ?? {})) {
+      unknown(['preprocess', m], m);
+      const dim = dims.get(m);
+      if (dim === undefined) continue;
+      if (p.mean.length !== dim) issue(['preprocess', m, 'mean'], `has ${p.mean.length} values, modality "${m}" has ${dim} features`);
+      if (p.std.length !== dim) issue(['preprocess', m, 'std'], `has ${p.std.length} values, modality "${m}" has ${dim} features`);
+    }
+    const want: readonly string[] = d.method === 'di-mml' ? ['head'] : JOINT_METHODS.includes(d.method) ? ['joint'] : d.method === 'unimodal' ? ['mean'] : LATE_FUSION;
+    if (!want.includes(d.fusion)) issue(['fusion'], `a ${d.method} model fuses with ${want.map((w) => `"${w}"`).join(' or ')}, not "${d.fusion}"`);
+    if (d.method === 'unimodal' && d.fused.length !== 1) issue(['fused'], `a unimodal model predicts from one modality, not ${d.fused.length}`);
+    if ((d.fusion === 'joint' || d.fusion === 'head') && !(d.fused.length === names.length && names.every((n) => d.fused.includes(n)))) issue(['fused'], `fusion "${d.fusion}" uses every modality (${names.join(', ')})`);
+    const perFused = (key: 'fusionWeights' | 'fusionTemperatures', kind: string) => {
+      const r = d[key];
+      if (d.fusion !== kind) {
+        if (r !== undefined) issue([key], `only fusion "${kind}" has ${key}, this model fuses with "${d.fusion}"`);
+        return;
+      }
+      if (r === undefined) return issue([key], `fusion "${kind}" needs one value per fused modality (${d.fused.join(', ')})`);
+      for (const m of Object.keys(r)) if (!d.fused.includes(m)) issue([key, m], `"${m}" is not a fused modality (${d.fused.join(', ')})`);
+      for (const m of d.fused) if (r[m] === undefined) issue([key], `no value for fused modality "${m}"`);
+    };
+    perFused('fusionWeights', 'validation');
+    perFused('fusionTemperatures', 'calibrated');
+    if (d.fusionWeights && !(d.fused.reduce((s, m) => s + (d.fusionWeights![m] ?? 0), 0) > 0)) issue(['fusionWeights'], 'the weights of the fused modalities sum to 0');
+  });
+
+/** SHA-256 (hex) of the metadata entries other than the checksums, in key order (the checkpoint's `metadata_sha256`). */
+export async function metadataDigest(metadata: Record<string, string>): Promise<string> {
+  const entries = Object.keys(metadata)
+    .filter((k) => k !== 'sha256' && k !== 'metadata_sha256')
+    .sort()
+    .map((k) => [k, metadata[k]]);
+  return sha256(new TextEncoder().encode(JSON.stringify(entries)));
+}
 
 export interface ModelDescription {
   method: Model['method'];
@@ -67,7 +152,9 @@ export async function serializeModel(model: Model, opts: { anchor?: string; prep
   // Two passes: the checksum covers the tensor bytes, which do not depend on the metadata.
   const draft = encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT });
   const digest = await sha256(dataSection(draft));
-  return encodeSafetensors(tensors, { ...opts.extra, format: CHECKPOINT_FORMAT, library_version: VERSION, model: JSON.stringify(description), sha256: digest });
+  // metadata_sha256 covers every other metadata entry (the model description included).
+  const metadata: Record<string, string> = { ...opts.extra, format: CHECKPOINT_FORMAT, library_version: VERSION, model: JSON.stringify(description), sha256: digest };
+  return encodeSafetensors(tensors, { ...metadata, metadata_sha256: await metadataDigest(metadata) });
 }
 
 /** Rebuild a model from checkpoint bytes: validates the format, the checksum and every tensor against the description. */
@@ -76,31 +163,41 @@ export async function deserializeModel(rt: Runtime, bytes: Uint8Array, file = "c
   const fail = (code: string, msg: string) => new DataError(code, `${file}: ${msg}`);
   if (metadata.format !== CHECKPOINT_FORMAT) throw fail('CKPT_FORMAT', `not a udi-wasm checkpoint (metadata format ${JSON.stringify(metadata.format)}, expected ${CHECKPOINT_FORMAT})`);
   if (metadata.sha256 !== (await sha256(dataSection(bytes)))) throw fail('CKPT_CHECKSUM', 'the tensor data does not match its SHA-256: the file is damaged');
-  let d: ModelDescription;
+  // Checkpoints written before metadata_sha256 existed carry none; their description is still validated below.
+  if (metadata.metadata_sha256 !== undefined && metadata.metadata_sha256 !== (await metadataDigest(metadata))) throw fail('CKPT_CHECKSUM', 'the metadata (model description) does not match its SHA-256: the file is damaged or was edited');
+  let raw: unknown;
   try {
-    d = JSON.parse(metadata.model ?? '', (k, v) => (k === '__proto__' || k === 'constructor' || k === 'prototype' ? undefined : v));
+    raw = JSON.parse(metadata.model ?? '');
   } catch {
-    throw fail('CKPT_MODEL', 'the model description in the metadata is not valid JSON');
+    throw fail('CKPT_MODEL', metadata.model === undefined ? 'the metadata holds no model description ("model")' : 'the model description in the metadata is not valid JSON');
   }
-  if (!d || !Array.isArray(d.modalities) || d.modalities.length === 0 || !Number.isInteger(d.classes)) throw fail('CKPT_MODEL', 'the model description lacks modalities or classes');
+  const parsed = ModelDescriptionSchema.safeParse(raw);
+  if (!parsed.success) throw fail('CKPT_MODEL', `the model description in the metadata is not valid:\n${issueLines(parsed.error, 'model').join('\n')}`);
+  const d = parsed.data as ModelDescription;
+  // A checkpoint that fails below gives its WebAssembly memory back (nothing else is allocated meanwhile).
+  const mark = rt.arena.mark();
+  const failed = (code: string, msg: string) => {
+    rt.arena.release(mark);
+    return fail(code, msg);
+  };
   let net: MultimodalNet;
   try {
-    net = new MultimodalNet(rt, d.modalities, d.classes, maxBatch, d.seed ?? 0);
+    net = new MultimodalNet(rt, d.modalities, d.classes, maxBatch, d.seed);
   } catch (e) {
-    throw fail('CKPT_MODEL', `the model description cannot be built: ${(e as Error).message}`);
+    throw failed('CKPT_MODEL', `the model description cannot be built: ${(e as Error).message}`);
   }
   const expected = new Set<string>();
   for (const p of net.store.parameters) {
     const name = tensorName(p.group, p.name);
     expected.add(name);
     const t = tensors[name];
-    if (!t) throw fail('CKPT_TENSORS', `tensor ${name} (shape ${p.shape.join('×')}) is missing`);
-    if (t.shape.length !== p.shape.length || t.shape.some((x, i) => x !== p.shape[i])) throw fail('CKPT_TENSORS', `tensor ${name} has shape ${t.shape.join('×')}, the model needs ${p.shape.join('×')}`);
-    for (let i = 0; i < t.data.length; i++) if (!Number.isFinite(t.data[i])) throw fail('CKPT_TENSORS', `tensor ${name} holds a non-finite value at index ${i}`);
+    if (!t) throw failed('CKPT_TENSORS', `tensor ${name} (shape ${p.shape.join('×')}) is missing`);
+    if (t.shape.length !== p.shape.length || t.shape.some((x, i) => x !== p.shape[i])) throw failed('CKPT_TENSORS', `tensor ${name} has shape ${t.shape.join('×')}, the model needs ${p.shape.join('×')}`);
+    for (let i = 0; i < t.data.length; i++) if (!Number.isFinite(t.data[i])) throw failed('CKPT_TENSORS', `tensor ${name} holds a non-finite value at index ${i}`);
     rt.arena.viewF32(net.store.paramOf(p)).set(t.data);
   }
   const unknown = Object.keys(tensors).filter((n) => !expected.has(n) && !n.startsWith('state.'));
-  if (unknown.length) throw fail('CKPT_TENSORS', `tensors ${unknown.slice(0, 5).join(', ')} do not belong to the described model`);
+  if (unknown.length) throw failed('CKPT_TENSORS', `tensors ${unknown.slice(0, 5).join(', ')} do not belong to the described model`);
   const model: Model = { net, method: d.method, modalities: d.fused, fusion: d.fusion, fusionWeights: d.fusionWeights, fusionTemperatures: d.fusionTemperatures };
   return { model, description: d, metadata };
 }
@@ -126,6 +223,44 @@ export async function writeFileAtomic(file: string, bytes: Uint8Array | string):
   }
 }
 
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Remove the temporary files an interrupted `writeFileAtomic` left in `dir` (a killed process leaves
+ * `<name>.tmp-<pid>-<time>`) for the given file names: those of processes that no longer run, and
+ * this process's own (call it before writing). Returns the paths removed.
+ */
+export async function removeStaleTemporaries(dir: string, names: readonly string[]): Promise<string[]> {
+  const fs = await import('node:fs/promises');
+  const path = await import('node:path');
+  let entries: string[];
+  try {
+    entries = await fs.readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const e of entries) {
+    const m = /^(.+)\.tmp-(\d+)-(\d+)$/.exec(e);
+    if (!m || !names.includes(m[1])) continue;
+    const pid = Number(m[2]);
+    if (pid !== process.pid && isAlive(pid)) continue; // another process may be writing it now
+    const p = path.join(dir, e);
+    const st = await fs.lstat(p).catch(() => null);
+    if (!st?.isFile()) continue;
+    await fs.rm(p, { force: true });
+    removed.push(p);
+  }
+  return removed;
+}
+
 export async function saveModel(model: Model, file: string, opts: Parameters<typeof serializeModel>[1] = {}): Promise<void> {
   await writeFileAtomic(file, await serializeModel(model, opts));
 }
@@ -137,13 +272,15 @@ export function preprocessOf(d: ModelDescription): Standardization {
   return out;
 }
 
+/**
+ * Load a checkpoint file. It is read only if its size is what its header declares, and at most the
+ * runtime's memory limit of tensor data (the model must fit in it anyway).
+ */
 export async function loadModel(rt: Runtime, file: string): Promise<{ model: Model; description: ModelDescription; metadata: Record<string, string> }> {
-  const fs = await import('node:fs/promises');
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await fs.readFile(file));
-  } catch {
-    throw new DataError('MISSING_FILE', `checkpoint ${file} does not exist`);
-  }
+  const bytes = await readSafetensorsFile(file, {
+    what: 'checkpoint',
+    maxBytes: 8 + MAX_HEADER_BYTES + rt.arena.limitBytes,
+    limitHint: `a model larger than this runtime's memory limit (${rt.arena.limitBytes / 2 ** 20} MiB) cannot be loaded`,
+  });
   return deserializeModel(rt, bytes, file);
 }

@@ -7,6 +7,34 @@
 import { z } from 'zod';
 import { defaultConfig, METHODS, type MethodConfig } from '../train/methods.js';
 import type { EncoderConfig } from '../nn/encoders.js';
+import { readJsonInput } from './files.js';
+
+/** Names that would reach an object's prototype: never accepted as a modality or key name. */
+export const RESERVED_NAMES: readonly string[] = ['__proto__', 'constructor', 'prototype'];
+
+/**
+ * A record keyed by names (modalities) that rejects the reserved names. zod skips an own
+ * "__proto__" key of a record silently, so it is looked for in the input first.
+ */
+export function namedRecord<T extends z.ZodType>(value: T) {
+  return z.preprocess(
+    (v, ctx) => {
+      if (v && typeof v === 'object' && !Array.isArray(v)) {
+        for (const k of RESERVED_NAMES) if (Object.prototype.hasOwnProperty.call(v, k)) ctx.addIssue({ code: 'custom', message: `"${k}" is a reserved name, not allowed as a key`, path: [k], input: v });
+      }
+      return v;
+    },
+    z.record(z.string().min(1, 'a name must not be empty'), value),
+  );
+}
+
+/** One line per zod issue: `  path: message` (the path starts at `root`, if given). */
+export function issueLines(error: z.ZodError, root?: string): string[] {
+  return error.issues.map((i) => {
+    const path = [...(root ? [root] : []), ...i.path.map(String)];
+    return `  ${path.length ? path.join('.') : '(top level)'}: ${i.message}`;
+  });
+}
 
 const positiveInt = z.number().int().positive();
 const activation = z.enum(['relu', 'gelu']).default('relu').describe('activation after each layer');
@@ -90,7 +118,7 @@ export const TrainConfigSchema = z
     data: DataSchema,
     method: z.enum(METHODS as [string, ...string[]]).default('udi').describe('the method to train'),
     seed: z.number().int().default(0).describe('seed of every random draw'),
-    encoders: z.record(z.string(), EncoderSchema).optional().describe('encoder per modality name (default: MLP 128-64 for each)'),
+    encoders: namedRecord(EncoderSchema).optional().describe('encoder per modality name (default: MLP 128-64 for each)'),
     solo: StageSchema(base.solo, 'solo stage (each modality alone) budget'),
     guided: StageSchema(base.guided, 'UDI guided stage budget'),
     joint: StageSchema(base.joint, 'joint-family baselines budget'),
@@ -133,8 +161,22 @@ export class ConfigError extends Error {
 export function parseTrainConfig(input: unknown, file = 'config'): TrainConfig {
   const r = TrainConfigSchema.safeParse(input);
   if (r.success) return r.data;
-  const lines = r.error.issues.map((i) => `  ${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
-  throw new ConfigError(`${file} is not a valid training config:\n${lines.join('\n')}`);
+  throw new ConfigError(`${file} is not a valid training config:\n${issueLines(r.error).join('\n')}`);
+}
+
+/**
+ * Read (bounded), validate and resolve a training config file. Relative paths in it (data.dir,
+ * data.train, data.val, data.test) resolve against the file's folder, never the working directory,
+ * and come back absolute.
+ */
+export async function loadTrainConfig(file: string): Promise<TrainConfig> {
+  const path = await import('node:path');
+  const c = parseTrainConfig(await readJsonInput(file, { what: 'config' }), file);
+  const dir = path.dirname(path.resolve(file));
+  const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(dir, p));
+  if (c.data.kind === 'manifest') c.data = { ...c.data, train: abs(c.data.train)!, val: abs(c.data.val), test: abs(c.data.test) };
+  else c.data = { ...c.data, dir: abs(c.data.dir) };
+  return c;
 }
 
 /** The MethodConfig the trainer takes, for the given modality names. */
