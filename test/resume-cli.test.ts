@@ -2,7 +2,7 @@
 // checkpoint equals that of an uninterrupted run, bit for bit.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -44,7 +44,10 @@ it('a killed run resumes to the same checkpoint as an uninterrupted one', async 
   child.kill('SIGKILL');
   expect(await exited, 'the run finished before it could be interrupted: make it longer').toBeNull();
   expect(existsSync(join(out, 'model.safetensors'))).toBe(false);
+  // What a SIGKILL in the middle of a state write leaves (a process id that cannot be running): removed on resume.
+  await writeFile(join(out, `state.safetensors.tmp-${2 ** 22 + 7}-${Date.now()}`), 'half a state');
   const resumed = await run(process.execPath, [...cli, 'train', '--resume', out, '--quiet', '--threads', '1']);
+  expect((await readdir(out)).filter((f) => f.includes('.tmp-'))).toEqual([]);
   expect(JSON.parse(resumed.stdout.trim()).checkpoint).toContain('model.safetensors');
   const a = await tensorsOf(join(dir, 'full', 'model.safetensors'));
   const b = await tensorsOf(join(out, 'model.safetensors'));
