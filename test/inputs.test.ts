@@ -276,8 +276,32 @@ describe('no read allocates more than the declared shape needs', () => {
     const w = await readWav(join(d, 'x.wav'));
     expect(w.samples.length).toBe(1000);
     expect(reads.length, 'the spy sees the reads').toBeGreaterThan(2);
-    expect(largestBuffer()).toBe(wav.length);
-    expect(bytesRead()).toBeLessThan(wav.length + 200);
+    // The chunk headers are walked through one 64 KiB window; then exactly the declared chunks are read.
+    expect(reads.map((r) => r.buffer).filter((b) => b !== 2 ** 16)).toEqual([12, wav.length]);
+    expect(bytesRead()).toBeLessThanOrEqual(12 + 2 ** 16 + wav.length);
+  });
+
+  it('WAV: a huge file that is not RIFF, is all empty chunks, or has a lying chunk size is refused from its first bytes', async () => {
+    const d = await fresh();
+    const p = join(d, 'x.wav');
+    await writeFile(p, 'ID3 not a wave file');
+    await truncate(p, GiB);
+    expectError(await rejected(readWav(p)), 'WAV_NOT_RIFF', /x\.wav: not a RIFF\/WAVE file: it starts with "ID3 "/);
+    expect(bytesRead()).toBeLessThanOrEqual(12 + 1);
+    const wav = wavBytes(10);
+    await writeFile(p, wav.subarray(0, 36)); // RIFF, WAVE, fmt; then a gigabyte of empty chunks
+    await truncate(p, GiB);
+    reads = [];
+    const t0 = performance.now();
+    expectError(await rejected(readWav(p)), 'WAV_BAD_HEADER', 'more than 1000000 chunks before the "data" chunk');
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(largestBuffer()).toBeLessThanOrEqual(2 ** 16);
+    const lying = wavBytes(10, 2 ** 30); // the data chunk promises a gigabyte
+    await writeFile(p, lying);
+    await truncate(p, 100 * 2 ** 20);
+    reads = [];
+    expectError(await rejected(readWav(p)), 'WAV_TRUNCATED', 'the "data" chunk size lies: it promises 2147483648 bytes, but only 104857556 bytes are present after byte 44');
+    expect(largestBuffer()).toBeLessThanOrEqual(2 ** 16);
   });
 
   it('safetensors (checkpoints, states): the header is read first; a file longer or shorter than it declares is refused before its data', async () => {

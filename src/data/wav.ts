@@ -162,31 +162,64 @@ export interface WavReadOptions {
   confineTo?: string;
 }
 
+/** Real WAV files hold a handful of chunks before their samples; walking more is refused. */
+const WAV_MAX_CHUNKS = 1_000_000;
+/** A damaged file up to this size is read whole, so that parseWav can say exactly what is wrong. */
+const WAV_READ_WHOLE_FOR_ERRORS = 64 * 2 ** 20;
+
 /**
  * The bytes of a WAV file that parseWav needs: the chunks up to the end of the first "fmt " and
- * "data" chunks, found by reading only the 8-byte chunk headers (and the fmt body). Trailing chunks
- * are not read, so memory is bounded by the samples the file declares. A file whose chunks cannot be
- * walked is read whole (within the RIFF limit), for parseWav to name what is wrong.
+ * "data" chunks, found by walking the chunk headers through a 64 KiB window (large chunks are
+ * skipped, not read). Trailing chunks are not read, so memory is bounded by the samples the file
+ * declares. A file that is not RIFF/WAVE gives its first 12 bytes; a damaged one (a chunk size that
+ * runs past the end, no "fmt " or "data") is read whole if it is small, for parseWav to name what is
+ * wrong, and refused without reading it otherwise.
  */
 export async function readWavBytes(path: string, o: WavReadOptions = {}): Promise<Uint8Array> {
   return withInput(path, { what: 'WAV file', maxBytes: WAV_MAX_BYTES, confineTo: o.confineTo }, async (f) => {
     const size = f.size;
+    if (size < 12) return f.readAll();
+    const head = await f.read(0, 12);
+    if (fourcc(head, 0) !== 'RIFF' || fourcc(head, 8) !== 'WAVE') return head; // parseWav names the format
+    let window: Uint8Array = new Uint8Array(0);
+    let windowAt = 0;
+    const at = async (pos: number, n: number): Promise<Uint8Array> => {
+      if (pos < windowAt || pos + n > windowAt + window.length) {
+        window = await f.read(pos, Math.max(n, 2 ** 16));
+        windowAt = pos;
+      }
+      return window.subarray(pos - windowAt, pos - windowAt + n);
+    };
     let fmt: [number, number] | null = null;
     let data: [number, number] | null = null;
     let pos = 12;
-    const head = await f.read(0, 12);
-    const ok = head.length === 12 && fourcc(head, 0) === 'RIFF' && fourcc(head, 8) === 'WAVE';
-    while (ok && pos + 8 <= size && (!fmt || !data)) {
-      const h = await f.read(pos, 8);
+    let broken: string | null = null;
+    for (let chunks = 0; !fmt || !data; chunks++) {
+      if (chunks === WAV_MAX_CHUNKS) throw new DataError('WAV_BAD_HEADER', `${path}: more than ${WAV_MAX_CHUNKS} chunks before the ${!fmt ? '"fmt "' : '"data"'} chunk; this is not a usable WAV file`);
+      if (pos >= size) {
+        broken = `no ${!fmt ? '"fmt " chunk (the format description)' : '"data" chunk (the samples)'} was found; ${SUPPORTED}`;
+        break;
+      }
+      if (size - pos < 8) {
+        broken = `the file is truncated: it ends ${size - pos} byte(s) into a chunk header at byte ${pos} (a chunk header is 8 bytes)`;
+        break;
+      }
+      const h = await at(pos, 8);
       const id = fourcc(h, 0);
       const csize = new DataView(h.buffer, h.byteOffset, 8).getUint32(4, true);
       const body = pos + 8;
-      if (csize > size - body) break; // a lying size: parseWav says so
+      if (csize > size - body) {
+        broken = `the file is truncated or the "${id}" chunk size lies: it promises ${csize} bytes, but only ${size - body} bytes are present after byte ${body}`;
+        break;
+      }
       if (id === 'fmt ' && !fmt) fmt = [body, csize];
       if (id === 'data' && !data) data = [body, csize];
-      pos = body + csize + (csize & 1);
+      pos = body + csize + (csize & 1); // always forward by at least 8: the walk ends
     }
-    if (!fmt || !data) return f.readAll();
+    if (broken !== null || !fmt || !data) {
+      if (size <= WAV_READ_WHOLE_FOR_ERRORS) return f.readAll();
+      throw new DataError(broken?.startsWith('no ') ? 'WAV_MISSING_CHUNK' : 'WAV_TRUNCATED', `${path}: ${broken}`);
+    }
     if (o.maxSamples && data[1] / 2 > o.maxSamples.samples) {
       const rate = fmt[1] >= 8 ? new DataView((await f.read(fmt[0] + 4, 4)).buffer).getUint32(0, true) : null;
       throw new DataError('WAV_TOO_LONG', `${path}: ${o.maxSamples.reason(Math.floor(data[1] / 2), rate || null)}`);
