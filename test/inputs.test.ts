@@ -5,7 +5,8 @@
 // MNIST's dims, counts and labels; messages name the file and what to do.
 import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, open, readdir, rm, symlink, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -266,6 +267,16 @@ describe('no read allocates more than the declared shape needs', () => {
     await truncate(join(d, 'img'), 16 + 7840);
     expect((await readIdx(join(d, 'img'))).dims).toEqual([10, 28, 28]);
     expect(bytesRead()).toBeLessThanOrEqual(1024 + 100 + 1024 + 16 + 7840 + 1);
+    // gzip: the header comes from the first compressed bytes; a file far larger than its data could need is refused unread.
+    const gz = gzipSync(new Uint8Array(await readFile(join(d, 'img'))));
+    await writeFile(join(d, 'img.gz'), gz);
+    expect((await readIdx(join(d, 'img.gz'))).dims).toEqual([10, 28, 28]);
+    await truncate(join(d, 'img.gz'), GiB);
+    reads = [];
+    expectError(await rejected(readIdx(join(d, 'img.gz'))), 'IDX_TRAILING', /img\.gz: 1073741824 bytes of gzip data for 7840 bytes of data \(dims 10×28×28\)/);
+    expect(largestBuffer()).toBeLessThanOrEqual(2 ** 20);
+    await writeFile(join(d, 'bad.gz'), Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff));
+    expectError(await rejected(readIdx(join(d, 'bad.gz'))), 'IDX_BAD_GZIP', 'no IDX header');
   });
 
   it('WAV: only the chunks up to the end of "data" are read, however much follows', async () => {

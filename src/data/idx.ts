@@ -214,6 +214,32 @@ export async function parseIdx(bytes: Uint8Array, file = 'IDX'): Promise<Idx> {
 
 /** A gzip file holding at most IDX_MAX_BYTES of data (plus the header) is not much larger than that. */
 const GZIP_MAX_BYTES = IDX_MAX_BYTES + 2 ** 24;
+/** Compressed bytes read to find the IDX header (a gzip header with a long name or comment may need more: refused). */
+const GZIP_HEAD_BYTES = 2 ** 20;
+
+/** Up to `want` decompressed bytes from the start of gzip data (fewer if it ends or breaks first; null if none). */
+async function gunzipPrefix(bytes: Uint8Array, want: number): Promise<Uint8Array | null> {
+  if (typeof DecompressionStream === 'undefined') return null;
+  const input = new Uint8Array(bytes.length);
+  input.set(bytes);
+  const reader = new Blob([input]).stream().pipeThrough(new DecompressionStream('gzip')).getReader();
+  const out = new Uint8Array(want);
+  let got = 0;
+  try {
+    while (got < want) {
+      const step = await reader.read();
+      if (step.done) break;
+      const take = Math.min(want - got, step.value.length);
+      out.set(step.value.subarray(0, take), got);
+      got += take;
+    }
+  } catch {
+    // a prefix ends mid-stream, or the data is corrupt: keep what came out
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  return got ? out.subarray(0, got) : null;
+}
 
 /**
  * The bytes of an IDX file, bounded by its header: an uncompressed file is read only when its size
@@ -224,7 +250,16 @@ const GZIP_MAX_BYTES = IDX_MAX_BYTES + 2 ** 24;
 export async function readIdxBytes(path: string, o: { confineTo?: string } = {}): Promise<Uint8Array> {
   return withInput(path, { what: 'IDX file', maxBytes: GZIP_MAX_BYTES, confineTo: o.confineTo }, async (f) => {
     const head = await f.read(0, Math.min(f.size, 1024));
-    if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return f.readAll();
+    if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
+      // The IDX header from the first compressed bytes: the file may be at most a little larger
+      // than the data it declares (deflate's stored blocks add 5 bytes per 64 KiB).
+      const out = await gunzipPrefix(await f.read(0, Math.min(f.size, GZIP_HEAD_BYTES)), 4 + 4 * 255);
+      const h = out && readHeader(out, path, out.length < 4 + 4 * 255);
+      if (!h) throw new DataError('IDX_BAD_GZIP', `${path}: no IDX header in the first ${GZIP_HEAD_BYTES} bytes of the gzip data; the file is not a gzip-compressed IDX file`);
+      const most = h.headerBytes + h.dataBytes + Math.ceil((h.headerBytes + h.dataBytes) / 1000) + GZIP_HEAD_BYTES;
+      if (f.size > most) throw new DataError('IDX_TRAILING', `${path}: ${f.size} bytes of gzip data for ${h.dataBytes} bytes of data (dims ${shapeOf(h.dims)}); no gzip of that needs more than ${most}: the file holds something else`);
+      return f.readAll();
+    }
     const h = readHeader(head, path, true)!;
     const present = f.size - h.headerBytes;
     if (present < h.dataBytes) throw new DataError('IDX_TRUNCATED', `${path}: the file is truncated: expected ${h.dataBytes} bytes of data for dims ${shapeOf(h.dims)}, found ${present}`);
