@@ -104,6 +104,8 @@ export interface RunRecord {
   inModelAcc: Record<string, number>;
   anchor: string | null;
   anchorReason: string | null;
+  /** UDI: per follower, whether the guided weights were kept or (the gate) the solo ones. */
+  guided: Result['guided'] | null;
   updates: Record<string, number>;
   wallMs: number;
   stages: Result['cost']['stages'];
@@ -123,6 +125,8 @@ export interface Summary {
   inModelAcc: Record<string, { mean: number; std: number }>;
   wallMs: { mean: number; std: number };
   anchors: Record<string, number>;
+  /** UDI: how many followers' guided stages were kept, out of how many (the rest: the gate kept the solo weights). */
+  guidedKept?: { kept: number; of: number };
 }
 
 export interface Report {
@@ -267,6 +271,7 @@ export function summarise(runs: RunRecord[], methods: Method[]): Summary[] {
       Object.fromEntries(mods.filter((m) => rs.some((r) => r[key][m] !== undefined)).map((m) => [m, meanStd(rs.filter((r) => r[key][m] !== undefined).map((r) => r[key][m]))]));
     const anchors: Record<string, number> = {};
     for (const r of rs) if (r.anchor) anchors[r.anchor] = (anchors[r.anchor] ?? 0) + 1;
+    const guided = rs.flatMap((r) => r.guided ?? []);
     return {
       method,
       runs: rs.length,
@@ -277,6 +282,7 @@ export function summarise(runs: RunRecord[], methods: Method[]): Summary[] {
       inModelAcc: per('inModelAcc'),
       wallMs: meanStd(rs.map((r) => r.wallMs)),
       anchors,
+      ...(guided.length ? { guidedKept: { kept: guided.filter((g) => g.kept === 'guided').length, of: guided.length } } : {}),
     };
   });
 }
@@ -373,6 +379,7 @@ export async function runOne(spec: RunSpec): Promise<RunRecord> {
       inModelAcc: result.inModelAcc,
       anchor: result.anchor?.name ?? null,
       anchorReason: result.anchor?.reason ?? null,
+      guided: result.guided ?? null,
       updates: result.cost.updates,
       wallMs,
       stages: result.cost.stages,

@@ -44,7 +44,7 @@ export function pairedNote(report: Report): string {
 
 export function renderTable(report: Report): string {
   const mods = report.views;
-  const head = ['method', 'fused acc %', 'fused F1 %', ...mods.map((m) => `${m} in-model %`), ...mods.map((m) => `${m} alone %`), 'anchor', 'wall s'];
+  const head = ['method', 'fused acc %', 'fused F1 %', ...mods.map((m) => `${m} in-model %`), ...mods.map((m) => `${m} alone %`), 'anchor', 'guided kept', 'wall s'];
   const rows = report.summary.map((s: Summary) => [
     s.method,
     pm(s.fusedAcc),
@@ -54,6 +54,7 @@ export function renderTable(report: Report): string {
     Object.entries(s.anchors)
       .map(([m, k]) => `${m}×${k}`)
       .join(' ') || '-',
+    s.guidedKept ? `${s.guidedKept.kept}/${s.guidedKept.of}` : '-',
     (s.wallMs.mean / 1000).toFixed(1),
   ]);
   return mdTable(head, rows);

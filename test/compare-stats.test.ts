@@ -5,7 +5,7 @@ import { bootstrapMeanCI, parseCompareConfig, pairedDifferences, perFold, refere
 import { renderMarkdown, renderPairedTable } from '../src/report.js';
 import { makeDataset } from '../src/data/dataset.js';
 import { repeatedSplit } from '../src/io/data.js';
-import type { Method } from '../src/train/methods.js';
+import { defaultConfig, type Method } from '../src/train/methods.js';
 
 describe('bootstrapMeanCI', () => {
   it('all differences equal: the mean and both ends are that value, exactly', () => {
@@ -78,6 +78,7 @@ const rec = (method: Method, fold: number, seed: number, fusedAcc: number): RunR
   inModelAcc: {},
   anchor: null,
   anchorReason: null,
+  guided: null,
   updates: {},
   wallMs: 1,
   stages: [],
@@ -212,7 +213,7 @@ describe('parseCompareConfig', () => {
     expect(c.solo.epochs).toBe(4);
     expect(c.guided.epochs).toBe(30);
     expect(c.udi.temperature).toBe(2);
-    expect(c.fusion).toBe('mean');
+    expect(c.fusion).toBe(defaultConfig({}).fusion);
     expect(c.validationFraction).toBe(0.1);
   });
 
