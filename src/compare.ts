@@ -8,9 +8,9 @@ import { createRuntime } from './runtime/runtime.js';
 import { MFEAT_VIEWS, type MfeatView } from './data/mfeat.js';
 import type { AvmnistSplit } from './data/avmnist.js';
 import { type Dataset, stratifiedSplit, subset } from './data/dataset.js';
-import { loadManifest } from './data/manifest.js';
+import { readJsonInput } from './io/files.js';
 import { ConfigError, DataSchema, type TrainConfig, TrainConfigSchema, toMethodConfig } from './io/config.js';
-import { loadData, type ManifestParts, repeatedSplit, type Splits } from './io/data.js';
+import { loadData, loadManifestParts, type ManifestParts, repeatedSplit, type Splits } from './io/data.js';
 import type { EncoderConfig } from './nn/encoders.js';
 import { scores } from './train/metrics.js';
 import { defaultConfig, METHODS, type MethodConfig, type Method, predict, type Result, train } from './train/methods.js';
@@ -324,7 +324,7 @@ let manifestMemo: { key: string; parts: Promise<ManifestParts> } | undefined;
 function manifestParts(m: ManifestData, token?: string): Promise<ManifestParts> {
   const key = JSON.stringify([m.train, m.val ?? null, m.test ?? null, token ?? null]);
   if (token && manifestMemo?.key === key) return manifestMemo.parts;
-  const parts = (async () => ({ train: await loadManifest(m.train), val: m.val ? await loadManifest(m.val) : undefined, test: m.test ? await loadManifest(m.test) : undefined }))();
+  const parts = loadManifestParts(m);
   manifestMemo = token ? { key, parts } : undefined;
   return parts;
 }
@@ -581,21 +581,8 @@ export function parseCompareConfig(input: unknown, file = 'config'): CompareConf
 
 /** Read, validate and resolve a compare config file: relative paths (data files and folders, out) resolve against its folder. */
 export async function loadCompareConfig(file: string): Promise<CompareConfig> {
-  const fs = await import('node:fs/promises');
   const path = await import('node:path');
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch {
-    throw new ConfigError(`${file} does not exist`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(`${file} is not valid JSON: ${(e as Error).message}`);
-  }
-  const c = parseCompareConfig(json, file);
+  const c = parseCompareConfig(await readJsonInput(file, { what: 'config' }), file);
   const dir = path.dirname(path.resolve(file));
   const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(dir, p));
   if (c.data?.kind === 'manifest') c.data = { ...c.data, train: abs(c.data.train)!, val: abs(c.data.val), test: abs(c.data.test) };

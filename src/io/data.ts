@@ -41,6 +41,24 @@ export function defaultCacheDir(): string {
   return env.UDI_CACHE ?? `${env.HOME ?? env.USERPROFILE ?? '.'}/.cache/udi-wasm`;
 }
 
+/**
+ * The training manifest and the optional validation and test manifests, checked together: every
+ * class has training and validation examples, and validation and test labels are among the training
+ * classes (errors name the labels file).
+ */
+export async function loadManifestParts(data: { train: string; val?: string; test?: string }) {
+  const train = await loadManifest(data.train);
+  const val = data.val ? await loadManifest(data.val) : undefined;
+  const test = data.test ? await loadManifest(data.test) : undefined;
+  checkEveryClass(train, 'training');
+  for (const [part, ds] of [['validation', val], ['test', test]] as const) {
+    const bad = ds ? ds.labels.findIndex((y) => y >= train.classes) : -1;
+    if (ds && bad >= 0) throw new DataError('BAD_LABEL', `${ds.files.labels ?? ds.files.manifest}: data row ${bad + 1} holds label ${ds.labels[bad]}, but the training data (${train.files.manifest}) has ${train.classes} classes (0-${train.classes - 1}); the ${part} labels must be among them`);
+  }
+  if (val) checkEveryClass({ ...val, classes: train.classes }, 'validation');
+  return { train, val, test };
+}
+
 export async function loadData(rt: Runtime, data: TrainConfig['data'], seed: number, opts: { cacheDir?: string } = {}): Promise<Splits> {
   if (data.kind === 'avmnist') {
     const dir = await findDataDir(data.dir, ['fsdd', 'mnist']);
@@ -56,16 +74,7 @@ export async function loadData(rt: Runtime, data: TrainConfig['data'], seed: num
     const stats = fitStandardize(tr);
     return { train: applyStandardize(tr, stats), test: applyStandardize(te, stats), stats, description: `mfeat ${data.views.join('+')}, test split ${data.fold} (stratified 25%, seed ${1000 + data.fold})` };
   }
-  const train = await loadManifest(data.train);
-  const val = data.val ? await loadManifest(data.val) : undefined;
-  const test = data.test ? await loadManifest(data.test) : undefined;
-  // Every class needs training and validation examples; say so naming the labels file.
-  checkEveryClass(train, 'training');
-  for (const [part, ds] of [['validation', val], ['test', test]] as const) {
-    const bad = ds ? ds.labels.findIndex((y) => y >= train.classes) : -1;
-    if (ds && bad >= 0) throw new DataError('BAD_LABEL', `${ds.files.labels ?? ds.files.manifest}: data row ${bad + 1} holds label ${ds.labels[bad]}, but the training data (${train.files.manifest}) has ${train.classes} classes (0-${train.classes - 1}); the ${part} labels must be among them`);
-  }
-  if (val) checkEveryClass({ ...val, classes: train.classes }, 'validation');
+  const { train, val, test } = await loadManifestParts(data);
   if (!data.standardize) return { train, val, test, stats: {}, description: `manifest ${data.train}` };
   const stats = fitStandardize(train);
   return { train: applyStandardize(train, stats), val: val && applyStandardize(val, stats), test: test && applyStandardize(test, stats), stats, description: `manifest ${data.train} (standardised with training statistics)` };

@@ -178,6 +178,10 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
     snapshot = new Map(stage.trainable.map((g) => [g, b.snapshot?.[g] ?? store.snapshot(g)]));
   }
   if (resume) {
+    // The epochs to replay are bounded by the state's own history (a tampered count must not spin).
+    if (!(Number.isInteger(resume.epoch) && resume.epoch >= 0 && resume.epoch <= cfg.epochs && resume.history.length === resume.epoch)) {
+      throw new TrainingError('RESUME_MISMATCH', `cannot resume stage ${stage.name}: the state says ${resume.epoch} epochs done with ${resume.history.length} logged, of at most ${cfg.epochs}`);
+    }
     ({ best, bestEpoch, wait, steps, epoch } = resume);
     history.push(...resume.history);
     snapshot = resume.snapshot ? new Map(Object.entries(resume.snapshot)) : null;
