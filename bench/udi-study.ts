@@ -3,6 +3,8 @@
 // Run: npx tsx bench/udi-study.ts [dataset keys, default all] [--json FILE]
 //      keys: avA avB avC mfeat:fac+mor mfeat:pix+fou mfeat:kar+zer mfeat:fac+fou+mor
 //      npx tsx bench/udi-study.ts --summarise FILE...   applies the rule below to saved rows
+//      npx tsx bench/udi-study.ts --init [keys] --json FILE   udi.followerInit 'solo' (default) vs 'scratch'
+//        on top of the chosen defaults; 'scratch' would be adopted by the same rule
 //
 // Protocol (written down before any outcome was looked at; the test split is never loaded into
 // training or scoring):
@@ -39,6 +41,9 @@ const DATA = process.env.UDI_DATA ?? '../shared/data';
 const args = process.argv.slice(2);
 const jsonAt = args.indexOf('--json');
 const jsonFile = jsonAt >= 0 ? args.splice(jsonAt, 2)[1] : undefined;
+// --init: the follower-initialisation question on top of the chosen defaults (solo vs scratch), same protocol and rule.
+const initAt = args.indexOf('--init');
+const initStudy = initAt >= 0 && !!args.splice(initAt, 1);
 const ALL = ['avA', 'avB', 'avC', 'mfeat:fac+mor', 'mfeat:pix+fou', 'mfeat:kar+zer', 'mfeat:fac+fou+mor'];
 const keys = args.length ? args : ALL;
 
@@ -122,6 +127,12 @@ function summarise(all: Row[]): void {
   const pct = (x: number) => (100 * x).toFixed(1);
   console.log(`\n| variant | ${ds.join(' | ')} | mean |\n|---|${ds.map(() => '---|').join('')}---|`);
   for (const v of variants) console.log(`| ${v} | ${ds.map((k) => pct(acc(v, k))).join(' | ')} | ${(100 * overall(v)).toFixed(2)} |`);
+  if (variants.includes('udi init=scratch')) {
+    const gain = overall('udi init=scratch') - overall('udi init=solo');
+    const worst = Math.min(...ds.map((d) => acc('udi init=scratch', d) - acc('udi init=solo', d)));
+    console.log(`\nscratch vs solo: mean ${(100 * gain).toFixed(2)} points, worst dataset ${(100 * worst).toFixed(2)}: ${gain > 0 && worst >= -0.005 ? 'adopt scratch' : 'keep solo'}`);
+    return;
+  }
   // The rule, in its order.
   let cur = { M: false, G: false, C: false, T: false };
   const name = (c: typeof cur) => `udi ${(['M', 'G', 'C', 'T'] as const).filter((k) => c[k]).join('') || 'paper'}`;
@@ -178,6 +189,17 @@ for await (const p of datasets(rt)) {
   };
   const ens = base();
   await run('ensemble', 'ensemble', ens);
+  if (initStudy) {
+    for (const init of ['solo', 'scratch'] as const) {
+      const cfg = base();
+      cfg.udi.followerInit = init;
+      await run(`udi init=${init}`, 'udi', cfg, { ...soloState!, method: 'udi' });
+    }
+    rt.arena.release(mark);
+    console.log(`${p.key} ${p.run}: ${out.filter((r) => r.key === p.key && r.run === p.run).map((r) => `${r.variant}=${(100 * r.acc).toFixed(1)}`).join(' ')}`);
+    if (jsonFile) writeFileSync(jsonFile, JSON.stringify(out, null, 1));
+    continue;
+  }
   const asEnsemble = { ...soloState!, method: 'ensemble' as const };
   const cal = base();
   cal.fusion = 'calibrated';
