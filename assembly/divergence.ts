@@ -4,7 +4,9 @@
 //   JS(pa || pm) = ½ KL(pa || r) + ½ KL(pm || r),  r = (pa + pm)/2
 //   KL(pa || pm) = Σ pa (log pa − log pm)
 // Probabilities are clamped to >= eps inside every log. Values are means over rows; backward passes
-// give the gradient with respect to zm only (the anchor side is constant) and accumulate.
+// give the gradient with respect to zm only (the anchor side is constant) and accumulate: js_backward
+// the exact gradient of the clamped value js_forward reports, kl_backward the gradient of the
+// unclamped KL (its clamp guards the value only).
 //
 // Aliasing ("may be" = the very same buffer; partial overlaps are wrong):
 //   js_forward, kl_forward: pm must not overlap zm (softmaxRows is not safe in place) nor pa (all of

@@ -158,7 +158,7 @@ export function renderHtml(report: Report): string {
         [...new Set(first.curves.map((c) => c.stage))].map((stage) => ({ name: stage, points: first.curves.filter((c) => c.stage === stage).map((c) => [c.epoch, c.monitor] as [number, number]) })),
       )
     : '';
-  const udi = report.runs.filter((r) => r.method === 'udi' && r.lambda.length > 0);
+  const udi = report.runs.filter((r) => (r.method === 'udi' || r.method === 'udi-paper') && r.lambda.length > 0);
   const lambda = udi.length
     ? lineChart(
         `λ_con per guided step (UDI; λ_com = 1 − λ_con under the gradient-alignment rule), fold ${udi[0].fold}, seed ${udi[0].seed}`,

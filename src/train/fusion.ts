@@ -93,8 +93,10 @@ export function fitFusionWeights(probs: Record<string, Float32Array>, labels: In
 const P_MIN = 1e-30;
 
 /**
- * Temperature scaling of probability rows: softmax(log p / T), which equals softmax(z / T) for
- * p = softmax(z) (up to the clamp of p at 1e-30). T > 1 softens, T < 1 sharpens. Returns a new array.
+ * Temperature scaling of probability rows: softmax(log max(p, 1e-30) / T). For p = softmax(z) this is
+ * softmax(z / T) wherever no probability is below 1e-30; float32 rows of a confident model can
+ * underflow to 0, and such classes count as log-probability −69. Fitting (fitTemperature) and
+ * prediction use this same formula, so the calibration is consistent. T > 1 softens, T < 1 sharpens.
  */
 export function temperatureScale(p: Float32Array, n: number, classes: number, T: number): Float32Array {
   const out = new Float32Array(n * classes);

@@ -281,7 +281,7 @@ class Run {
   }
 
   elapsed(): number {
-    return (this.resume?.wallMs ?? 0) + (Date.now() - this.t0);
+    return (this.resume?.wallMs ?? 0) + Math.max(0, Date.now() - this.t0);
   }
 
   async stage(stage: Stage, cfg: StageConfig, encodersUpdated: string[]): Promise<StageResult> {
@@ -343,18 +343,10 @@ class Run {
    * by the mean here (its head is trained after the other stages).
    */
   lateFuse(probs: Record<string, Float32Array>, kind: FusionKind): { probs: Float32Array; weights?: Record<string, number>; temperatures?: Record<string, number> } {
-    const n = this.val.size,
-      C = this.net.classes;
-    if (kind === 'entropy') return { probs: fuseEntropy(probs, n, C) };
-    if (kind === 'validation') {
-      const weights = fitFusionWeights(probs, this.val.labels, C);
-      return { probs: fuseMean(probs, n, C, weights), weights };
-    }
-    if (kind === 'calibrated') {
-      const temperatures = fitTemperatures(probs, this.val.labels, C);
-      return { probs: fuseCalibrated(probs, n, C, temperatures), temperatures };
-    }
-    return { probs: fuseMean(probs, n, C) };
+    const C = this.net.classes;
+    const weights = kind === 'validation' ? fitFusionWeights(probs, this.val.labels, C) : undefined;
+    const temperatures = kind === 'calibrated' ? fitTemperatures(probs, this.val.labels, C) : undefined;
+    return { probs: fuseProbs(probs, this.val.size, C, { fusion: kind, fusionWeights: weights, fusionTemperatures: temperatures }), weights, temperatures };
   }
 
   soloStage(m: string): Stage {
@@ -905,7 +897,7 @@ export async function train(rt: Runtime, method: Method, data: Splits, cfg: Meth
         // The gate's competitor: the follower's weights and monitor before the stage (before a scratch re-initialisation).
         const baseline = o.gate && isNew ? { monitor: stage.validate().monitor, snapshot: Object.fromEntries(stage.trainable.map((g) => [g, run.net.store.snapshot(g)])) } : undefined;
         if (o.followerInit === 'scratch' && isNew) for (const g of MultimodalNet.groups(f)) run.net.store.reinit(g, cfg.seed, 500 + i);
-        const r = await run.stage(baseline ? { ...stage, baseline: () => baseline } : stage, cfg.guided, [f]);
+        const r = await run.stage({ ...stage, baseline }, cfg.guided, [f]);
         guided.push({ follower: f, kept: r.bestEpoch < 0 ? 'solo' : 'guided', bestEpoch: r.bestEpoch, monitor: r.bestMonitor });
       }
     }

@@ -73,12 +73,13 @@ export interface Stage {
   /** Validation after each epoch: `monitor` drives early stopping. */
   validate(): { monitor: number; metrics: Record<string, number> };
   /**
-   * Optional competitor for the best weights: the monitor of weights from before the stage (and those
-   * weights, default the trainable groups as the stage starts). With it the stage keeps its best epoch
-   * only if that epoch beats the baseline (by minDelta), else it ends with the baseline weights and
-   * reports bestEpoch −1. Called once, when the stage starts (not on resume).
+   * Optional competitor for the best weights: weights from before the stage (per trainable group) and
+   * their monitor. With it the stage keeps its best epoch only if that epoch beats the baseline (by
+   * minDelta), else it ends with the baseline weights and reports bestEpoch −1; the stage then keeps
+   * its best weights even with earlyStopping false. Read when the stage starts (a resumed stage carries
+   * it in its state).
    */
-  baseline?(): { monitor: number; snapshot?: Record<string, Float32Array> };
+  baseline?: { monitor: number; snapshot: Record<string, Float32Array> };
 }
 
 export interface StageResult {
@@ -173,9 +174,8 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
   // Keep the best weights (restored at the end) with early stopping, or when a baseline competes.
   const keepBest = !!es || !!stage.baseline;
   if (!resume && stage.baseline) {
-    const b = stage.baseline();
-    best = b.monitor;
-    snapshot = new Map(stage.trainable.map((g) => [g, b.snapshot?.[g] ?? store.snapshot(g)]));
+    best = stage.baseline.monitor;
+    snapshot = new Map(stage.trainable.map((g) => [g, stage.baseline!.snapshot[g]]));
   }
   if (resume) {
     // The epochs to replay are bounded by the state's own history (a tampered count must not spin).
@@ -210,7 +210,7 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
         for (const [g, data] of snapshot ?? lastGood) store.restore(g, data);
         throw new TrainingError(
           'DIVERGED',
-          `stage ${stage.name}: the loss became ${losses.loss} at step ${steps} (epoch ${epoch}); the weights of ${snapshot ? `epoch ${bestEpoch}` : 'the start of the stage'} were restored. ` +
+          `stage ${stage.name}: the loss became ${losses.loss} at step ${steps} (epoch ${epoch}); the weights of ${!snapshot ? 'the start of the stage' : bestEpoch < 0 ? 'before the stage (its baseline)' : `epoch ${bestEpoch}`} were restored. ` +
             `Try a lower learning rate (now ${cfg.optimizer.lr})${cfg.clipNorm ? '' : ' or gradient clipping (clipNorm)'}.`,
         );
       }
