@@ -94,9 +94,9 @@ export async function trainCommand(configFile: string | undefined, out: string, 
     const saved = resume;
     if (saved) {
       const begin = callbacks.onTrainBegin;
-      callbacks.onTrainBegin = (net) => {
+      callbacks.onTrainBegin = (net, plan) => {
         checkStateFitsNet(saved, net, { file: statePath, trainRows });
-        begin?.call(callbacks, net);
+        begin?.call(callbacks, net, plan);
       };
     }
     let trained: Awaited<ReturnType<typeof train>>;

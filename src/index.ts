@@ -13,7 +13,8 @@ export { KERNELS, KERNEL_NAMES, type KernelName } from './kernels/spec.js';
 
 // Training: UDI and the baselines on one trainer.
 export { train, trainUDI, predict, defaultConfig, METHODS, alignmentWeights, minNormWeight, type Method, type MethodConfig, type UdiOptions, type Result, type Model, type Splits, type LambdaStep, type TrainOptions } from './train/methods.js';
-export type { StageConfig, OptimizerConfig, ScheduleConfig, Callbacks, EpochLog, StageResult } from './train/trainer.js';
+export type { StageConfig, OptimizerConfig, ScheduleConfig, Callbacks, EpochLog, StageResult, TrainProgress, TrainPlan, PlannedStage } from './train/trainer.js';
+export { planStages } from './train/plan.js';
 export { TrainingError } from './train/trainer.js';
 export type { EncoderConfig } from './nn/encoders.js';
 export type { FusionKind } from './train/fusion.js';

@@ -25,7 +25,8 @@ import { dtanh } from '../util/detmath.js';
 import { fitFusionWeights, fitTemperatures, fuseCalibrated, fuseEntropy, fuseMean, type FusionKind } from './fusion.js';
 import { scores, type Scores } from './metrics.js';
 import { MultimodalNet } from './net.js';
-import { type Callbacks, type EpochLog, infer, runStage, type Stage, type StageConfig, type StageResult, type StageState, TrainingError } from './trainer.js';
+import { type Callbacks, type EpochLog, infer, runStage, type Stage, type StageConfig, type StageResult, type StageState, TrainingError, type TrainPlan } from './trainer.js';
+import { planStages } from './plan.js';
 
 export type Method = 'udi' | 'udi-paper' | 'unimodal' | 'ensemble' | 'joint' | 'joint+uni' | 'ogm-ge' | 'mmpareto' | 'umt' | 'di-mml';
 export const METHODS: readonly Method[] = ['udi', 'udi-paper', 'unimodal', 'ensemble', 'joint', 'joint+uni', 'ogm-ge', 'mmpareto', 'umt', 'di-mml'];
@@ -172,6 +173,8 @@ class Run {
   readonly trace: LambdaStep[] = [];
   private stageCount = 0;
   readonly t0 = Date.now();
+  /** Every stage and its budget, for the callbacks' totals. */
+  readonly plan: TrainPlan;
   /** Values computed once between stages (solo accuracies, the anchor, UMT teachers); kept in resumable states. */
   private readonly memos: Record<string, unknown> = {};
 
@@ -222,6 +225,7 @@ class Run {
       cfg.seed,
     );
     for (const m of this.names) this.updates[m] = 0;
+    this.plan = planStages(method, cfg, this.train.size, this.names);
     if (resume) this.restore(resume);
   }
 
@@ -293,7 +297,8 @@ class Run {
       if (r.name !== stage.name) throw new TrainingError('RESUME_MISMATCH', `cannot resume: stage ${index} was ${r.name}, now ${stage.name} (different config?)`);
     } else {
       const from = saved && index === saved.done.length ? (saved.current ?? undefined) : undefined;
-      r = await runStage(this.net, this.train, stage, cfg, { seed: this.cfg.seed, callbacks: this.callbacks, signal: this.signal, onEpochState: (s) => this.emit(s) }, index, from);
+      const totals = { stageCount: this.plan.stages.length, stepsBefore: this.stages.reduce((a, s) => a + s.steps, 0), stepsAfter: this.plan.stages.slice(index + 1).reduce((a, s) => a + s.maxSteps, 0) };
+      r = await runStage(this.net, this.train, stage, cfg, { seed: this.cfg.seed, callbacks: this.callbacks, signal: this.signal, onEpochState: (s) => this.emit(s), totals }, index, from);
     }
     this.stages.push(r);
     for (const m of encodersUpdated) this.updates[m] += r.steps;
@@ -868,7 +873,7 @@ export async function train(rt: Runtime, method: Method, data: Splits, cfg: Meth
   if (method === 'udi-paper') cfg = paperForm(cfg);
   const run = new Run(rt, method, data, cfg, opts.callbacks ?? {}, opts.signal, opts.resume, opts.onState);
   const C = run.net.classes;
-  opts.callbacks?.onTrainBegin?.(run.net);
+  opts.callbacks?.onTrainBegin?.(run.net, run.plan);
   const base = { method, modalities: run.names, evaluatedOn: run.evaluatedOn, lambdaTrace: run.trace } as const;
   let result: Result;
   let model: Model;

@@ -48,15 +48,70 @@ export interface EpochLog {
   [key: string]: number | string;
 }
 
+/**
+ * Where training stands, given to every callback after its usual arguments, so a progress bar or an
+ * ETA needs no config lookups. Budgets are maxima: early stopping may end a stage sooner.
+ */
+export interface TrainProgress {
+  /** The stage running (e.g. `solo:audio`, `guided:audio`, `joint`, `fusion-head`). */
+  stage: string;
+  /** Its position among the run's stages (0-based), and how many stages the run has (see `planStages`). */
+  stageIndex: number;
+  stageCount: number;
+  /** The epoch running (0-based; at the end of a stage, the epochs it ran), and the stage's budget of epochs. */
+  epoch: number;
+  epochs: number;
+  /** Batches (optimiser steps) per epoch of this stage, steps done in the stage, and its budget (epochs × stepsPerEpoch). */
+  stepsPerEpoch: number;
+  step: number;
+  maxSteps: number;
+  /** Steps done over the whole run (stages before this one included), and the run's budget: the steps done plus every remaining step the budgets allow. */
+  runStep: number;
+  runMaxSteps: number;
+}
+
+/** One stage of a run as known before it starts (see `planStages`). */
+export interface PlannedStage {
+  /** `solo`, `guided`, a joint-family method's name (`joint`, `ogm-ge`, ...), `di-mml` or `fusion-head`. */
+  kind: string;
+  /** The stage's name, or null when it is decided during the run (UDI's followers are ordered by their solo validation accuracy). */
+  name: string | null;
+  /** The config section whose budget it runs under. */
+  budget: 'solo' | 'guided' | 'joint' | 'fusionHead';
+  epochs: number;
+  batchSize: number;
+  stepsPerEpoch: number;
+  maxSteps: number;
+}
+
+/** Every stage a run will go through, in order, with its budget. */
+export interface TrainPlan {
+  method: string;
+  modalities: string[];
+  /** Rows trained on (the validation part carved from the training data excluded). */
+  trainRows: number;
+  stages: PlannedStage[];
+  /** Sum of the stages' step budgets. */
+  maxSteps: number;
+}
+
+/**
+ * Called by `train()` as it runs. Every callback after the first receives a `TrainProgress` last;
+ * callbacks must not change the network (they never change results).
+ */
 export interface Callbacks {
-  /** Called once the network exists (before any stage), with the network being trained. */
-  onTrainBegin?(net: MultimodalNet): void;
+  /** Called once the network exists (before any stage), with the network and the run's plan (every stage and its budget). */
+  onTrainBegin?(net: MultimodalNet, plan: TrainPlan): void;
+  /** Called once, after the last stage and the final evaluation. */
   onTrainEnd?(): void;
-  onStageBegin?(stage: string): void;
-  onStageEnd?(stage: string, result: StageResult): void;
-  onEpochBegin?(epoch: number, stage: string): void;
-  onEpochEnd?(epoch: number, log: EpochLog): void;
-  onBatchEnd?(step: number, losses: Record<string, number>, stage: string): void;
+  onStageBegin?(stage: string, progress: TrainProgress): void;
+  onStageEnd?(stage: string, result: StageResult, progress: TrainProgress): void;
+  /** `epoch` is 0-based within the stage. */
+  onEpochBegin?(epoch: number, stage: string, progress: TrainProgress): void;
+  /** After the epoch's validation: `log` holds the mean loss parts and the validation metrics. */
+  onEpochEnd?(epoch: number, log: EpochLog, progress: TrainProgress): void;
+  /** After every optimiser step: `step` counts the stage's steps (1-based), `losses` are this batch's. */
+  onBatchEnd?(step: number, losses: Record<string, number>, stage: string, progress: TrainProgress): void;
 }
 
 export interface Stage {
@@ -126,6 +181,8 @@ export interface RunContext {
   yieldEveryMs?: number;
   /** Called after every completed epoch with the stage's state (for resumable checkpoints). */
   onEpochState?(state: StageState): Promise<void> | void;
+  /** For the callbacks' progress: how many stages the run has, and the steps done and still allowed outside this stage. */
+  totals?: { stageCount: number; stepsBefore: number; stepsAfter: number };
 }
 
 function checkConfig(c: StageConfig, stage: string): void {
@@ -189,13 +246,26 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
     stage.loadState?.(resume.extra);
   }
   const lastGood = new Map(stage.trainable.map((g) => [g, store.snapshot(g)]));
-  cb.onStageBegin?.(stage.name);
+  const tot = ctx.totals ?? { stageCount: stageIndex + 1, stepsBefore: 0, stepsAfter: 0 };
+  const progress = (ended = false): TrainProgress => ({
+    stage: stage.name,
+    stageIndex,
+    stageCount: tot.stageCount,
+    epoch,
+    epochs: cfg.epochs,
+    stepsPerEpoch: perEpoch,
+    step: steps,
+    maxSteps: total,
+    runStep: tot.stepsBefore + steps,
+    runMaxSteps: tot.stepsBefore + (ended ? steps : total) + tot.stepsAfter,
+  });
+  cb.onStageBegin?.(stage.name, progress());
   // The optimiser's options, made once and updated per step.
   const o = cfg.optimizer;
   const adam = o.type === 'adamw' ? { lr: 0, step: 0, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay } : { lr: 0, step: 0 };
   const sgd = o.type === 'adamw' ? { lr: 0 } : { lr: 0, momentum: o.momentum ?? 0.9, weightDecay: o.weightDecay, nesterov: o.nesterov };
   for (; epoch < cfg.epochs && !(es && wait >= es.patience); epoch++) {
-    cb.onEpochBegin?.(epoch, stage.name);
+    cb.onEpochBegin?.(epoch, stage.name, progress());
     const order = rng.permutation(train.size);
     const sums: Record<string, number> = {};
     let batches = 0;
@@ -232,7 +302,7 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
       steps++;
       batches++;
       for (const [k, v] of Object.entries(losses)) sums[k] = (sums[k] ?? 0) + v;
-      cb.onBatchEnd?.(steps, losses, stage.name);
+      cb.onBatchEnd?.(steps, losses, stage.name, progress()); // arguments are not built when there is no callback
       if (now() - lastYield > yieldMs) {
         await new Promise((r) => setTimeout(r, 0));
         lastYield = now();
@@ -243,7 +313,7 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
     for (const [k, v] of Object.entries(sums)) if (k !== 'loss') log[k] = v / batches;
     Object.assign(log, val.metrics);
     history.push(log);
-    cb.onEpochEnd?.(epoch, log);
+    cb.onEpochEnd?.(epoch, log, progress());
     // The first epoch is the best so far unless a baseline competes (then snapshot is already set).
     if (val.monitor > best + (es ? es.minDelta : 0) || (bestEpoch < 0 && !snapshot)) {
       best = val.monitor;
@@ -255,7 +325,7 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
   }
   if (keepBest && snapshot) for (const [g, data] of snapshot) store.restore(g, data);
   const result: StageResult = { name: stage.name, epochs: epoch, bestEpoch, bestMonitor: best, steps, wallMs: now() - t0, stoppedEarly: epoch < cfg.epochs, history };
-  cb.onStageEnd?.(stage.name, result);
+  cb.onStageEnd?.(stage.name, result, progress(true));
   return result;
 }
 
