@@ -52,8 +52,13 @@ function stageMarks(stages: () => { x: number; name: string }[]): uPlot.Plugin {
         ctx.setLineDash([4 * r, 4 * r]);
         ctx.font = `${10 * r}px system-ui, sans-serif`;
         for (const m of stages()) {
-          const x = u.valToPos(m.x, 'x', true);
-          if (!(x >= u.bbox.left && x <= u.bbox.left + u.bbox.width)) continue;
+          let x = u.valToPos(m.x, 'x', true);
+          if (!(x <= u.bbox.left + u.bbox.width)) continue;
+          if (!(x >= u.bbox.left)) {
+            // A stage starting before the first point (the first stage): its name at the left edge.
+            ctx.fillText(m.name, u.bbox.left + 3 * r, u.bbox.top + 11 * r);
+            continue;
+          }
           ctx.beginPath();
           ctx.moveTo(x, u.bbox.top);
           ctx.lineTo(x, u.bbox.top + u.bbox.height);
@@ -114,7 +119,8 @@ export function liveChart(element: HTMLElement, opts: LiveChartOptions = {}): Li
     panel('Validation per epoch', 'udi-live-epochs', () => series.epochs, 'epoch (whole run)', 'validation', true),
   ];
   element.append(root);
-  const width = () => Math.max(200, Math.floor(element.clientWidth || 600));
+  // The root's content width: the element's, less its padding.
+  const width = () => Math.max(200, Math.floor(root.clientWidth || element.clientWidth || 600));
 
   const draw = (p: Panel) => {
     const c = p.data();
@@ -161,7 +167,7 @@ export function liveChart(element: HTMLElement, opts: LiveChartOptions = {}): Li
     timer = setTimeout(redraw, Math.max(0, throttleMs - (Date.now() - last)));
   };
   const resize = typeof ResizeObserver !== 'undefined' ? new ResizeObserver(() => panels.forEach((p) => p.plot?.setSize({ width: width(), height }))) : null;
-  resize?.observe(element);
+  resize?.observe(root);
   const chart = series as LiveChart;
   Object.assign(chart, {
     root,
