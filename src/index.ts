@@ -33,5 +33,6 @@ export { Rng } from './util/rng.js';
 // Checkpoints and config.
 export { serializeModel, deserializeModel, saveModel, loadModel, preprocessOf, CHECKPOINT_FORMAT, type ModelDescription } from './io/checkpoint.js';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors.js';
+export { exportOnnx, ONNX_OPSET, type OnnxExportOptions, type OnnxPreprocess } from './io/onnx.js';
 export { TrainConfigSchema, EncoderSchema, parseTrainConfig, toMethodConfig, ConfigError, type TrainConfig } from './io/config.js';
 export { VERSION } from './version.js';
