@@ -106,6 +106,8 @@ export async function trainCommand(configFile: string | undefined, out: string, 
         signal: ac.signal,
         resume,
         onState: (s) => writeFileAtomic(statePath, encodeState(s, configText)),
+        // The model records the standardisation its splits were given, so its checkpoint carries it.
+        preprocess: splits.stats,
       });
     } catch (e) {
       const code = (e as { code?: string }).code;
@@ -114,7 +116,7 @@ export async function trainCommand(configFile: string | undefined, out: string, 
       throw e;
     }
     const { result, model } = trained;
-    await saveModel(model, join(out, 'model.safetensors'), { anchor: result.anchor?.name, preprocess: splits.stats });
+    await saveModel(model, join(out, 'model.safetensors'), { anchor: result.anchor?.name });
     await writeFileAtomic(join(out, 'result.json'), JSON.stringify(result, null, 2));
     const summary = {
       checkpoint: join(out, 'model.safetensors'),

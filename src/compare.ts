@@ -364,7 +364,7 @@ export async function runOne(spec: RunSpec): Promise<RunRecord> {
     const cfg = methodConfigFor(spec);
     const data = withValidation(await splitsFor(rt, spec, cfg), cfg);
     const t0 = Date.now();
-    const { result, model } = await train(rt, spec.method, data, cfg);
+    const { result, model } = await train(rt, spec.method, data, cfg, { preprocess: data.stats });
     const wallMs = Date.now() - t0;
     const valFusedAcc = scores(predict(model, data.val), data.val.labels, model.net.classes).acc;
     const every = Math.max(1, Math.ceil(result.lambdaTrace.length / 400));

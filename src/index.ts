@@ -13,6 +13,9 @@ export { KERNELS, KERNEL_NAMES, type KernelName } from './kernels/spec.js';
 
 // Training: UDI and the baselines on one trainer.
 export { train, trainUDI, predict, defaultConfig, METHODS, alignmentWeights, minNormWeight, type Method, type MethodConfig, type UdiOptions, type Result, type Model, type Splits, type LambdaStep, type TrainOptions } from './train/methods.js';
+export { classify, predictProba, predictClasses, evaluate, type PredictInput, type ModalityInput, type PredictOptions, type Prediction, type Evaluation, type ClassScores } from './train/predict.js';
+export { argmax, accuracy, macroF1, confusionMatrix } from './train/metrics.js';
+export type { InitScheme } from './nn/params.js';
 export type { StageConfig, OptimizerConfig, ScheduleConfig, Callbacks, EpochLog, StageResult, TrainProgress, TrainPlan, PlannedStage } from './train/trainer.js';
 export { planStages } from './train/plan.js';
 export { TrainingError } from './train/trainer.js';
@@ -20,7 +23,7 @@ export type { EncoderConfig } from './nn/encoders.js';
 export type { FusionKind } from './train/fusion.js';
 
 // Data.
-export { makeDataset, subset, stratifiedSplit, fitStandardize, applyStandardize, DataError, type Dataset, type Modality } from './data/dataset.js';
+export { makeDataset, subset, stratifiedSplit, fitStandardize, applyStandardize, DataError, type Dataset, type Modality, type Standardization } from './data/dataset.js';
 export { parseCsv, type Table } from './data/csv.js';
 export { loadMfeat, MFEAT_VIEWS, type MfeatView } from './data/mfeat.js';
 export { loadManifest } from './data/manifest.js';
@@ -31,7 +34,7 @@ export { parseIdx, readIdx } from './data/idx.js';
 export { Rng } from './util/rng.js';
 
 // Checkpoints and config.
-export { serializeModel, deserializeModel, saveModel, loadModel, preprocessOf, CHECKPOINT_FORMAT, type ModelDescription } from './io/checkpoint.js';
+export { serializeModel, deserializeModel, saveModel, loadModel, preprocessOf, CHECKPOINT_FORMAT, type ModelDescription, type LoadedModel } from './io/checkpoint.js';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors.js';
 export { exportOnnx, ONNX_OPSET, type OnnxExportOptions, type OnnxPreprocess } from './io/onnx.js';
 export { TrainConfigSchema, EncoderSchema, parseTrainConfig, toMethodConfig, ConfigError, type TrainConfig } from './io/config.js';

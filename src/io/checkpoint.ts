@@ -1,8 +1,10 @@
 /**
  * Checkpoints: a trained model as one safetensors file. Every encoder and head is a tensor named
  * `<group>.<layer>.<weight|bias>` (e.g. `enc.audio.fc0.weight`, `head.image.fc.bias`); the metadata
- * holds the model description (method, modalities, encoders, classes, fusion), the anchor, the
- * library version and a SHA-256 of the tensor bytes, verified on load. Files are written atomically
+ * holds the model description (method, modalities, encoders, classes, fusion, the standardisation of
+ * raw inputs), the anchor, the library version and a SHA-256 of the tensor bytes, verified on load.
+ * A description without `preprocess` records none (a model saved without it): loading it gives a
+ * warning, and classify() refuses raw inputs for it. Files are written atomically
  * (a temporary file, then a rename), so an interrupted write never damages the previous checkpoint.
  */
 import { z } from 'zod';
@@ -111,8 +113,23 @@ export interface ModelDescription {
   /** Fusion 'calibrated': each modality's temperature. */
   fusionTemperatures?: Record<string, number>;
   anchor?: string;
-  /** Standardisation of raw inputs (training statistics), applied before prediction. */
+  /**
+   * Standardisation of raw inputs (training statistics), applied before prediction; `{}` when the
+   * model takes raw inputs; absent when the model was saved without it (not recorded).
+   */
   preprocess?: Record<string, { mean: number[]; std: number[] }>;
+}
+
+/** A loaded checkpoint: the model, its description and metadata, and what the caller should know. */
+export interface LoadedModel {
+  model: Model;
+  description: ModelDescription;
+  metadata: Record<string, string>;
+  /**
+   * Problems that do not stop loading but may make predictions wrong, one sentence each; today only
+   * a checkpoint that does not record the standardisation of its inputs.
+   */
+  warnings: string[];
 }
 
 const tensorName = (group: string, name: string) => `${group.replace(':', '.')}.${name}`;
@@ -127,7 +144,11 @@ function dataSection(bytes: Uint8Array): Uint8Array {
   return bytes.subarray(8 + h);
 }
 
-/** The model as safetensors bytes (extra metadata entries may be added, e.g. the training state). */
+/**
+ * The model as safetensors bytes (extra metadata entries may be added, e.g. the training state). The
+ * standardisation stored is `opts.preprocess` if given, else the model's own (Model.preprocess), for
+ * the model's modalities; a model with neither is saved as not recording it.
+ */
 export async function serializeModel(model: Model, opts: { anchor?: string; preprocess?: Standardization; extra?: Record<string, string> } = {}): Promise<Uint8Array> {
   const { net } = model;
   const tensors: Record<string, Tensor> = {};
@@ -137,6 +158,7 @@ export async function serializeModel(model: Model, opts: { anchor?: string; prep
     if (bad >= 0) throw new DataError('CKPT_NON_FINITE', `refusing to save: parameter ${tensorName(p.group, p.name)} holds ${data[bad]} at index ${bad} (the training diverged)`);
     tensors[tensorName(p.group, p.name)] = { shape: [...p.shape], data };
   }
+  const pre = opts.preprocess ?? model.preprocess;
   const description: ModelDescription = {
     method: model.method,
     modalities: net.specs,
@@ -147,8 +169,11 @@ export async function serializeModel(model: Model, opts: { anchor?: string; prep
     fusionWeights: model.fusionWeights,
     fusionTemperatures: model.fusionTemperatures,
     anchor: opts.anchor,
-    preprocess: opts.preprocess && Object.fromEntries(Object.entries(opts.preprocess).map(([m, s]) => [m, { mean: Array.from(s.mean), std: Array.from(s.std) }])),
+    preprocess: pre && Object.fromEntries(Object.entries(pre).filter(([m]) => net.specs.some((s) => s.name === m)).map(([m, s]) => [m, { mean: Array.from(s.mean), std: Array.from(s.std) }])),
   };
+  // Never write a checkpoint that would not load (e.g. statistics of another width than the modality).
+  const valid = ModelDescriptionSchema.safeParse(description);
+  if (!valid.success) throw new DataError('CKPT_MODEL', `refusing to save: the model description is not valid:\n${issueLines(valid.error, 'model').join('\n')}`);
   // Two passes: the checksum covers the tensor bytes, which do not depend on the metadata.
   const draft = encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT });
   const digest = await sha256(dataSection(draft));
@@ -158,7 +183,7 @@ export async function serializeModel(model: Model, opts: { anchor?: string; prep
 }
 
 /** Rebuild a model from checkpoint bytes: validates the format, the checksum and every tensor against the description. */
-export async function deserializeModel(rt: Runtime, bytes: Uint8Array, file = "checkpoint", maxBatch = 32): Promise<{ model: Model; description: ModelDescription; metadata: Record<string, string> }> {
+export async function deserializeModel(rt: Runtime, bytes: Uint8Array, file = "checkpoint", maxBatch = 32): Promise<LoadedModel> {
   const { tensors, metadata } = decodeSafetensors(bytes, file);
   const fail = (code: string, msg: string) => new DataError(code, `${file}: ${msg}`);
   if (metadata.format !== CHECKPOINT_FORMAT) throw fail('CKPT_FORMAT', `not a udi-wasm checkpoint (metadata format ${JSON.stringify(metadata.format)}, expected ${CHECKPOINT_FORMAT})`);
@@ -199,7 +224,15 @@ export async function deserializeModel(rt: Runtime, bytes: Uint8Array, file = "c
   const unknown = Object.keys(tensors).filter((n) => !expected.has(n) && !n.startsWith('state.'));
   if (unknown.length) throw failed('CKPT_TENSORS', `tensors ${unknown.slice(0, 5).join(', ')} do not belong to the described model`);
   const model: Model = { net, method: d.method, modalities: d.fused, fusion: d.fusion, fusionWeights: d.fusionWeights, fusionTemperatures: d.fusionTemperatures };
-  return { model, description: d, metadata };
+  const warnings: string[] = [];
+  if (d.preprocess) model.preprocess = preprocessOf(d);
+  else {
+    warnings.push(
+      `${file} does not record how the model's inputs were standardised (it was saved from a model trained without train()'s preprocess or standardize option, and without saveModel's preprocess): ` +
+        "classify() and evaluate() refuse raw inputs for it. Give inputs standardised as in training with { inputs: 'preprocessed' }, or set model.preprocess (to the training statistics, or to {} if the model takes raw features) and save it again",
+    );
+  }
+  return { model, description: d, metadata, warnings };
 }
 
 /** Write bytes to `file` atomically (Node/Deno): a temporary file in the same folder, then a rename. */
@@ -276,7 +309,7 @@ export function preprocessOf(d: ModelDescription): Standardization {
  * Load a checkpoint file. It is read only if its size is what its header declares, and at most the
  * runtime's memory limit of tensor data (the model must fit in it anyway).
  */
-export async function loadModel(rt: Runtime, file: string): Promise<{ model: Model; description: ModelDescription; metadata: Record<string, string> }> {
+export async function loadModel(rt: Runtime, file: string): Promise<LoadedModel> {
   const bytes = await readSafetensorsFile(file, {
     what: 'checkpoint',
     maxBytes: 8 + MAX_HEADER_BYTES + rt.arena.limitBytes,

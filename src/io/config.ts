@@ -118,6 +118,10 @@ export const TrainConfigSchema = z
     data: DataSchema,
     method: z.enum(METHODS as [string, ...string[]]).default('udi').describe('the method to train'),
     seed: z.number().int().default(0).describe('seed of every random draw'),
+    init: z
+      .enum(['he', 'pytorch'])
+      .default(base.init)
+      .describe("parameter initialisation: 'he' (He-normal encoders, Xavier-uniform heads, zero biases) or 'pytorch' (PyTorch's nn.Linear/nn.Conv2d defaults: weights and biases U(±1/√fan_in))"),
     encoders: namedRecord(EncoderSchema).optional().describe('encoder per modality name (default: MLP 128-64 for each)'),
     solo: StageSchema(base.solo, 'solo stage (each modality alone) budget'),
     guided: StageSchema(base.guided, 'UDI guided stage budget'),
@@ -186,6 +190,7 @@ export function toMethodConfig(c: TrainConfig, modalities: string[]): MethodConf
   if (c.encoders) for (const m of Object.keys(c.encoders)) if (!modalities.includes(m)) throw new ConfigError(`encoders.${m}: the data has no modality "${m}" (it has ${modalities.join(', ')})`);
   return {
     seed: c.seed,
+    init: c.init,
     encoders,
     solo: c.solo,
     guided: c.guided,

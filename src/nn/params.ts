@@ -7,7 +7,23 @@
 import type { F32, I32 } from '../runtime/arena.js';
 import type { Runtime } from '../runtime/runtime.js';
 
+/**
+ * A parameter's role in initialisation: a layer's weight ('he' for encoders, 'xavier' for heads) or a
+ * bias ('zeros'). The scheme (InitScheme) turns the role into a distribution.
+ */
 export type Init = 'he' | 'xavier' | 'zeros';
+
+/**
+ * How parameters are initialised, per role (fan_in and fan_out of a weight [in, out]; a convolution's
+ * fan_in is kernel·kernel·in_channels, as PyTorch counts it):
+ *   'he'       encoder weights N(0, 2/fan_in) (He-normal), head weights U(±√(6/(fan_in + fan_out)))
+ *              (Xavier-uniform), biases 0. The default.
+ *   'pytorch'  PyTorch's nn.Linear and nn.Conv2d defaults: every weight kaiming_uniform_ with a = √5,
+ *              i.e. U(±1/√fan_in), and every bias U(±1/√fan_in) with the weight's fan_in.
+ * Both draw from the seeded generator (stream 1), parameters in declaration order, weight then bias.
+ */
+export type InitScheme = 'he' | 'pytorch';
+export const INIT_SCHEMES: readonly InitScheme[] = ['he', 'pytorch'];
 
 export interface Param {
   /** Position in declaration order. */
@@ -39,6 +55,8 @@ export class ParamStore {
   private readonly groupList: Group[] = [];
   private total = 0;
   private bufs: { params: F32; grads: F32; m: F32; v: F32 } | null = null;
+  /** The initialisation scheme of allocate(), initialize() and reinit(). */
+  private initScheme: InitScheme = 'he';
   /** Views made once at allocate(), so the training loop creates none: per parameter, and per group. */
   private paramViews: F32[] = [];
   private gradViews: F32[] = [];
@@ -65,8 +83,8 @@ export class ParamStore {
     return p;
   }
 
-  /** Allocate the flat buffers and initialise parameters from the seeded generator (stream 1). */
-  allocate(seed: number): void {
+  /** Allocate the flat buffers and initialise parameters from the seeded generator (stream 1) with `scheme`. */
+  allocate(seed: number, scheme: InitScheme = 'he'): void {
     if (this.bufs) throw new Error('ParamStore: allocate() called twice');
     const a = this.rt.arena;
     const bufs = (this.bufs = { params: a.f32(this.total), grads: a.f32(this.total), m: a.f32(this.total), v: a.f32(this.total) });
@@ -77,11 +95,27 @@ export class ParamStore {
       this.groupViews.set(g.name, { params: part(bufs.params), grads: part(bufs.grads), moments: { m: part(bufs.m), v: part(bufs.v) } });
     }
     for (const b of Object.values(this.bufs)) this.rt.kernels.fill(b, 0);
+    this.initialize(seed, scheme);
+  }
+
+  /** The scheme parameters are (re-)initialised with. */
+  get scheme(): InitScheme {
+    return this.initScheme;
+  }
+
+  /**
+   * Initialise every parameter afresh from the seeded generator (stream 1) with `scheme`, which later
+   * reinit() calls use too: the same values allocate(seed, scheme) gives. Optimiser moments are left as
+   * they are (zero after allocate()).
+   */
+  initialize(seed: number, scheme: InitScheme): void {
+    if (!INIT_SCHEMES.includes(scheme)) throw new RangeError(`init must be one of ${INIT_SCHEMES.map((s) => `'${s}'`).join(', ')}, got ${JSON.stringify(scheme)}`);
+    this.initScheme = scheme;
     const rng = this.rt.kernels.rng(seed, 1);
     for (const p of this.list) this.initParam(p, rng);
   }
 
-  /** Re-initialise one group's parameters (e.g. a follower trained from scratch). */
+  /** Re-initialise one group's parameters with the store's scheme (e.g. a follower trained from scratch). */
   reinit(group: string, seed: number, stream: number): void {
     const rng = this.rt.kernels.rng(seed, stream);
     for (const p of this.list) if (p.group === group) this.initParam(p, rng);
@@ -91,7 +125,10 @@ export class ParamStore {
   private initParam(p: Param, rng: I32): void {
     const s = this.paramOf(p);
     const K = this.rt.kernels;
-    if (p.init === 'zeros') K.fill(s, 0);
+    if (this.initScheme === 'pytorch') {
+      const bound = 1 / Math.sqrt(p.fanIn);
+      K.uniform(s, rng, -bound, bound);
+    } else if (p.init === 'zeros') K.fill(s, 0);
     else if (p.init === 'he') K.normal(s, rng, 0, Math.sqrt(2 / p.fanIn));
     else K.uniform(s, rng, -Math.sqrt(6 / (p.fanIn + p.fanOut)), Math.sqrt(6 / (p.fanIn + p.fanOut)));
   }

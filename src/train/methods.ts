@@ -17,10 +17,10 @@
  */
 import type { F32 } from '../runtime/arena.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { type Dataset, DataError, stratifiedSplit, subset } from '../data/dataset.js';
+import { applyStandardize, type Dataset, DataError, fitStandardize, type Standardization, stratifiedSplit, subset } from '../data/dataset.js';
 import type { EncoderConfig } from '../nn/encoders.js';
 import { prefix } from '../nn/layers.js';
-import { slice } from '../nn/params.js';
+import { type InitScheme, slice } from '../nn/params.js';
 import { dtanh } from '../util/detmath.js';
 import { fitFusionWeights, fitTemperatures, fuseCalibrated, fuseEntropy, fuseMean, type FusionKind } from './fusion.js';
 import { scores, type Scores } from './metrics.js';
@@ -71,6 +71,11 @@ export function paperForm(cfg: MethodConfig): MethodConfig {
 
 export interface MethodConfig {
   seed: number;
+  /**
+   * Parameter initialisation: 'he' (He-normal encoders, Xavier-uniform heads, zero biases; the
+   * default) or 'pytorch' (PyTorch's nn.Linear/nn.Conv2d defaults: weights and biases U(±1/√fan_in)).
+   */
+  init: InitScheme;
   /** Encoder per modality (by name); modalities absent here are not used. */
   encoders: Record<string, EncoderConfig>;
   /** Stage budgets: solo (per modality), guided (UDI followers), joint (joint-family baselines), fusion head. */
@@ -98,6 +103,7 @@ export function defaultConfig(encoders: Record<string, EncoderConfig>, seed = 0)
   const stage = (): StageConfig => ({ epochs: 30, batchSize: 64, optimizer: adam(1e-3), schedule: { type: 'constant' }, clipNorm: 5, earlyStopping: { patience: 5, minDelta: 0 } });
   return {
     seed,
+    init: 'he',
     encoders,
     solo: stage(),
     guided: stage(),
@@ -151,7 +157,7 @@ export interface Splits {
   test?: Dataset;
 }
 
-/** A trained model: the network plus how to fuse its modalities. */
+/** A trained model: the network, how to fuse its modalities, and how its raw inputs are standardised. */
 export interface Model {
   net: MultimodalNet;
   method: Method;
@@ -159,6 +165,24 @@ export interface Model {
   fusion: FusionKind | 'joint';
   fusionWeights?: Record<string, number>;
   fusionTemperatures?: Record<string, number>;
+  /**
+   * The standardisation of raw inputs, per modality ((x − mean) / std, the training part's
+   * statistics), that the network was trained behind; a modality without an entry is used as it is
+   * (`{}`: raw inputs throughout). Undefined when not recorded (trained without train()'s
+   * `preprocess` or `standardize` option, or loaded from a checkpoint saved without it): classify()
+   * then refuses raw inputs rather than guess. Saved in checkpoints, applied by classify/predictProba/evaluate.
+   */
+  preprocess?: Standardization;
+}
+
+/**
+ * The rows that train and those that validate: the given validation set, or a stratified part
+ * (validationFraction, the run's seed) carved from the training split.
+ */
+function trainingParts(data: Splits, cfg: MethodConfig, names: readonly string[]): { train: Dataset; val: Dataset } {
+  if (data.val) return { train: data.train, val: data.val };
+  const { fit, val } = stratifiedSplit(data.train.labels, cfg.validationFraction, cfg.seed);
+  return { train: subset(data.train, fit, names), val: subset(data.train, val, names) };
 }
 
 class Run {
@@ -192,14 +216,9 @@ class Run {
     if (this.names.length === 0) throw new TrainingError('NO_MODALITY', 'config.encoders names no modality');
     for (const m of this.names) if (!data.train.modalities[m]) throw new TrainingError('UNKNOWN_MODALITY', `config.encoders.${m}: the training data has no modality "${m}" (have ${Object.keys(data.train.modalities).join(', ')})`);
     if (method !== 'unimodal' && this.names.length < 2) throw new TrainingError('NEED_TWO_MODALITIES', `method ${method} needs at least two modalities, got only ${this.names[0]}`);
-    if (data.val) {
-      this.train = data.train;
-      this.val = data.val;
-    } else {
-      const { fit, val } = stratifiedSplit(data.train.labels, cfg.validationFraction, cfg.seed);
-      this.train = subset(data.train, fit, this.names);
-      this.val = subset(data.train, val, this.names);
-    }
+    const parts = trainingParts(data, cfg, this.names);
+    this.train = parts.train;
+    this.val = parts.val;
     for (const [part, ds] of [
       ['training', this.train],
       ['validation', this.val],
@@ -224,6 +243,8 @@ class Run {
       batch,
       cfg.seed,
     );
+    // The scheme's own draws, from the same generator stream allocate() used (the default, 'he', is what allocate() drew).
+    if ((cfg.init ?? 'he') !== 'he') this.net.store.initialize(cfg.seed, cfg.init);
     for (const m of this.names) this.updates[m] = 0;
     this.plan = planStages(method, cfg, this.train.size, this.names);
     if (resume) this.restore(resume);
@@ -849,6 +870,64 @@ export interface TrainOptions {
   resume?: TrainState;
   /** Called after every epoch and every stage with the full training state (write it to resume later). */
   onState?: (state: TrainState) => Promise<void> | void;
+  /**
+   * The standardisation the splits were already given, as fitStandardize returns it (statistics of
+   * the rows that train): recorded in the model (Model.preprocess, and so in its checkpoint) so that
+   * classify() standardises raw inputs the same way; it is not applied to the splits. `{}` records
+   * that the model takes raw inputs. Entries of modalities the model does not use are dropped.
+   */
+  preprocess?: Readonly<Record<string, { readonly mean: ArrayLike<number>; readonly std: ArrayLike<number> }>>;
+  /**
+   * Fit the standardisation of every modality of the model on the rows that train (the training
+   * split, less the validation part carved from it when no validation set is given), apply it to the
+   * training, validation and test splits, and record it in the model. The splits are then raw data.
+   */
+  standardize?: boolean;
+}
+
+/** Largest |value| of a float32. */
+const F32_MAX = 3.4028234663852886e38;
+
+/**
+ * The given statistics, checked against the training data and copied (the model's modalities only):
+ * vectors as long as the modality's rows, finite means within float32, standard deviations >= 1e-8
+ * (what a checkpoint accepts; fitStandardize gives a constant feature std 1).
+ */
+function checkedStandardization(p: NonNullable<TrainOptions['preprocess']>, names: readonly string[], train: Dataset): Standardization {
+  const out: Standardization = {};
+  const fail = (msg: string) => new TrainingError('BAD_PREPROCESS', `train(): options.preprocess.${msg}`);
+  for (const m of names) {
+    if (!Object.hasOwn(p, m)) continue;
+    const s = p[m];
+    const dim = train.modalities[m]?.dim;
+    if (!s || s.mean === undefined || s.std === undefined) throw fail(`${m}: give { mean, std }, one value per feature`);
+    for (const key of ['mean', 'std'] as const) {
+      if (dim !== undefined && s[key].length !== dim) throw fail(`${m}.${key} has ${s[key].length} values, but modality "${m}" has ${dim} features`);
+    }
+    for (let j = 0; j < s.mean.length; j++) {
+      const mean = s.mean[j], std = s.std[j];
+      if (!(Number.isFinite(mean) && Math.abs(mean) <= F32_MAX)) throw fail(`${m}.mean[${j}] is ${mean}; a mean must be a finite float32 value`);
+      if (!(Number.isFinite(std) && std >= 1e-8)) throw fail(`${m}.std[${j}] is ${std}; a standard deviation must be finite and >= 1e-8 (give a constant feature std 1, as fitStandardize does)`);
+    }
+    out[m] = { mean: Float64Array.from(s.mean), std: Float64Array.from(s.std) };
+  }
+  return out;
+}
+
+/**
+ * The splits train() runs on, and the standardisation the model records: the splits as given (with
+ * `preprocess` recorded, if any), or with `standardize` standardised with the statistics of the rows
+ * that train.
+ */
+function preprocessing(data: Splits, cfg: MethodConfig, o: TrainOptions): { data: Splits; preprocess?: Standardization } {
+  const names = Object.keys(cfg.encoders);
+  if (o.standardize && o.preprocess) throw new TrainingError('BAD_OPTIONS', 'train(): give options.preprocess (the statistics the splits were already standardised with) or options.standardize (fit and apply them here), not both');
+  if (o.preprocess) return { data, preprocess: checkedStandardization(o.preprocess, names, data.train) };
+  if (!o.standardize || names.some((m) => !data.train.modalities[m])) return { data }; // Run names a missing modality
+  const { train, val } = trainingParts(data, cfg, names);
+  const stats = fitStandardize({ ...train, modalities: Object.fromEntries(names.map((m) => [m, train.modalities[m]])) });
+  const apply = (ds: Dataset) => applyStandardize(ds, stats);
+  return { data: { train: apply(train), val: apply(val), test: data.test && apply(data.test) }, preprocess: stats };
 }
 
 /** Everything needed to continue a run: see TrainOptions.resume. */
@@ -871,7 +950,8 @@ export interface TrainState {
 export async function train(rt: Runtime, method: Method, data: Splits, cfg: MethodConfig, opts: TrainOptions = {}): Promise<{ result: Result; model: Model }> {
   if (!METHODS.includes(method)) throw new TrainingError('UNKNOWN_METHOD', `unknown method "${method}"; choose one of ${METHODS.join(', ')}`);
   if (method === 'udi-paper') cfg = paperForm(cfg);
-  const run = new Run(rt, method, data, cfg, opts.callbacks ?? {}, opts.signal, opts.resume, opts.onState);
+  const prep = preprocessing(data, cfg, opts);
+  const run = new Run(rt, method, prep.data, cfg, opts.callbacks ?? {}, opts.signal, opts.resume, opts.onState);
   const C = run.net.classes;
   opts.callbacks?.onTrainBegin?.(run.net, run.plan);
   const base = { method, modalities: run.names, evaluatedOn: run.evaluatedOn, lambdaTrace: run.trace } as const;
@@ -938,6 +1018,7 @@ export async function train(rt: Runtime, method: Method, data: Splits, cfg: Meth
     result = { ...base, fused: scores(out.joint!, run.evalSet.labels, C), soloAcc, inModelAcc, cost: run.cost(), history: run.history() };
     model = { net: run.net, method, modalities: run.names, fusion: 'joint' };
   }
+  if (prep.preprocess) model.preprocess = prep.preprocess;
   opts.callbacks?.onTrainEnd?.();
   return { result, model };
 }
@@ -949,7 +1030,10 @@ export function trainUDI(rt: Runtime, data: Splits, cfg: MethodConfig, opts: Tra
 
 /**
  * Fused class probabilities (n × classes) for a dataset holding any non-empty subset of the model's
- * modalities. Joint-head models need all of them.
+ * modalities, taken as the network sees them: already preprocessed (the model's standardisation is
+ * not applied here). Joint-head models need all of them.
+ * @deprecated for new code: classify / predictProba (src/train/predict.ts) take raw rows or one
+ * sample per modality, no labels, apply the model's standardisation and check every input.
  */
 export function predict(model: Model, ds: Dataset): Float32Array {
   const present = model.modalities.filter((m) => ds.modalities[m] !== undefined);

@@ -1,4 +1,7 @@
-/** Classification metrics from probabilities (n × classes, row-major). Pure integer/f64 arithmetic. */
+/**
+ * Classification metrics from probabilities (n × classes, row-major) or predicted classes. Pure
+ * integer/f64 arithmetic. Exported from the package: argmax, accuracy, macroF1, confusionMatrix.
+ */
 
 export function argmaxRows(probs: ArrayLike<number>, n: number, classes: number): Int32Array {
   const out = new Int32Array(n);
@@ -10,15 +13,32 @@ export function argmaxRows(probs: ArrayLike<number>, n: number, classes: number)
   return out;
 }
 
-export function accuracy(pred: Int32Array, labels: Int32Array): number {
+/**
+ * The class of highest probability of each row of `probs` (n × classes, row-major); a tie goes to the
+ * lowest class.
+ */
+export function argmax(probs: ArrayLike<number>, classes: number): Int32Array {
+  if (!(Number.isInteger(classes) && classes >= 1)) throw new RangeError(`argmax: classes must be a whole number >= 1, got ${classes}`);
+  if (probs.length % classes !== 0) throw new RangeError(`argmax: probs has ${probs.length} values, not a multiple of the ${classes} classes`);
+  return argmaxRows(probs, probs.length / classes, classes);
+}
+
+function sameLength(what: string, pred: ArrayLike<number>, labels: ArrayLike<number>): void {
+  if (pred.length !== labels.length) throw new RangeError(`${what}: ${pred.length} predictions but ${labels.length} labels`);
+}
+
+/** The fraction of predictions equal to their label (0 for no rows). */
+export function accuracy(pred: ArrayLike<number>, labels: ArrayLike<number>): number {
+  sameLength('accuracy', pred, labels);
   if (pred.length === 0) return 0;
   let ok = 0;
   for (let i = 0; i < pred.length; i++) if (pred[i] === labels[i]) ok++;
   return ok / pred.length;
 }
 
-/** Macro-averaged F1 over the classes present in labels or predictions. */
-export function macroF1(pred: Int32Array, labels: Int32Array, classes: number): number {
+/** Macro-averaged F1 over the classes present in labels or predictions (classes 0..classes-1). */
+export function macroF1(pred: ArrayLike<number>, labels: ArrayLike<number>, classes: number): number {
+  sameLength('macroF1', pred, labels);
   const tp = new Float64Array(classes),
     fp = new Float64Array(classes),
     fn = new Float64Array(classes);
@@ -37,6 +57,22 @@ export function macroF1(pred: Int32Array, labels: Int32Array, classes: number): 
     count++;
   }
   return count ? sum / count : 0;
+}
+
+/**
+ * The confusion matrix, classes × classes row-major: entry [t · classes + p] counts the rows of true
+ * class t predicted as p (rows: true class, columns: predicted).
+ */
+export function confusionMatrix(pred: ArrayLike<number>, labels: ArrayLike<number>, classes: number): Int32Array {
+  sameLength('confusionMatrix', pred, labels);
+  const out = new Int32Array(classes * classes);
+  for (let i = 0; i < pred.length; i++) {
+    const t = labels[i],
+      p = pred[i];
+    if (!(Number.isInteger(t) && t >= 0 && t < classes && Number.isInteger(p) && p >= 0 && p < classes)) throw new RangeError(`confusionMatrix: row ${i} has label ${t} and prediction ${p}; both must be classes 0-${classes - 1}`);
+    out[t * classes + p]++;
+  }
+  return out;
 }
 
 export interface Scores {
