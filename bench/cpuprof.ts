@@ -16,7 +16,7 @@ import os from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
-import { createRuntime } from '../src/runtime/runtime.js';
+import { createRuntime } from '../src/runtime/node.js';
 import { avmnistSplit, loadAvmnist } from '../src/data/avmnist.js';
 import { defaultConfig } from '../src/train/methods.js';
 import { mlpStep, trainerStep, type UdiStep } from './steps.js';

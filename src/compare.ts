@@ -4,7 +4,7 @@
  * Node only (it uses child processes and the file system).
  */
 import { z } from 'zod';
-import { createRuntime } from './runtime/runtime.js';
+import { createRuntime } from './runtime/node.js';
 import { MFEAT_VIEWS, type MfeatView } from './data/mfeat.js';
 import type { AvmnistSplit } from './data/avmnist.js';
 import { type Dataset, stratifiedSplit, subset } from './data/dataset.js';

@@ -1,41 +1,19 @@
 /**
- * udi-wasm: balanced multimodal learning in WebAssembly.
+ * udi-wasm for Node and Deno (export conditions "node" and "deno"; `main`): the portable API of
+ * src/core.ts, `createRuntime` on the Node host (worker_threads, node:fs), and what reads or
+ * writes files. Browsers, Web Workers and edge runtimes get src/web.ts instead, which imports no
+ * `node:*` module. Portable exports belong in src/core.ts; only file and Node-specific ones here.
  *
  * The compute core: createRuntime() gives a Runtime whose `kernels` run the WebAssembly kernels on
  * buffers laid out by its `arena`. The training engine and the UDI schedule build on this.
  */
-export { createRuntime, Runtime, type RuntimeInfo, type RuntimeOptions } from './runtime/runtime.js';
-export { Arena, MemoryLimitError, type F32, type I32 } from './runtime/arena.js';
-export { BUILDS, type Build, type WasmSource } from './runtime/loader.js';
-export { WorkerError } from './runtime/pool.js';
-export { Kernels, ShapeError, AliasingError, convOutputSize, poolOutputSize, type ConvShape, type PoolShape, type MatmulOptions, type MatmulLayout, type DivergenceOptions } from './kernels/ops.js';
-export { KERNELS, KERNEL_NAMES, type KernelName } from './kernels/spec.js';
+export * from './core.js';
+export { createRuntime } from './runtime/node.js';
 
-// Training: UDI and the baselines on one trainer.
-export { train, trainUDI, predict, defaultConfig, METHODS, alignmentWeights, minNormWeight, type Method, type MethodConfig, type UdiOptions, type Result, type Model, type Splits, type LambdaStep, type TrainOptions } from './train/methods.js';
-export { classify, predictProba, predictClasses, evaluate, type PredictInput, type ModalityInput, type PredictOptions, type Prediction, type Evaluation, type ClassScores } from './train/predict.js';
-export { argmax, accuracy, macroF1, confusionMatrix } from './train/metrics.js';
-export type { InitScheme } from './nn/params.js';
-export type { StageConfig, OptimizerConfig, ScheduleConfig, Callbacks, EpochLog, StageResult, TrainProgress, TrainPlan, PlannedStage } from './train/trainer.js';
-export { planStages } from './train/plan.js';
-export { TrainingError } from './train/trainer.js';
-export type { EncoderConfig } from './nn/encoders.js';
-export type { FusionKind } from './train/fusion.js';
-
-// Data.
-export { makeDataset, subset, stratifiedSplit, fitStandardize, applyStandardize, DataError, type Dataset, type Modality, type Standardization } from './data/dataset.js';
-export { parseCsv, type Table } from './data/csv.js';
+// Node and Deno only: reading datasets and files, writing checkpoints.
 export { loadMfeat, MFEAT_VIEWS, type MfeatView } from './data/mfeat.js';
 export { loadManifest } from './data/manifest.js';
 export { loadAvmnist, avmnistSplit, type Avmnist, type AvmnistOptions, type AvmnistSplit } from './data/avmnist.js';
-export { logMel, melFilterbank, DEFAULT_AUDIO, type AudioFeatureConfig } from './data/audio.js';
 export { parseWav, readWav } from './data/wav.js';
 export { parseIdx, readIdx } from './data/idx.js';
-export { Rng } from './util/rng.js';
-
-// Checkpoints and config.
-export { serializeModel, deserializeModel, saveModel, loadModel, preprocessOf, CHECKPOINT_FORMAT, type ModelDescription, type LoadedModel } from './io/checkpoint.js';
-export { encodeSafetensors, decodeSafetensors } from './io/safetensors.js';
-export { exportOnnx, ONNX_OPSET, type OnnxExportOptions, type OnnxPreprocess } from './io/onnx.js';
-export { TrainConfigSchema, EncoderSchema, parseTrainConfig, toMethodConfig, ConfigError, type TrainConfig } from './io/config.js';
-export { VERSION } from './version.js';
+export { saveModel, loadModel } from './io/checkpoint-file.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, decodeSafetensors, defaultConfig, deserializeModel, encodeSafetensors, makeDataset, parseTrainConfig, predict, Rng, type Runtime, serializeModel, train, VERSION } from '../src/index.js';
-import { writeFileAtomic } from '../src/io/checkpoint.js';
+import { writeFileAtomic } from '../src/io/checkpoint-file.js';
 
 const run = promisify(execFile);
 let rt: Runtime;

@@ -15,11 +15,11 @@ import { loadManifest } from '../src/data/manifest.js';
 import { loadAvmnist } from '../src/data/avmnist.js';
 import { readIdx } from '../src/data/idx.js';
 import { readWav } from '../src/data/wav.js';
-import { loadModel, removeStaleTemporaries } from '../src/io/checkpoint.js';
+import { loadModel, removeStaleTemporaries } from '../src/io/checkpoint-file.js';
 import { loadData } from '../src/io/data.js';
 import { fileError, readInput, readTextInput } from '../src/io/files.js';
 import { loadState } from '../src/io/state.js';
-import { loadTrainConfig } from '../src/io/config.js';
+import { loadTrainConfig } from '../src/io/config-file.js';
 
 let dir: string;
 let rt: Runtime;

@@ -7,7 +7,6 @@
 import { z } from 'zod';
 import { defaultConfig, METHODS, type MethodConfig } from '../train/methods.js';
 import type { EncoderConfig } from '../nn/encoders.js';
-import { readJsonInput } from './files.js';
 
 /** Names that would reach an object's prototype: never accepted as a modality or key name. */
 export const RESERVED_NAMES: readonly string[] = ['__proto__', 'constructor', 'prototype'];
@@ -166,21 +165,6 @@ export function parseTrainConfig(input: unknown, file = 'config'): TrainConfig {
   const r = TrainConfigSchema.safeParse(input);
   if (r.success) return r.data;
   throw new ConfigError(`${file} is not a valid training config:\n${issueLines(r.error).join('\n')}`);
-}
-
-/**
- * Read (bounded), validate and resolve a training config file. Relative paths in it (data.dir,
- * data.train, data.val, data.test) resolve against the file's folder, never the working directory,
- * and come back absolute.
- */
-export async function loadTrainConfig(file: string): Promise<TrainConfig> {
-  const path = await import('node:path');
-  const c = parseTrainConfig(await readJsonInput(file, { what: 'config' }), file);
-  const dir = path.dirname(path.resolve(file));
-  const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(dir, p));
-  if (c.data.kind === 'manifest') c.data = { ...c.data, train: abs(c.data.train)!, val: abs(c.data.val), test: abs(c.data.test) };
-  else c.data = { ...c.data, dir: abs(c.data.dir) };
-  return c;
 }
 
 /** The MethodConfig the trainer takes, for the given modality names. */

@@ -17,7 +17,8 @@ import { METHODS, type TrainState, type MethodConfig } from '../train/methods.js
 import type { MultimodalNet } from '../train/net.js';
 import { issueLines, RESERVED_NAMES } from './config.js';
 import { MAX_BUFFER_BYTES } from './files.js';
-import { decodeSafetensors, encodeSafetensors, readSafetensorsFile, type Tensor } from './safetensors.js';
+import { decodeSafetensors, encodeSafetensors, type Tensor } from './safetensors.js';
+import { readSafetensorsFile } from './safetensors-file.js';
 
 export const STATE_FORMAT = 'udi-wasm-state/1';
 

@@ -1,10 +1,17 @@
 /**
- * Everything that depends on the JavaScript runtime lives here: which runtime this is, how many
- * cores it reports, how a `file:` URL is read, and how a worker is started. The rest of the library
- * never asks which runtime it is in.
+ * Everything that depends on the JavaScript runtime lives here and in ./node.ts: which runtime this
+ * is (the only place that asks), and the `Host` through which createRuntime counts cores, reads a
+ * `file:` URL and starts workers. This file imports nothing: it is what browsers, Web Workers and
+ * edge runtimes (workerd) load. ./node.ts holds the Node host (node:os, node:fs, node:worker_threads),
+ * which only the Node/Deno entry (src/index.ts) imports, so a browser bundle sees no `node:*` module.
+ *
+ * Exit rule: a worker never keeps its process alive once it has started. The Node host unrefs its
+ * worker_threads (Node and Deno); the web host calls `worker.unref()` where the runtime has it. The
+ * caller waits for workers synchronously (Atomics.wait), and nothing in the runtime leaves a timer,
+ * an interval or an Atomics.waitAsync pending, so a script that forgets `rt.dispose()` still exits.
  */
 
-export type RuntimeKind = 'node' | 'deno' | 'browser' | 'worker' | 'unknown';
+export type RuntimeKind = 'node' | 'deno' | 'workerd' | 'browser' | 'worker' | 'unknown';
 
 interface MinimalWorker {
   postMessage(message: unknown): void;
@@ -17,71 +24,92 @@ export interface SpawnedWorker {
   firstMessage: Promise<unknown>;
 }
 
+/** What createRuntime needs from the runtime it runs in. */
+export interface Host {
+  /** Cores the runtime reports. */
+  hardwareThreads(): Promise<number>;
+  /** Whether this host can start workers at all. */
+  hasWorkers(): boolean;
+  /** Read a `file:` URL (Node; Deno with --allow-read). */
+  readFile(url: URL): Promise<Uint8Array>;
+  /**
+   * Start a worker running `body`, a script that defines `function udiWorker(message, post)`.
+   * The first message posted to the worker is passed to udiWorker. Once the worker has sent its
+   * first message it no longer keeps the process alive.
+   */
+  spawnWorker(body: string): Promise<SpawnedWorker>;
+}
+
 const g = globalThis as Record<string, any>;
 
+/**
+ * The JavaScript runtime this is. workerd (Cloudflare Workers) is asked before Node because its
+ * Node compatibility mode defines `process`; Deno before Node for the same reason.
+ */
 export function runtimeKind(): RuntimeKind {
   if (g.Deno !== undefined) return 'deno';
+  if (g.navigator?.userAgent === 'Cloudflare-Workers') return 'workerd';
   if (g.process?.versions?.node !== undefined) return 'node';
   if (g.document !== undefined && g.window !== undefined) return 'browser';
   if (typeof g.importScripts === 'function' || g.WorkerGlobalScope !== undefined) return 'worker';
   return 'unknown';
 }
 
-/** Cores reported by the runtime. */
-export async function hardwareThreads(): Promise<number> {
-  if (runtimeKind() === 'node') {
-    const os = await import('node:os');
-    return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  }
-  return Math.max(1, Number(g.navigator?.hardwareConcurrency) || 1);
-}
-
 /**
  * Whether this thread may block in Atomics.wait and share memory with workers. Browsers forbid
  * blocking on the main thread and posting shared memory unless the page is cross-origin isolated.
  */
-export function threadSupport(): { ok: boolean; crossOriginIsolated: boolean | null; reason?: string } {
+export function threadSupport(host: Host): { ok: boolean; crossOriginIsolated: boolean | null; reason?: string } {
   const coi = typeof g.crossOriginIsolated === 'boolean' ? (g.crossOriginIsolated as boolean) : null;
   // Isolation first: browsers hide SharedArrayBuffer on pages that are not isolated, and the fix is the headers.
   if (coi === false) return { ok: false, crossOriginIsolated: coi, reason: 'the page is not cross-origin isolated (send COOP: same-origin and COEP: require-corp)' };
   if (typeof SharedArrayBuffer === 'undefined') return { ok: false, crossOriginIsolated: coi, reason: 'SharedArrayBuffer is not available' };
-  const kind = runtimeKind();
-  if (kind === 'browser') return { ok: false, crossOriginIsolated: coi, reason: 'the browser main thread may not block; run udi-wasm in a dedicated Worker' };
-  if (kind !== 'node' && typeof g.Worker !== 'function') return { ok: false, crossOriginIsolated: coi, reason: 'this runtime has no Worker' };
+  if (runtimeKind() === 'browser') return { ok: false, crossOriginIsolated: coi, reason: 'the browser main thread may not block; run udi-wasm in a dedicated Worker' };
+  if (!host.hasWorkers()) return { ok: false, crossOriginIsolated: coi, reason: 'this runtime has no Worker' };
   return { ok: true, crossOriginIsolated: coi };
 }
 
-/** Read a `file:` URL (Node, Deno with --allow-read). */
-export async function readFileUrl(url: URL): Promise<Uint8Array> {
-  if (g.Deno !== undefined && typeof g.Deno.readFile === 'function') return g.Deno.readFile(url);
-  const fs = await import('node:fs/promises');
-  return new Uint8Array(await fs.readFile(url));
+/**
+ * Whether an error from reading a file means "permission denied": Deno without --allow-read
+ * (NotCapable; PermissionDenied before Deno 2), or the file system (EACCES, EPERM).
+ */
+export function isPermissionError(e: unknown): boolean {
+  const name = (e as Error)?.name;
+  const code = (e as { code?: unknown })?.code;
+  return name === 'NotCapable' || name === 'PermissionDenied' || code === 'EACCES' || code === 'EPERM';
+}
+
+/** Let `worker` stop keeping the process alive, where the runtime allows it. */
+function unref(worker: unknown): void {
+  (worker as { unref?: () => void }).unref?.();
 }
 
 /**
- * Start a worker running `body`, a script that defines `function udiWorker(message, post)`.
- * The first message posted to the worker is passed to udiWorker.
+ * The host of browsers, Web Workers, edge runtimes and any runtime with a global `Worker`:
+ * `navigator.hardwareConcurrency`, Web Workers started from a Blob URL, `Deno.readFile` or `fetch`.
  */
-export async function spawnWorker(body: string): Promise<SpawnedWorker> {
-  if (runtimeKind() === 'node') {
-    const { Worker } = await import('node:worker_threads');
-    const src = `${body}\nconst { parentPort } = require('node:worker_threads');\nparentPort.once('message', (m) => udiWorker(m, (x) => parentPort.postMessage(x)));\n`;
-    const worker = new Worker(src, { eval: true });
-    worker.unref(); // an idle pool never keeps the process alive
+export const webHost: Host = {
+  async hardwareThreads() {
+    return Math.max(1, Number(g.navigator?.hardwareConcurrency) || 1);
+  },
+  hasWorkers() {
+    return typeof g.Worker === 'function';
+  },
+  async readFile(url) {
+    if (typeof g.Deno?.readFile === 'function') return g.Deno.readFile(url);
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    return new Uint8Array(await res.arrayBuffer());
+  },
+  async spawnWorker(body) {
+    const src = `${body}\nself.onmessage = (e) => { self.onmessage = null; udiWorker(e.data, (x) => self.postMessage(x)); };\n`;
+    const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
+    const worker = new g.Worker(url, { type: 'module' });
     const firstMessage = new Promise<unknown>((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`worker exited with code ${code} before it was ready`)));
+      worker.onmessage = (e: { data: unknown }) => resolve(e.data);
+      worker.onerror = (e: { message?: string }) => reject(new Error(`worker failed to start: ${e.message ?? 'unknown error'}`));
     });
+    firstMessage.then(() => unref(worker), () => {}).finally(() => URL.revokeObjectURL(url));
     return { worker, firstMessage };
-  }
-  const src = `${body}\nself.onmessage = (e) => { self.onmessage = null; udiWorker(e.data, (x) => self.postMessage(x)); };\n`;
-  const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
-  const worker = new g.Worker(url, { type: 'module' });
-  const firstMessage = new Promise<unknown>((resolve, reject) => {
-    worker.onmessage = (e: { data: unknown }) => resolve(e.data);
-    worker.onerror = (e: { message?: string }) => reject(new Error(`worker failed to start: ${e.message ?? 'unknown error'}`));
-  });
-  firstMessage.finally(() => URL.revokeObjectURL(url)).catch(() => {});
-  return { worker, firstMessage };
-}
+  },
+};

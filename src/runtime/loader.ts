@@ -2,20 +2,34 @@
  * Finding and compiling the .wasm, in the order that works in Node, Deno, browsers, bundlers and
  * edge runtimes:
  *   1. an explicit source from the caller (a compiled WebAssembly.Module, bytes, a URL, a Response);
- *      edge runtimes such as Cloudflare Workers only accept a module imported statically;
+ *      edge runtimes such as Cloudflare Workers only accept a module imported statically, and
+ *      without one createRuntime says so (it does not try a URL those runtimes cannot load);
  *   2. otherwise `new URL('../../build/udi.<build>.wasm', import.meta.url)`, written literally so
  *      bundlers ship the file (the same relative depth from src/runtime and dist/runtime);
- *   3. a `file:` URL is read from disk (Node, Deno);
+ *   3. a `file:` URL is read through the host (Node; Deno with --allow-read, and without it the
+ *      error says which folder to grant);
  *   4. anything else is fetched: compileStreaming, falling back to arrayBuffer() when the server
  *      sends the wrong MIME type.
  */
-import { readFileUrl } from './env.js';
+import { type Host, isPermissionError, runtimeKind } from './env.js';
 
 export type Build = 'scalar' | 'simd' | 'simd-threads';
 export const BUILDS: readonly Build[] = ['scalar', 'simd', 'simd-threads'];
 export type WasmSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView | URL | string | Response;
 
+/** How to give createRuntime the module on an edge runtime (workerd), for error messages. */
+export const EDGE_WASM_HINT = "import the module statically and pass it: `import udiWasm from 'udi-wasm/wasm/udi.simd.wasm'` and `createRuntime({ threads: 1, build: 'simd', wasm: udiWasm })` (README: Edge runtimes)";
+
 function defaultUrl(build: Build): URL {
+  try {
+    return literalUrl(build);
+  } catch (e) {
+    // import.meta.url is not a URL here (workerd and other edge runtimes give modules none).
+    throw new Error(`createRuntime: this runtime gives udi-wasm no URL to load its ${build} WebAssembly module from (${(e as Error).message}); ${EDGE_WASM_HINT}`);
+  }
+}
+
+function literalUrl(build: Build): URL {
   switch (build) {
     case 'scalar':
       return new URL('../../build/udi.scalar.wasm', import.meta.url);
@@ -35,30 +49,56 @@ async function compileResponse(res: Response, where: string): Promise<WebAssembl
       // wrong MIME type (not application/wasm): fall through to bytes
     }
   }
-  return WebAssembly.compile(await res.arrayBuffer());
+  return compileBytes(await res.arrayBuffer());
 }
 
-async function compileUrl(url: URL): Promise<WebAssembly.Module> {
+/** The folder of a `file:` URL, for the --allow-read hint. */
+const folderOf = (url: URL) => decodeURIComponent(new URL('.', url).pathname).replace(/(.)\/$/, '$1');
+
+async function compileUrl(host: Host, url: URL): Promise<WebAssembly.Module> {
   if (url.protocol === 'file:') {
     let bytes: Uint8Array;
+    const file = decodeURIComponent(url.pathname);
     try {
-      bytes = await readFileUrl(url);
+      bytes = await host.readFile(url);
     } catch (e) {
-      throw new Error(`could not read the udi-wasm module ${url.pathname}: ${(e as Error).message}. ` + 'Run `npm run build:wasm` in a source checkout, or pass `wasm:` to createRuntime.');
+      if (isPermissionError(e)) {
+        throw new Error(
+          `createRuntime: no permission to read the udi-wasm module ${file} (${(e as Error).message}). ` +
+            `Grant read permission to its folder: in Deno, \`deno run --allow-read=${folderOf(url)} ...\` (or a wider --allow-read); ` +
+            'elsewhere, make the file readable; or pass `wasm:` to createRuntime.',
+        );
+      }
+      const missing = (e as { code?: unknown })?.code === 'ENOENT' || (e as Error)?.name === 'NotFound';
+      if (missing) throw new Error(`createRuntime: the udi-wasm module ${file} does not exist: run \`npm run build:wasm\` in a source checkout (npm ci does it), or pass \`wasm:\` to createRuntime.`);
+      throw new Error(`createRuntime: could not read the udi-wasm module ${file}: ${(e as Error).message}. Pass \`wasm:\` to createRuntime to give the module yourself.`);
     }
-    return WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+    return compileBytes(bytes as Uint8Array<ArrayBuffer>);
   }
   return compileResponse(await fetch(url), url.href);
 }
 
+async function compileBytes(bytes: BufferSource): Promise<WebAssembly.Module> {
+  try {
+    return await WebAssembly.compile(bytes);
+  } catch (e) {
+    // workerd refuses to compile WebAssembly at run time ("Wasm code generation disallowed by embedder").
+    if (runtimeKind() === 'workerd') throw new Error(`createRuntime: workerd compiles no WebAssembly from bytes at run time (${(e as Error).message}); ${EDGE_WASM_HINT}`);
+    throw e;
+  }
+}
+
 /** Compile the module for `build`, from `source` if given, else from the package's own file. */
-export async function compileModule(build: Build, source?: WasmSource): Promise<WebAssembly.Module> {
-  if (source === undefined) return compileUrl(defaultUrl(build));
+export async function compileModule(host: Host, build: Build, source?: WasmSource): Promise<WebAssembly.Module> {
+  if (source === undefined) {
+    if (runtimeKind() === 'workerd') throw new Error(`createRuntime: on workerd (Cloudflare Workers) the \`wasm\` option is required: workerd neither fetches nor compiles WebAssembly at run time, so ${EDGE_WASM_HINT}`);
+    return compileUrl(host, defaultUrl(build));
+  }
   if (source instanceof WebAssembly.Module) return source;
-  if (source instanceof URL) return compileUrl(source);
-  if (typeof source === 'string') return compileUrl(new URL(source, (globalThis as any).location?.href));
+  if (source instanceof URL) return compileUrl(host, source);
+  if (typeof source === 'string') return compileUrl(host, new URL(source, (globalThis as any).location?.href));
   if (typeof Response !== 'undefined' && source instanceof Response) return compileResponse(source, source.url || 'a Response');
-  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return WebAssembly.compile(source as BufferSource);
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return compileBytes(source as BufferSource);
   throw new TypeError('createRuntime: `wasm` must be a WebAssembly.Module, bytes, a URL or a Response');
 }
 

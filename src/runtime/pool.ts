@@ -8,8 +8,12 @@
  * Synchronisation: a per-worker sequence number in a SharedArrayBuffer; each side spins briefly,
  * then sleeps in Atomics.wait after raising a flag, and is notified only when that flag is up.
  * Workers never run more busy threads than requested.
+ *
+ * Nothing here keeps the process alive: the host unrefs each worker once it is ready, the caller
+ * waits synchronously (Atomics.wait, never Atomics.waitAsync) and no timer or interval is left
+ * pending, so a script that forgets `rt.dispose()` exits (see src/runtime/env.ts).
  */
-import { spawnWorker } from './env.js';
+import type { Host } from './env.js';
 
 const SLOT_INTS = 8; // [0] seq  [1] done  [2] kernel index  [3] nargs  [4] status  [5] worker asleep  [6] caller asleep
 const SLOT_ARGS = 16;
@@ -96,10 +100,10 @@ export class WorkerPool {
   }
 
   /** Start `count` workers over `memory` (which must be shared). */
-  static async create(count: number, module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[], timeoutMs = 10_000): Promise<WorkerPool> {
+  static async create(host: Host, count: number, module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[], timeoutMs = 10_000): Promise<WorkerPool> {
     const ctlBuf = new SharedArrayBuffer(Math.max(1, count) * SLOT_INTS * 4);
     const argBuf = new SharedArrayBuffer(Math.max(1, count) * SLOT_ARGS * 8);
-    const spawned = await Promise.all(Array.from({ length: count }, () => spawnWorker(WORKER_BODY)));
+    const spawned = await Promise.all(Array.from({ length: count }, () => host.spawnWorker(WORKER_BODY)));
     spawned.forEach((s, slot) => s.worker.postMessage({ module, memory, ctl: ctlBuf, args: argBuf, slot, names }));
     const pool = new WorkerPool(
       spawned.map((s) => s.worker),

@@ -1,11 +1,13 @@
 /**
- * createRuntime: pick the best build the host runs, compile and instantiate it over one memory,
- * start the worker pool, and report what was chosen (runtime.info).
+ * startRuntime: pick the best build the host runs, compile and instantiate it over one memory,
+ * start the worker pool, and report what was chosen (runtime.info). Each entry of the package binds
+ * it to its host as `createRuntime` (src/runtime/node.ts for Node and Deno, src/web.ts for browsers,
+ * Web Workers and edge runtimes), so this file imports no runtime-specific module.
  */
 import { Kernels } from '../kernels/ops.js';
 import { KERNEL_NAMES, type RawKernels } from '../kernels/spec.js';
 import { Arena } from './arena.js';
-import { hardwareThreads, runtimeKind, threadSupport, type RuntimeKind } from './env.js';
+import { type Host, runtimeKind, threadSupport, type RuntimeKind } from './env.js';
 import { type Build, compileModule, hostHasSimd, type WasmSource } from './loader.js';
 import { WorkerPool } from './pool.js';
 
@@ -34,7 +36,7 @@ export interface RuntimeInfo {
   requestedThreads: number | 'auto';
   /** Cores the runtime reports. */
   hardwareThreads: number;
-  /** JavaScript runtime detected. */
+  /** JavaScript runtime detected: 'node', 'deno', 'workerd', 'browser' (a page's main thread), 'worker' (a Web Worker) or 'unknown'. */
   runtime: RuntimeKind;
   simd: boolean;
   /** `crossOriginIsolated` of the page, or null outside browsers. */
@@ -77,16 +79,17 @@ function checkExports(instance: WebAssembly.Instance, build: Build): RawKernels 
   return ex as unknown as RawKernels;
 }
 
-export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+/** createRuntime on `host` (the package's entries bind the host; see the file's header). */
+export async function startRuntime(host: Host, options: RuntimeOptions = {}): Promise<Runtime> {
   const requested = options.threads ?? 'auto';
   if (requested !== 'auto' && !(Number.isInteger(requested) && requested >= 1 && requested <= 256)) {
     throw new RangeError(`createRuntime: threads must be 'auto' or a whole number from 1 to 256, got ${String(requested)}`);
   }
   const limitMiB = options.memoryLimitMiB ?? 1024;
   if (!(Number.isInteger(limitMiB) && limitMiB >= 1 && limitMiB <= 4096)) throw new RangeError(`createRuntime: memoryLimitMiB must be a whole number from 1 to 4096, got ${limitMiB}`);
-  const hw = await hardwareThreads();
+  const hw = await host.hardwareThreads();
   const simd = hostHasSimd();
-  const support = threadSupport();
+  const support = threadSupport(host);
   let threads = requested === 'auto' ? hw : requested;
   let threadsNote: string | undefined;
   if (threads > 1 && !support.ok) {
@@ -101,7 +104,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     threads = 1;
   }
 
-  const module = await compileModule(build, pickSource(options.wasm, build));
+  const module = await compileModule(host, build, pickSource(options.wasm, build));
   const maxPages = Math.min(65536, limitMiB * 16);
   const memory = new WebAssembly.Memory(build === 'simd-threads' ? { initial: 17, maximum: maxPages, shared: true } : { initial: 17, maximum: maxPages });
   let instance: WebAssembly.Instance;
@@ -112,7 +115,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   }
   const raw = checkExports(instance, build);
   const arena = new Arena(memory, limitMiB * 2 ** 20);
-  const pool = threads > 1 ? await WorkerPool.create(threads - 1, module, memory, KERNEL_NAMES, options.workerTimeoutMs ?? 10_000) : null;
+  const pool = threads > 1 ? await WorkerPool.create(host, threads - 1, module, memory, KERNEL_NAMES, options.workerTimeoutMs ?? 10_000) : null;
   const scratchFloats = raw.matmul_scratch_floats() as number;
   const scratch = Array.from({ length: threads }, () => arena.f32(scratchFloats));
   const kernels = new Kernels(raw, arena, pool, scratch);

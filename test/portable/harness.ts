@@ -5,11 +5,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { extname, join, resolve, sep } from 'node:path';
+import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -67,8 +67,10 @@ export async function fixtureTs(specifier: string): Promise<string> {
 
 /**
  * Bundle `entryPoints` (name → file) with esbuild into memory, redirecting every import of the
- * library's src/index.js to the built dist/index.js, so the other runtimes run what is shipped.
- * Returns output path (relative to `outdir`) → contents.
+ * library's src/index.js to the built dist/web.js (the entry of the "browser" and "worker" export
+ * conditions), so the other runtimes run what is shipped. No `node:*` module is external: the
+ * bundle fails if anything it reaches imports one. Returns output path (relative to `outdir`) →
+ * contents.
  */
 export async function bundle(entryPoints: Record<string, string>, opts: { platform: 'browser' | 'neutral'; external?: string[]; splitting?: boolean }): Promise<Record<string, Uint8Array>> {
   const { build } = await import('esbuild');
@@ -82,10 +84,10 @@ export async function bundle(entryPoints: Record<string, string>, opts: { platfo
     outdir,
     write: false,
     splitting: opts.splitting ?? false,
-    external: ['node:*', ...(opts.external ?? [])],
+    external: opts.external ?? [],
     mainFields: ['module', 'main'],
     logLevel: 'silent',
-    plugins: [{ name: 'udi-dist', setup: (b) => b.onResolve({ filter: /\/src\/index\.js$/ }, () => ({ path: join(ROOT, 'dist', 'index.js') })) }],
+    plugins: [{ name: 'udi-dist', setup: (b) => b.onResolve({ filter: /\/src\/index\.js$/ }, () => ({ path: join(ROOT, 'dist', 'web.js') })) }],
   });
   return Object.fromEntries(r.outputFiles.map((f) => [f.path.slice(outdir.length + 1).split(sep).join('/'), f.contents]));
 }
@@ -231,9 +233,9 @@ export interface WorkerdServer {
  * Start `workerd serve config.capnp` with its socket `http` on 127.0.0.1 at a port the OS picks
  * (reported on the control fd), and wait until it listens.
  */
-export async function startWorkerd(configFile: string, timeoutMs: number): Promise<WorkerdServer> {
+export async function startWorkerd(configFile: string, timeoutMs: number, opts: { cwd?: string } = {}): Promise<WorkerdServer> {
   const bin = join(ROOT, 'node_modules', '.bin', 'workerd');
-  const child = spawn(bin, ['serve', configFile, '--socket-addr', 'http=127.0.0.1:0', '--control-fd', '3'], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], detached: true });
+  const child = spawn(bin, ['serve', configFile, '--socket-addr', 'http=127.0.0.1:0', '--control-fd', '3'], { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe', 'pipe'], detached: true });
   let stderr = '';
   child.stdout!.on('data', (d) => (stderr += d));
   child.stderr!.on('data', (d) => (stderr += d));
@@ -269,6 +271,13 @@ export async function startWorkerd(configFile: string, timeoutMs: number): Promi
     await stop();
     throw new Error(`${(e as Error).message}\n${stderr}`);
   }
+}
+
+/** A symbolic link at `path` to `target` (relative to the link's folder, or absolute), as `npm install` makes them. */
+export async function link(target: string, path: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await rm(path, { recursive: true, force: true });
+  await symlink(target, path);
 }
 
 export async function removeDir(dir: string | undefined): Promise<void> {

@@ -8,6 +8,7 @@
  *   GET  /train    trains the fixture on one thread and returns its FixtureResult summary (JSON)
  *   POST /predict  loads the CHECKPOINT binding (Node's bytes) and returns the probabilities for
  *                  the INPUTS binding's rows, as raw little-endian float32
+ *   GET  /nowasm   calls createRuntime() without `wasm` and returns the error's message (JSON)
  */
 import { createRuntime, type RuntimeOptions } from '../../src/index.js';
 import { predictCheckpoint, runFixture, sha256Hex } from './fixture.js';
@@ -29,6 +30,13 @@ export default {
         const r = await runFixture(runtime, { threads: 1 });
         const probs = new Uint8Array(r.probs.buffer, r.probs.byteOffset, r.probs.byteLength);
         return Response.json({ hash: r.hash, checkpointHash: await sha256Hex(r.checkpoint), probsHash: await sha256Hex(probs), info: r.info, anchor: r.anchor, accuracy: r.accuracy });
+      }
+      if (path === '/nowasm') {
+        const error = await createRuntime().then(
+          (rt) => (rt.dispose(), null),
+          (e: Error) => `${e.name}: ${e.message}`,
+        );
+        return Response.json({ error });
       }
       if (path === '/predict') {
         const inputs = Object.fromEntries(Object.entries(env.INPUTS).map(([m, v]) => [m, Float32Array.from(v)]));

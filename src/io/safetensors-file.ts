@@ -1,0 +1,41 @@
+/**
+ * Reading a safetensors file (Node and Deno), bounded by what its header declares. Decoding the
+ * bytes is the portable ./safetensors.ts.
+ */
+import { DataError } from '../data/dataset.js';
+import { withInput } from './files.js';
+import { MAX_HEADER_BYTES } from './safetensors.js';
+
+/**
+ * Read a safetensors file, bounded by what its header declares: the 8-byte length and the header
+ * (at most MAX_HEADER_BYTES) first, then the file only if its size is exactly header + the data the
+ * tensors declare (and at most `maxBytes`). Decode the bytes with decodeSafetensors.
+ */
+export async function readSafetensorsFile(path: string, o: { what?: string; maxBytes: number; limitHint?: string; confineTo?: string }): Promise<Uint8Array> {
+  return withInput(path, o, async (f) => {
+    const fail = (code: string, msg: string) => new DataError(code, `${path}: ${msg}`);
+    if (f.size < 8) return f.readAll(); // decodeSafetensors reports it
+    const dv = new DataView((await f.read(0, 8)).buffer);
+    const hlen = dv.getBigUint64(0, true);
+    if (hlen > BigInt(MAX_HEADER_BYTES)) throw fail('ST_HEADER_TOO_LARGE', `header of ${hlen} bytes is larger than the ${MAX_HEADER_BYTES}-byte limit`);
+    const h = Number(hlen);
+    if (8 + h > f.size) throw fail('ST_TRUNCATED', `header of ${h} bytes runs past the end of the file (${f.size} bytes)`);
+    let header: unknown;
+    try {
+      header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await f.read(8, h)));
+    } catch (e) {
+      throw fail('ST_BAD_HEADER', `the header is not valid UTF-8 JSON (${(e as Error).message})`);
+    }
+    let declared = 0;
+    if (header && typeof header === 'object') {
+      for (const [k, v] of Object.entries(header)) {
+        const off = k === '__metadata__' ? undefined : (v as { data_offsets?: unknown } | null)?.data_offsets;
+        if (Array.isArray(off) && Number.isSafeInteger(off[1]) && off[1] > declared) declared = off[1];
+      }
+    }
+    const present = f.size - 8 - h;
+    if (present < declared) throw fail('ST_TRUNCATED', `the tensors declare ${declared} data bytes, but the file holds ${present} after the header: the file is truncated`);
+    if (present > declared) throw fail('ST_BAD_OFFSETS', `the tensors cover ${declared} data bytes, but the file holds ${present} after the header`);
+    return f.readAll();
+  });
+}
