@@ -1,6 +1,8 @@
-// Portability (issue 5): the same schedule gives the same bits in Node (1 and 2 threads), Deno,
-// Chromium (cross-origin isolated with 2 threads, and not isolated with 1) and workerd, and the
-// package as `npm pack` ships it works from Node and through a Vite build.
+// Portability (issues 5 and 15): the same schedule gives the same bits in Node (1 and 2 threads),
+// Deno, Chromium (cross-origin isolated with 2 threads, and not isolated with 1) and workerd, and the
+// package as `npm pack` ships it works from Node, Deno, Chromium, workerd and a Vite build, through
+// its export conditions (node/deno: dist/index.js; browser/worker/default: dist/web.js, which
+// reaches no `node:*` module), following the README's deploy snippet and edge recipe as written.
 //
 // Every runtime trains test/portable/fixture.ts (UDI on a small deterministic dataset) and reports
 // the SHA-256 of the flat parameter buffer; Node's checkpoint is loaded elsewhere and must give
@@ -12,8 +14,10 @@ import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime } from '../src/index.js';
+import { type DeployModel, deployModel, deployProgram } from './portable/deploy.js';
 import { FIXTURE, type FixtureResult, predictCheckpoint, probeInputs, runFixture, sha256Hex } from './portable/fixture.js';
 import * as H from './portable/harness.js';
+import { DEPLOY_REPORT, deployScript, deploySnippet, edgeRecipe } from './portable/readme.js';
 
 const hasChromium = existsSync(H.CHROMIUM);
 const CHROMIUM_SKIP = `${H.CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium) or set UDI_CHROMIUM`;
@@ -188,14 +192,57 @@ describe('Deno', () => {
     expect(out.info.threads).toBe(2);
     expect(out.hash).toBe(node1.hash);
   }, 60_000);
+
+  // A script that splits kernels over 2 threads and never calls rt.dispose(): its worker is left
+  // blocked in Atomics.wait, and the process must still end by itself (Node and Deno alike).
+  const forgetful = (lib: string) => `import { createRuntime } from ${JSON.stringify(lib)};
+const rt = await createRuntime({ threads: 2 });
+const n = 256, a = rt.arena.f32(n * n), b = rt.arena.f32(n * n), c = rt.arena.f32(n * n);
+rt.kernels.normal(a, rt.kernels.rng(1));
+rt.kernels.normal(b, rt.kernels.rng(2));
+rt.kernels.matmul(c, a, b, { m: n, n, k: n });
+console.log(JSON.stringify({ info: rt.info, c0: rt.arena.read(c)[0] }));
+`;
+
+  it('a Node script and a Deno script that forget rt.dispose() exit by themselves', async () => {
+    const dir = await H.tempDir('forgetful');
+    cleanups.push(() => H.removeDir(dir));
+    await writeFile(join(dir, 'forget.mjs'), forgetful(new URL('../dist/index.js', import.meta.url).href));
+    const node = await timed('node: forgetful script', () => H.runOk(process.execPath, [join(dir, 'forget.mjs')], { cwd: dir, timeoutMs: 20_000 }));
+    const deno = await timed('deno: forgetful script', () =>
+      H.runOk(join(H.ROOT, 'node_modules', '.bin', 'deno'), ['run', '--no-prompt', '--no-remote', '--cached-only', '--no-lock', '--node-modules-dir=manual', `--allow-read=${H.ROOT}`, join(dir, 'forget.mjs')], {
+        cwd: H.ROOT,
+        env: { ...process.env, DENO_DIR: denoDir, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1', NPM_CONFIG_REGISTRY: 'http://127.0.0.1:9/' },
+        timeoutMs: 20_000,
+      }),
+    );
+    for (const [r, runtime] of [[node, 'node'], [deno, 'deno']] as const) {
+      const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+      expect(out.info).toMatchObject({ runtime, threads: 2, build: 'simd-threads' });
+      expect(r.ms, `${runtime} exited ${r.ms} ms after starting`).toBeLessThan(15_000);
+    }
+  }, 60_000);
+
+  it('Deno without --allow-read: createRuntime says which folder to grant read permission to', async () => {
+    const r = await H.run(join(H.ROOT, 'node_modules', '.bin', 'deno'), ['run', '--no-prompt', '--no-remote', '--cached-only', '--no-lock', '--node-modules-dir=manual', '-'], {
+      cwd: H.ROOT,
+      env: { ...process.env, DENO_DIR: denoDir, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1', NPM_CONFIG_REGISTRY: 'http://127.0.0.1:9/' },
+      timeoutMs: 20_000,
+      input: `import { createRuntime } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};\nawait createRuntime({ threads: 1 });\n`,
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`Grant read permission to its folder: in Deno, \`deno run --allow-read=${join(H.ROOT, 'build')} ...\``);
+    expect(r.stderr).not.toContain('build:wasm');
+  }, 30_000);
 });
 
 describe('Chromium', () => {
   let servers: { isolated: H.StaticServer; plain: H.StaticServer } | undefined;
   async function serve() {
     if (servers) return servers;
-    // The worker (fixture + dist + zod) bundled by esbuild, served two levels deep like dist/runtime/.
-    const out = await H.bundle({ worker: join(H.ROOT, 'test', 'portable', 'browser', 'worker.ts'), lib: join(H.ROOT, 'dist', 'index.js') }, { platform: 'browser', splitting: true });
+    // The worker (fixture + dist/web.js + zod) bundled by esbuild with no external module (a
+    // `node:*` import would fail the build), served two levels deep like dist/runtime/.
+    const out = await H.bundle({ worker: join(H.ROOT, 'test', 'portable', 'browser', 'worker.ts'), lib: join(H.ROOT, 'dist', 'web.js') }, { platform: 'browser', splitting: true });
     const files: Record<string, string | Uint8Array> = { '/node.safetensors': node1.checkpoint };
     for (const [k, v] of Object.entries(out)) files[`/portable/bundle/${k}`] = v;
     const mounts = { '/build/': join(H.ROOT, 'build'), '/': join(H.ROOT, 'test', 'portable', 'browser') };
@@ -244,7 +291,7 @@ describe('workerd', () => {
   it('trains to Node\'s bits, and Node\'s checkpoint predicts Node\'s probabilities, bit for bit', async () => {
     const dir = await H.tempDir('workerd');
     cleanups.push(() => H.removeDir(dir));
-    // One ES module: the worker, the fixture, dist/ and zod; the .wasm stays a separate Wasm module.
+    // One ES module: the worker, the fixture, dist/web.js and zod; the .wasm stays a separate Wasm module.
     const out = await H.bundle({ worker: join(H.ROOT, 'test', 'portable', 'workerd-worker.ts') }, { platform: 'neutral', external: ['*.wasm'] });
     await writeFile(join(dir, 'worker.js'), out['worker.js']);
     await copyFile(join(H.ROOT, 'build', 'udi.simd.wasm'), join(dir, 'udi.simd.wasm'));
@@ -279,12 +326,17 @@ const udi :Workerd.Worker = (
       };
       const trained = await timed('workerd: train', async () => (await get('/train')).json());
       observed['workerd, 1 thread (dist bundled)'] = trained.hash;
-      expect(trained.info).toMatchObject({ threads: 1, build: 'simd' });
+      expect(trained.info).toMatchObject({ runtime: 'workerd', threads: 1, build: 'simd' });
       expect(trained.hash).toBe(node1.hash);
       expect(trained.checkpointHash).toBe(nodeCheckpointHash);
       const res = await timed('workerd: predict from Node checkpoint', () => get('/predict', { method: 'POST' }));
       const probs = new Uint8Array(await res.arrayBuffer());
       expect(Buffer.from(probs).toString('hex')).toBe(nodeProbsHex);
+      // createRuntime() without `wasm`: a clear error saying to import the module and pass it.
+      const { error } = await (await get('/nowasm')).json();
+      expect(error).toMatch(/on workerd \(Cloudflare Workers\) the `wasm` option is required/);
+      expect(error).toContain("import udiWasm from 'udi-wasm/wasm/udi.simd.wasm'");
+      expect(error).not.toMatch(/Invalid URL/);
     } finally {
       await server.stop();
     }
@@ -294,6 +346,7 @@ const udi :Workerd.Worker = (
 describe('the packed package (npm pack → npm install in a fresh project)', () => {
   let app: string;
   let packed: { files: string[]; tarball: string };
+  let deploy: DeployModel;
 
   beforeAll(async () => {
     const dir = await H.tempDir('packed');
@@ -307,12 +360,21 @@ describe('the packed package (npm pack → npm install in a fresh project)', () 
     await H.writeJson(join(app, 'package.json'), { name: 'udi-consumer', private: true, type: 'module' });
     await timed('packed: npm install <tarball>', () => H.runOk('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', packed.tarball], { cwd: app, timeoutMs: 120_000 }));
     await writeFile(join(app, 'node.safetensors'), node1.checkpoint);
+    // The checkpoint the README's snippets load (runs/mine/model.safetensors: an audio modality of 1280).
+    const rt = await createRuntime({ threads: 1 });
+    try {
+      deploy = await timed('packed: train the deploy model', () => deployModel(rt));
+    } finally {
+      rt.dispose();
+    }
+    await mkdir(join(app, 'runs', 'mine'), { recursive: true });
+    await writeFile(join(app, 'runs', 'mine', 'model.safetensors'), deploy.checkpoint);
   }, 200_000);
 
-  it('ships dist, the three .wasm builds, types, README and LICENSE, and nothing else', () => {
+  it('ships dist, the three .wasm builds, types (with the .wasm import\'s), README and LICENSE, and nothing else', () => {
     const f = packed.files;
-    for (const need of ['dist/index.js', 'dist/index.d.ts', 'dist/runtime/loader.js', 'dist/cli.js', 'build/udi.scalar.wasm', 'build/udi.simd.wasm', 'build/udi.simd-threads.wasm', 'README.md', 'LICENSE', 'package.json']) expect(f).toContain(need);
-    const unexpected = f.filter((p) => !/^dist\/.*\.(js|d\.ts)$/.test(p) && !/^build\/udi\.(scalar|simd|simd-threads)\.wasm$/.test(p) && !['README.md', 'LICENSE', 'package.json'].includes(p));
+    for (const need of ['dist/index.js', 'dist/index.d.ts', 'dist/web.js', 'dist/web.d.ts', 'dist/runtime/loader.js', 'dist/cli.js', 'build/udi.scalar.wasm', 'build/udi.simd.wasm', 'build/udi.simd-threads.wasm', 'types/wasm.d.ts', 'README.md', 'LICENSE', 'package.json']) expect(f).toContain(need);
+    const unexpected = f.filter((p) => !/^dist\/.*\.(js|d\.ts)$/.test(p) && !/^build\/udi\.(scalar|simd|simd-threads)\.wasm$/.test(p) && !['types/wasm.d.ts', 'README.md', 'LICENSE', 'package.json'].includes(p));
     expect(unexpected).toEqual([]);
   });
 
@@ -386,10 +448,15 @@ self.onmessage = async (e: MessageEvent) => {
     );
     await writeFile(join(web, 'index.html'), `<!doctype html>\n<meta charset="utf-8">\n<link rel="icon" href="data:,">\n<script type="module" src="./main.ts"></script>\n`);
     const vite = join(H.ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
-    await timed('packed: vite build', () => H.runOk(process.execPath, [vite, 'build'], { cwd: web, timeoutMs: 120_000 }));
+    const built = await timed('packed: vite build', () => H.runOk(process.execPath, [vite, 'build'], { cwd: web, timeoutMs: 120_000 }));
+    // The browser entry (export condition "browser") imports no node:* module: not one
+    // "Module node:… has been externalized for browser compatibility" warning.
+    const log = built.stdout + built.stderr;
+    expect(log.match(/externalized/g) ?? [], log).toEqual([]);
 
     const assets = await readdir(join(web, 'out', 'assets'));
     const js = (await Promise.all(assets.filter((a) => a.endsWith('.js')).map((a) => readFile(join(web, 'out', 'assets', a), 'utf8')))).join('\n');
+    expect(js).not.toContain('__vite-browser-external');
     for (const b of H.WASM_BUILDS) {
       const emitted = assets.find((a) => new RegExp(`^udi\\.${b.replace('-', '\\-')}-[\\w-]+\\.wasm$`).test(a));
       expect(emitted, `udi.${b}.wasm in ${assets.join(', ')}`).toBeDefined();
@@ -413,6 +480,133 @@ self.onmessage = async (e: MessageEvent) => {
     expect(run.probsFromNodeCheckpoint).toBe(nodeProbsHex);
     expect(server.requests.some((p) => /\/assets\/udi\.simd-threads-[\w-]+\.wasm$/.test(p))).toBe(true);
   }, 90_000);
+
+  // ---- the README, as written, against the packed package -------------------------------------
+
+  /** Run the README's deploy lines for Node or Deno in the app folder; the parsed report. */
+  async function deployIn(runtime: 'node' | 'deno'): Promise<{ probs: string; classes: number[]; info: FixtureResult['info']; ms: number }> {
+    const program = deployProgram(deployScript(await deploySnippet(), runtime), "console.log('UDI_REPORT ' + JSON.stringify(r));", DEPLOY_REPORT);
+    let r: H.RunResult;
+    if (runtime === 'node') {
+      const { transform } = await import('esbuild');
+      await writeFile(join(app, 'deploy-node.mjs'), (await transform(program, { loader: 'ts', format: 'esm', target: 'es2022' })).code);
+      r = await timed('packed: README deploy snippet in node', () => H.runOk(process.execPath, ['deploy-node.mjs'], { cwd: app, timeoutMs: 30_000 }));
+    } else {
+      await writeFile(join(app, 'deploy-deno.ts'), program);
+      // As the README says: deno run --allow-read app.ts (plus flags that keep Deno offline; 'udi-wasm' resolves from node_modules).
+      const denoDir = await H.tempDir('deno-dir');
+      cleanups.push(() => H.removeDir(denoDir));
+      const env = { ...process.env, DENO_DIR: denoDir, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1', NPM_CONFIG_REGISTRY: 'http://127.0.0.1:9/' };
+      const args = ['run', '--allow-read', '--no-prompt', '--no-remote', '--cached-only', '--no-lock', '--node-modules-dir=manual', 'deploy-deno.ts'];
+      r = await timed('packed: README deploy snippet in deno', () => H.runOk(join(H.ROOT, 'node_modules', '.bin', 'deno'), args, { cwd: app, env, timeoutMs: 30_000 }));
+    }
+    const line = r.stdout.split('\n').find((l) => l.startsWith('UDI_REPORT '));
+    if (!line) throw new Error(`no report from ${runtime}:\n${r.stdout}\n${r.stderr}`);
+    return { ...JSON.parse(line.slice('UDI_REPORT '.length)), ms: r.ms };
+  }
+
+  it("README deploy snippet, as written: Node and Deno give the library's probabilities and exit without rt.dispose()", async () => {
+    for (const runtime of ['node', 'deno'] as const) {
+      const out = await deployIn(runtime);
+      // 2 threads: a worker was started, and the script (which never calls rt.dispose()) still ended by itself.
+      expect(out.info).toMatchObject({ runtime, threads: 2, build: 'simd-threads' });
+      expect(out.probs, `${runtime}: probabilities`).toBe(deploy.probsHex);
+      expect(out.classes).toEqual(deploy.classes);
+    }
+  }, 90_000);
+
+  it("README deploy snippet, as written: Chromium (its browser lines, in a Worker, esbuild bundle of the packed package)", async (ctx) => {
+    if (!hasChromium) return ctx.skip(CHROMIUM_SKIP);
+    const program = deployProgram(deployScript(await deploySnippet(), 'browser'), 'self.postMessage(r);', DEPLOY_REPORT);
+    await writeFile(join(app, 'deploy-browser.ts'), program);
+    const { build } = await import('esbuild');
+    // 'udi-wasm' resolves by the package's export conditions (platform browser: dist/web.js); no
+    // module is external, so a node:* import anywhere would fail this build.
+    const out = await build({ entryPoints: { deploy: join(app, 'deploy-browser.ts') }, absWorkingDir: app, bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, outdir: join(app, 'out'), logLevel: 'silent', metafile: true });
+    expect(Object.keys(out.metafile.inputs).filter((f) => f.includes('udi-wasm/dist/index.js') || f.includes('udi-wasm/dist/runtime/node.js'))).toEqual([]);
+    expect(Object.keys(out.metafile.inputs)).toContain('node_modules/udi-wasm/dist/web.js');
+    const server = await H.serveStatic({
+      mounts: { '/build/': join(app, 'node_modules', 'udi-wasm', 'build') },
+      files: { '/index.html': '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">', '/model.safetensors': deploy.checkpoint, '/portable/bundle/deploy.js': out.outputFiles[0].contents },
+      isolated: true,
+    });
+    cleanups.push(() => server.close());
+    const page = await (await chromium()).newPage();
+    try {
+      await page.goto(`${server.origin}/index.html`, { timeout: 15_000 });
+      const run = (await timed('packed: README deploy snippet in chromium', () =>
+        H.withTimeout(
+          page.evaluate(
+            () =>
+              new Promise((resolve, reject) => {
+                const w = new Worker('/portable/bundle/deploy.js', { type: 'module' });
+                w.onmessage = (e) => (w.terminate(), resolve(e.data));
+                w.onerror = (e) => (w.terminate(), reject(new Error(`worker error: ${e.message}`)));
+              }),
+          ),
+          60_000,
+          'the README deploy snippet in Chromium',
+        ),
+      )) as { probs: string; classes: number[]; info: FixtureResult['info'] };
+      expect(run.info).toMatchObject({ runtime: 'worker', threads: 2, build: 'simd-threads', crossOriginIsolated: true });
+      expect(run.probs).toBe(deploy.probsHex);
+      expect(run.classes).toEqual(deploy.classes);
+      expect(server.requests).toContain('/model.safetensors');
+    } finally {
+      await page.close();
+    }
+  }, 90_000);
+
+  it("README edge recipe, as written: strict TypeScript, the npx esbuild command, workerd with config.capnp; Node's probabilities", async () => {
+    const recipe = await edgeRecipe();
+    // "npm install udi-wasm && npm install -D esbuild workerd": the packed package is installed;
+    // esbuild and workerd are linked from this repository (nothing is downloaded).
+    expect(recipe.commands[0]).toBe('npm install udi-wasm && npm install -D esbuild workerd');
+    for (const pkg of ['esbuild', 'workerd']) {
+      await H.link(join(H.ROOT, 'node_modules', pkg), join(app, 'node_modules', pkg));
+      await H.link(join('..', pkg, 'bin', pkg), join(app, 'node_modules', '.bin', pkg));
+    }
+    await mkdir(join(app, 'src'), { recursive: true });
+    await writeFile(join(app, 'src', 'worker.ts'), recipe.worker);
+    await writeFile(join(app, 'config.capnp'), recipe.capnp);
+
+    // The worker type-checks under strict with no declarations of its own: 'udi-wasm' resolves to
+    // dist/web.d.ts, 'udi-wasm/wasm/udi.simd.wasm' to the shipped types/wasm.d.ts.
+    await H.writeJson(join(app, 'tsconfig.json'), {
+      compilerOptions: { strict: true, target: 'ES2022', module: 'ESNext', moduleResolution: 'Bundler', lib: ['ES2022', 'DOM'], types: [], noEmit: true, skipLibCheck: true, noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true },
+      include: ['src'],
+    });
+    const tsc = await timed('packed: tsc --strict of the edge worker', () => H.run(process.execPath, [join(H.ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--traceResolution'], { cwd: app, timeoutMs: 60_000 }));
+    expect(tsc.code, `${tsc.stdout.split('\n').filter((l) => l.includes('error')).join('\n')}${tsc.stderr}`).toBe(0);
+    expect(tsc.stdout).toMatch(/Module name 'udi-wasm' was successfully resolved to '[^']*\/node_modules\/udi-wasm\/dist\/web\.d\.ts'/);
+    expect(tsc.stdout).toMatch(/Module name 'udi-wasm\/wasm\/udi\.simd\.wasm' was successfully resolved to '[^']*\/node_modules\/udi-wasm\/types\/wasm\.d\.ts'/);
+
+    const [bundleCmd, serveCmd] = recipe.commands.slice(1);
+    expect(bundleCmd).toMatch(/^npx esbuild /);
+    expect(bundleCmd).not.toContain('node:');
+    await timed('packed: README esbuild command', () => H.runOk('sh', ['-c', bundleCmd], { cwd: app, env: { ...process.env, npm_config_offline: 'true' }, timeoutMs: 60_000 }));
+    const bundled = await readFile(join(app, 'dist', 'worker.js'), 'utf8');
+    expect(bundled).toContain('from "udi-wasm/wasm/udi.simd.wasm"');
+    expect(bundled).not.toMatch(/from ["']node:/);
+
+    // npx workerd serve config.capnp, with the socket on a free port (the one change to the command).
+    expect(serveCmd).toBe('npx workerd serve config.capnp');
+    const server = await timed('packed: workerd start (README config)', () => H.startWorkerd('config.capnp', 20_000, { cwd: app }));
+    try {
+      const { audioFeatures } = (await import('./portable/deploy.js')).deployInputs();
+      const post = (body: unknown) => fetch(server.origin, { method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+      const res = await timed('packed: workerd predict (README worker)', () => post({ audio: audioFeatures }));
+      expect(res.status, await res.clone().text()).toBe(200);
+      const json = (await res.json()) as { classes: number[]; probs: number[] };
+      expect(H.hex(Float32Array.from(json.probs))).toBe(deploy.probsHex);
+      expect(json.classes).toEqual(deploy.classes);
+      const bad = await post({ audio: [[1, 2, 3]] });
+      expect(bad.status).toBe(400);
+      expect(await bad.text()).toMatch(/audio/);
+    } finally {
+      await server.stop();
+    }
+  }, 120_000);
 });
 
 describe('the demo page (bench/web), built by Vite, in Chromium', () => {
