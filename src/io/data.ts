@@ -18,14 +18,15 @@ export interface Splits {
   stats: Standardization;
 }
 
-/** The folder holding the dataset folders: explicit, else $UDI_DATA, else ../shared/data from the working directory or the package. */
+/** The folder holding the dataset folders: explicit, else $UDI_DATA, else ./data (where `udi data fetch` writes), else ../shared/data from the working directory or the package. */
 export async function findDataDir(explicit: string | undefined, needs: string[]): Promise<string> {
   const { existsSync } = await import('node:fs');
   const { resolve } = await import('node:path');
   const { fileURLToPath } = await import('node:url');
   const here = fileURLToPath(new URL('.', import.meta.url));
   const env = typeof process !== 'undefined' ? process.env.UDI_DATA : undefined;
-  const candidates = explicit ? [explicit] : [env, resolve('../shared/data'), resolve(here, '../../../shared/data'), resolve(here, '../../shared/data')].filter((x): x is string => !!x);
+  // ./data is where `udi data fetch` writes by default.
+  const candidates = explicit ? [explicit] : [env, resolve('data'), resolve('../shared/data'), resolve(here, '../../../shared/data'), resolve(here, '../../shared/data')].filter((x): x is string => !!x);
   for (const c of candidates) if (needs.every((n) => existsSync(resolve(c, n)))) return resolve(c);
   throw new Error(
     `cannot find the data (${needs.join(', ')}). Looked in: ${[...new Set(candidates.map((c) => resolve(c)))].join(', ')}. ` +
