@@ -639,7 +639,9 @@ await build({ configFile: ${JSON.stringify(join(H.ROOT, 'bench', 'web', 'vite.co
       expect(await page.textContent('#runtime')).toMatch(/build simd-threads, 2 thread\(s\).*cross-origin isolated: true/);
       expect(await page.textContent('#anchor')).toMatch(/^anchor (wide|narrow)/);
       expect(await page.locator('#lambda polyline').count()).toBe(2);
-      expect(await page.locator('#cards polyline').count()).toBeGreaterThanOrEqual(6);
+      // udi-wasm/vis live charts, one card per method: two uPlot charts each, and the totals and ETA line.
+      expect(await page.locator('#cards .uplot').count()).toBe(4);
+      expect(await page.textContent('#cards [data-method="udi"] .udi-live-status')).toMatch(/^done: stage 3\/3 guided:\w+ · epoch \d\/3 · step [\d,]+\/[\d,]+ · 100% · /);
       // The downloadable checkpoint is a udi-wasm safetensors file.
       const href = await page.getAttribute('#results a[download="udi-wasm-udi.safetensors"]', 'href');
       const head = (await page.evaluate(async (u) => new TextDecoder().decode((await (await fetch(u!)).arrayBuffer()).slice(8, 4096)), href)) as string;

@@ -1,9 +1,11 @@
 /**
- * The demo page: picks the data, starts the trainer Worker, draws live curves (inline SVG), shows the
- * anchor, the λ trace and the results, offers the checkpoints for download and predicts on a test
- * sample.
+ * The demo page: picks the data, starts the trainer Worker, draws live curves (udi-wasm/vis: one
+ * liveChart per method, fed by the worker's relayed callbacks, with epoch totals and an ETA), shows
+ * the anchor, the λ trace (inline SVG) and the results, offers the checkpoints for download and
+ * predicts on a test sample.
  */
-import type { Method } from '../../src/index.js';
+import type { Method } from '../../src/web.js';
+import { type LiveChart, liveChart, replayCallback } from '../../src/vis/index.js';
 import { decodeDemo, type DemoData, fromCsvFiles, encodeDemo } from './data.js';
 import type { FromWorker, Summary, ToWorker } from './worker.js';
 
@@ -54,21 +56,13 @@ function lineChart(series: Series[], opts: { yMin?: number; yMax?: number; marks
 
 // ---- state ---------------------------------------------------------------------------------------
 
-interface MethodView {
-  loss: Map<string, [number, number][]>;
-  acc: Map<string, [number, number][]>;
-  marks: { x: number; label: string }[];
-  steps: number;
-  epochs: number;
-  el: HTMLElement;
-}
-
 let worker: Worker | undefined;
 let data: DemoData | undefined;
-const views = new Map<Method, MethodView>();
+const views = new Map<Method, LiveChart>();
 const summaries: Summary[] = [];
 const checkpoints = new Map<Method, string>();
-let dirty = false;
+let running: Method | undefined;
+let statusQueued = false;
 
 function status(text: string, error = false) {
   const s = $('status');
@@ -76,31 +70,31 @@ function status(text: string, error = false) {
   s.className = error ? 'error' : '';
 }
 
-function view(method: Method): MethodView {
+/** The live chart of a method: a card with its progress (stage, epoch and step totals, ETA), losses and validation accuracy. */
+function view(method: Method): LiveChart {
   let v = views.get(method);
   if (!v) {
     const el = document.createElement('div');
     el.className = 'card';
+    el.dataset.method = method;
+    el.innerHTML = `<h3>${esc(method)}</h3>`;
     $('cards').append(el);
-    v = { loss: new Map(), acc: new Map(), marks: [], steps: 0, epochs: 0, el };
+    v = liveChart(el, { metrics: ['loss', 'val_acc_*'], height: 200 });
     views.set(method, v);
   }
   return v;
 }
 
-function redraw() {
-  dirty = false;
-  for (const [method, v] of views) {
-    v.el.innerHTML =
-      `<h3>${esc(method)}: training loss per step</h3>` +
-      lineChart([...v.loss].map(([label, points]) => ({ label, points }))) +
-      `<h3>${esc(method)}: validation accuracy per epoch (per modality and fused)</h3>` +
-      lineChart([...v.acc].map(([label, points]) => ({ label, points })), { yMin: 0, yMax: 1, marks: v.marks });
-  }
+/** The status line follows the running method's chart: stage i/n, epoch e/E, steps, ETA (once per frame). */
+function showProgress() {
+  if (statusQueued) return;
+  statusQueued = true;
+  requestAnimationFrame(() => {
+    statusQueued = false;
+    const v = running && views.get(running);
+    if (v && !v.ended) status(`${running}: ${v.status()}`);
+  });
 }
-const schedule = () => {
-  if (!dirty) (dirty = true), requestAnimationFrame(redraw);
-};
 
 function showResults() {
   const mods = Object.keys(data?.train.modalities ?? {});
@@ -140,31 +134,11 @@ function onMessage(m: FromWorker) {
     case 'data':
       status(`data: ${m.description}; rows ${JSON.stringify(m.sizes)}; dims ${JSON.stringify(m.modalities)}; ${m.classes} classes`);
       break;
-    case 'stage': {
-      const v = view(m.method);
-      v.marks.push({ x: v.epochs, label: m.stage });
-      status(`${m.method}: ${m.stage}`);
-      schedule();
+    case 'callback':
+      running = m.method;
+      replayCallback(m.message, view(m.method));
+      showProgress();
       break;
-    }
-    case 'batch': {
-      const v = view(m.method);
-      if (!v.loss.has(m.stage)) v.loss.set(m.stage, []);
-      v.loss.get(m.stage)!.push([v.steps++, m.loss]);
-      schedule();
-      break;
-    }
-    case 'epoch': {
-      const v = view(m.method);
-      v.epochs++;
-      for (const [k, acc] of Object.entries(m.metrics)) {
-        if (!v.acc.has(k)) v.acc.set(k, []);
-        v.acc.get(k)!.push([v.epochs, acc]);
-      }
-      status(`${m.method}: ${m.stage} epoch ${m.epoch + 1}, loss ${m.loss.toFixed(4)}, validation ${Object.entries(m.metrics).map(([k, a]) => `${k} ${fmtPct(a)}`).join(', ')}`);
-      schedule();
-      break;
-    }
     case 'result':
       summaries.push(m.summary);
       checkpoints.set(m.summary.method, URL.createObjectURL(new Blob([m.checkpoint], { type: 'application/octet-stream' })));
@@ -233,7 +207,9 @@ $('train').addEventListener('click', async () => {
     const bytes = await loadBytes();
     data = decodeDemo(bytes);
     ($('sample') as HTMLInputElement).max = String(data.test.size - 1);
+    for (const v of views.values()) v.destroy();
     views.clear();
+    running = undefined;
     $('cards').innerHTML = '';
     summaries.length = 0;
     for (const url of checkpoints.values()) URL.revokeObjectURL(url);

@@ -3,7 +3,8 @@
  * and here createRuntime({ threads: 'auto' }) runs on every core when the page is cross-origin
  * isolated (one thread otherwise, and runtime.info.threadsNote says why).
  */
-import { createRuntime, defaultConfig, predict, serializeModel, subset, train, type EncoderConfig, type Method, type Model, type Runtime } from '../../src/index.js';
+import { createRuntime, defaultConfig, predict, serializeModel, subset, train, type EncoderConfig, type Method, type Model, type Runtime } from '../../src/web.js';
+import { type CallbackMessage, relayCallbacks } from '../../src/vis/index.js';
 import { decodeDemo, type DemoData } from './data.js';
 
 export type ToWorker = { type: 'train'; data: ArrayBuffer; methods: Method[]; epochs: number } | { type: 'predict'; index: number };
@@ -23,9 +24,8 @@ export interface Summary {
 export type FromWorker =
   | { type: 'runtime'; info: Runtime['info'] }
   | { type: 'data'; description: string; sizes: Record<string, number>; modalities: Record<string, number>; classes: number }
-  | { type: 'stage'; method: Method; stage: string }
-  | { type: 'batch'; method: Method; stage: string; step: number; loss: number }
-  | { type: 'epoch'; method: Method; stage: string; epoch: number; loss: number; metrics: Record<string, number> }
+  /** One training callback of `method`, relayed (udi-wasm/vis relayCallbacks) for the page's live chart. */
+  | { type: 'callback'; method: Method; message: CallbackMessage }
   | { type: 'result'; summary: Summary; checkpoint: ArrayBuffer }
   | { type: 'done' }
   | { type: 'prediction'; index: number; label: number; probs: Record<string, number[]> }
@@ -59,15 +59,7 @@ async function trainAll(msg: Extract<ToWorker, { type: 'train' }>) {
     const cfg = defaultConfig(encoders(data), 0);
     for (const s of [cfg.solo, cfg.guided, cfg.joint]) s.epochs = msg.epochs;
     const { result, model } = await train(rt, method, { train: data.train, val: data.val, test: data.test }, cfg, {
-      callbacks: {
-        onStageBegin: (stage) => post({ type: 'stage', method, stage }),
-        onBatchEnd: (step, losses, stage) => post({ type: 'batch', method, stage, step, loss: losses.loss }),
-        onEpochEnd: (epoch, log) => {
-          const metrics: Record<string, number> = {};
-          for (const [k, v] of Object.entries(log)) if (typeof v === 'number' && k.startsWith('val_acc_')) metrics[k.slice(8)] = v;
-          post({ type: 'epoch', method, stage: String(log.stage), epoch, loss: log.loss, metrics });
-        },
-      },
+      callbacks: relayCallbacks((message) => post({ type: 'callback', method, message })),
     });
     models.set(method, model);
     const checkpoint = await serializeModel(model, { anchor: result.anchor?.name });
