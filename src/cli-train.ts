@@ -16,7 +16,7 @@ import { defaultCacheDir, loadData, type Splits } from './io/data.js';
 import { fileError } from './io/files.js';
 import { progressCallbacks, type ProgressMode } from './progress.js';
 import { predict, type Method, train, type TrainState } from './train/methods.js';
-import { checkResumeState, checkStateFitsNet, encodeState, loadState } from './io/state.js';
+import { checkResumeConfig, checkResumeState, checkStateFitsNet, encodeState, loadState, type SavedState, stageBudget } from './io/state.js';
 import { argmaxRows, scores } from './train/metrics.js';
 import { formatEvalSummary, formatTrainSummary, summaryOut } from './cli-text.js';
 
@@ -86,12 +86,16 @@ export async function trainCommand(configFile: string | undefined, out: string, 
     config = await loadTrainConfig(configPath!);
     // A process killed during a write leaves its temporary file: remove those of dead processes.
     await removeStaleTemporaries(out, RUN_FILES);
+    let loaded: SavedState;
     try {
-      resume = (await loadState(statePath)).state;
+      loaded = await loadState(statePath);
     } catch (e) {
       if ((e as DataError).code === 'MISSING_FILE') throw new DataError('MISSING_FILE', `${statePath} does not exist: nothing to resume (a run writes it after its first epoch)`);
       throw e;
     }
+    // The state must continue the run it was saved by: the same config, field by field.
+    await checkResumeConfig(loaded, config, { file: statePath, configFile: configPath! });
+    resume = loaded.state;
   } else {
     if (!configFile) throw new UserError('udi train needs --config FILE.json (or --resume DIR)');
     config = withDataDir(await loadTrainConfig(configFile), f.data, configFile);
@@ -113,9 +117,8 @@ export async function trainCommand(configFile: string | undefined, out: string, 
     const m = mode(f);
     const write = (s: string) => (m === 'json' && f.json ? process.stdout.write(s) : process.stderr.write(s));
     if (m !== 'quiet') process.stderr.write(`udi train: ${config.method} on ${splits.description}; ${rt.info.build}, ${rt.info.threads} thread(s)${resume ? `; resuming after ${resume.done.length} stage(s)` : ''}\n`);
-    const budget = (stage: string) => (stage.startsWith('solo') ? cfg.solo : stage.startsWith('guided') ? cfg.guided : stage === 'fusion-head' ? cfg.fusionHead : cfg.joint).epochs;
     const configText = JSON.stringify(config);
-    const callbacks = progressCallbacks(m, write, budget);
+    const callbacks = progressCallbacks(m, write, (stage) => stageBudget(cfg, stage));
     const saved = resume;
     if (saved) {
       const begin = callbacks.onTrainBegin;

@@ -173,19 +173,12 @@ async function runCompare(argv: string[]): Promise<number> {
   const references = values.reference !== undefined ? (values.reference === 'none' ? [] : (list(values.reference) as Method[])) : cfg?.reference;
   for (const r of references ?? []) if (!METHODS.includes(r)) throw new UsageError(`--reference: unknown method "${r}" (methods: ${METHODS.join(', ')})`);
   const jobs = values.jobs ?? (cfg?.jobs === undefined ? 'auto' : String(cfg.jobs));
-  const settings: CompareSettings | undefined = cfg && {
-    encoders: cfg.encoders,
-    solo: cfg.solo,
-    guided: cfg.guided,
-    joint: cfg.joint,
-    fusionHead: cfg.fusionHead,
-    udi: cfg.udi,
-    fusion: cfg.fusion,
-    validationFraction: cfg.validationFraction,
-    ogmAlpha: cfg.ogmAlpha,
-    umtWeight: cfg.umtWeight,
-    dimml: cfg.dimml,
-  };
+  // The training settings: everything in the config but the compare-only fields.
+  let settings: CompareSettings | undefined;
+  if (cfg) {
+    const { data: _data, methods: _methods, reference: _reference, seeds: _seeds, folds: _folds, jobs: _jobs, out: _out, ...training } = cfg;
+    settings = training;
+  }
   const o: CompareOptions = {
     dataset,
     split,

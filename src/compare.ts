@@ -9,7 +9,8 @@ import { MFEAT_VIEWS, type MfeatView } from './data/mfeat.js';
 import type { AvmnistSplit } from './data/avmnist.js';
 import { type Dataset, stratifiedSplit, subset } from './data/dataset.js';
 import { readJsonInput } from './io/files.js';
-import { ConfigError, DataSchema, type TrainConfig, TrainConfigSchema, toMethodConfig } from './io/config.js';
+import { ConfigError, DataSchema, issueLines, type TrainConfig, TrainConfigSchema, toMethodConfig } from './io/config.js';
+import { resolveDataPaths } from './io/config-file.js';
 import { loadData, loadManifestParts, type ManifestParts, repeatedSplit, type Splits } from './io/data.js';
 import type { EncoderConfig } from './nn/encoders.js';
 import { scores } from './train/metrics.js';
@@ -573,21 +574,19 @@ export type CompareConfig = z.output<typeof CompareConfigSchema>;
 export function parseCompareConfig(input: unknown, file = 'config'): CompareConfig {
   const r = CompareConfigSchema.safeParse(input);
   if (r.success) return r.data;
-  const lines = r.error.issues.flatMap((i) =>
-    i.code === 'unrecognized_keys' ? i.keys.map((k) => `  ${[...i.path, k].join('.')}: unknown key`) : [`  ${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`],
-  );
-  throw new ConfigError(`${file} is not a valid compare config:\n${lines.join('\n')}`);
+  throw new ConfigError(`${file} is not a valid compare config:\n${issueLines(r.error).join('\n')}`);
 }
 
-/** Read, validate and resolve a compare config file: relative paths (data files and folders, out) resolve against its folder. */
+/**
+ * Read, validate and resolve a compare config file: relative paths resolve against its folder, the
+ * data's as `udi train` resolves them (resolveDataPaths), and out.
+ */
 export async function loadCompareConfig(file: string): Promise<CompareConfig> {
   const path = await import('node:path');
   const c = parseCompareConfig(await readJsonInput(file, { what: 'config' }), file);
   const dir = path.dirname(path.resolve(file));
-  const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(dir, p));
-  if (c.data?.kind === 'manifest') c.data = { ...c.data, train: abs(c.data.train)!, val: abs(c.data.val), test: abs(c.data.test) };
-  else if (c.data) c.data = { ...c.data, dir: abs(c.data.dir) };
-  if (c.out !== undefined) c.out = abs(c.out);
+  if (c.data) c.data = await resolveDataPaths(c.data, dir, { file });
+  if (c.out !== undefined) c.out = path.resolve(dir, c.out);
   return c;
 }
 

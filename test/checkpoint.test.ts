@@ -102,7 +102,11 @@ describe('config schema', () => {
     expect(c.method).toBe('udi');
     expect(c.udi.temperature).toBe(1);
     expect(c.solo.optimizer.lr).toBe(1e-3);
-    expect(() => parseTrainConfig({ data: { kind: 'avmnist', fold: 9 }, udi: { controller: 'magic' }, extra: 1 }, 'my.json')).toThrow(/my\.json[\s\S]*data\.fold[\s\S]*udi\.controller[\s\S]*Unrecognized key: "extra"/);
+    expect(() => parseTrainConfig({ data: { kind: 'avmnist', fold: 9 }, udi: { controller: 'magic' }, extra: 1 }, 'my.json')).toThrow(/my\.json[\s\S]*data\.fold[\s\S]*udi\.controller[\s\S]*\n  extra: unknown key/);
+    // Unknown keys are named by their full path, one line each (as in a compare config).
+    expect(() => parseTrainConfig({ data: { kind: 'mfeat' }, solo: { optimizer: { lrr: 1 } }, udi: { gates: true, monitr: 'fused' } }, 'my.json')).toThrow(
+      /my\.json is not a valid training config:\n  solo\.optimizer\.lrr: unknown key\n  udi\.gates: unknown key\n  udi\.monitr: unknown key$/,
+    );
   });
 });
 

@@ -14,12 +14,13 @@ import { ConfigError, createRuntime, DataError, defaultConfig, encodeSafetensors
 import { loadManifest } from '../src/data/manifest.js';
 import { loadAvmnist } from '../src/data/avmnist.js';
 import { readIdx } from '../src/data/idx.js';
-import { readWav } from '../src/data/wav.js';
+import { parseWav, readWav } from '../src/data/wav.js';
 import { loadModel, removeStaleTemporaries } from '../src/io/checkpoint-file.js';
 import { loadData } from '../src/io/data.js';
 import { fileError, readInput, readTextInput } from '../src/io/files.js';
 import { loadState } from '../src/io/state.js';
 import { loadTrainConfig } from '../src/io/config-file.js';
+import { loadCompareConfig } from '../src/compare.js';
 
 let dir: string;
 let rt: Runtime;
@@ -311,8 +312,27 @@ describe('no read allocates more than the declared shape needs', () => {
     await writeFile(p, lying);
     await truncate(p, 100 * 2 ** 20);
     reads = [];
-    expectError(await rejected(readWav(p)), 'WAV_TRUNCATED', 'the "data" chunk size lies: it promises 2147483648 bytes, but only 104857556 bytes are present after byte 44');
+    expectError(await rejected(readWav(p)), 'WAV_TRUNCATED', 'the "data" chunk size lies: it promises 2147483648 bytes of samples, but only 104857556 bytes are present after byte 44');
     expect(largestBuffer()).toBeLessThanOrEqual(2 ** 16);
+  });
+
+  it('WAV: a damaged file gives the same error read from its file as parsed in memory (one chunk walk)', async () => {
+    const d = await fresh();
+    const p = join(d, 'x.wav');
+    const ok = wavBytes(10);
+    const lyingList = Uint8Array.from([...ok.subarray(0, 36), ...new TextEncoder().encode('LIST'), 0xff, 0, 0, 0, ...ok.subarray(36)]);
+    for (const bytes of [lyingList, ok.subarray(0, 36), ok.subarray(0, 40), Uint8Array.from([...ok.subarray(0, 12), ...ok.subarray(36)])]) {
+      await writeFile(p, bytes);
+      const fromFile = await rejected(readWav(p));
+      let inMemory: unknown;
+      try {
+        parseWav(bytes, p);
+      } catch (e) {
+        inMemory = e;
+      }
+      expect(inMemory).toBeInstanceOf(DataError);
+      expect([fromFile.code, fromFile.message]).toEqual([(inMemory as DataError).code, (inMemory as DataError).message]);
+    }
   });
 
   it('safetensors (checkpoints, states): the header is read first; a file longer or shorter than it declares is refused before its data', async () => {
@@ -452,6 +472,51 @@ describe('configs (points 7, 9)', () => {
     if (mkfifo) {
       execFileSync('mkfifo', [join(d, 'fifo.json')]);
       expectError(await rejected(loadTrainConfig(join(d, 'fifo.json'))), 'NOT_A_FILE', 'is a FIFO');
+    }
+  });
+});
+
+describe('configs written by earlier versions: paths relative to the working directory', () => {
+  it('a path missing beside the config but present in the working directory is taken from there, with one warning', async () => {
+    const d = await fresh();
+    await mkdir(join(d, 'project', 'data'), { recursive: true });
+    await mkdir(join(d, 'project', 'mfeat'), { recursive: true });
+    await mkdir(join(d, 'runs', 'mine'), { recursive: true });
+    // As an earlier `udi train` wrote it, run from d: paths relative to d, not to runs/mine.
+    const file = join(d, 'runs', 'mine', 'config.json');
+    await writeFile(file, JSON.stringify({ data: { kind: 'manifest', train: 'project/data', test: 'project/data', val: 'nowhere' } }));
+    const warnings: string[] = [];
+    const c = await loadTrainConfig(file, { cwd: d, warn: (m) => warnings.push(m) });
+    // val exists in neither place: it stays beside the config (the error when it is read names that path).
+    expect(c.data).toMatchObject({ train: join(d, 'project', 'data'), test: join(d, 'project', 'data'), val: join(d, 'runs', 'mine', 'nowhere') });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toBe(
+      `${file}: data.train "project/data" (${join(d, 'project', 'data')}), data.test "project/data" (${join(d, 'project', 'data')}) do not exist relative to the config's folder (${join(d, 'runs', 'mine')}) ` +
+        `but do relative to the working directory (${d}), so those paths are used (configs written by earlier versions hold paths relative to the working directory); write absolute paths in the config to make it unambiguous`,
+    );
+    // Present beside the config: that one wins, silently. Absolute paths never fall back.
+    await mkdir(join(d, 'runs', 'mine', 'project', 'data'), { recursive: true });
+    warnings.length = 0;
+    expect((await loadTrainConfig(file, { cwd: d, warn: (m) => warnings.push(m) })).data).toMatchObject({ train: join(d, 'runs', 'mine', 'project', 'data') });
+    expect(warnings).toEqual([]);
+    // A dataset folder, and the same resolution in a compare config (whose "out" resolves beside it).
+    await writeFile(file, JSON.stringify({ data: { kind: 'mfeat', dir: 'project/mfeat' } }));
+    expect((await loadTrainConfig(file, { cwd: d, warn: (m) => warnings.push(m) })).data).toMatchObject({ dir: join(d, 'project', 'mfeat') });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(`data.dir "project/mfeat" (${join(d, 'project', 'mfeat')})`);
+    const cmp = join(d, 'runs', 'mine', 'compare.json');
+    await writeFile(cmp, JSON.stringify({ data: { kind: 'mfeat', dir: 'project/mfeat' }, out: 'results' }));
+    const cwd = process.cwd();
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      process.chdir(d);
+      const cc = await loadCompareConfig(cmp);
+      expect(cc.data).toMatchObject({ dir: join(d, 'project', 'mfeat') });
+      expect(cc.out).toBe(join(d, 'runs', 'mine', 'results'));
+      expect(stderr.mock.calls.map((c) => String(c[0]))).toEqual([expect.stringMatching(/^udi: warning: .*compare\.json: data\.dir "project\/mfeat" .* write absolute paths in the config to make it unambiguous\n$/)]);
+    } finally {
+      process.chdir(cwd);
+      stderr.mockRestore();
     }
   });
 });

@@ -41,6 +41,7 @@ describe('manifest', () => {
     ['an unknown key', { 'labels.csv': '0\n1\n' }, { labels: 'labels.csv', modalities: {}, extra: 1 }, /unknown key "extra"/],
     ['a missing file', { 'labels.csv': '0\n1\n' }, { labels: 'labels.csv', modalities: { a: { file: 'nope.csv' } } }, /modality "a" file .*nope\.csv does not exist/],
     ['invalid JSON', { 'labels.csv': '0\n' }, '{ "labels": ', /is not valid JSON/],
+    ['a name longer than MAX_NAME_LENGTH (1000)', { 'labels.csv': '0\n1\n', 'a.csv': '1\n2\n' }, { labels: 'labels.csv', modalities: { ['m'.repeat(1001)]: { file: 'a.csv' } } }, /modalities: the name "m{40}\.\.\." is 1001 characters long, more than 1000/],
     ['a non-finite value', { 'labels.csv': '0\n1\n', 'b.f32': f32([1, NaN]) }, { labels: 'labels.csv', modalities: { b: { file: 'b.f32', shape: [2, 1] } } }, /modality "b" row 1 column 0 is NaN/],
   ])('rejects %s with a message naming the place', async (_, files, manifest, message) => {
     const d = await setup(files as Record<string, string | Uint8Array>, manifest);

@@ -3,7 +3,7 @@
 // works from anywhere; predict refuses labels outside the model's classes; a tampered state is
 // refused before any training.
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -62,6 +62,24 @@ describe('udi train / eval / predict with untrusted files', () => {
       await rename(join(dir, 'project', 'moved'), join(dir, 'project', 'data'));
     }
   }, 90_000);
+
+  it('a run folder of an earlier version (paths relative to the working directory): eval works from there, with one warning', async () => {
+    const old = join(dir, 'runs', 'old');
+    await mkdir(old, { recursive: true });
+    await copyFile(join(dir, 'elsewhere', 'run', 'model.safetensors'), join(old, 'model.safetensors'));
+    const saved = JSON.parse(await readFile(join(dir, 'elsewhere', 'run', 'config.json'), 'utf8'));
+    await writeFile(join(old, 'config.json'), JSON.stringify({ ...saved, data: { ...saved.data, train: 'project/data', test: 'project/data/manifest.json' } }));
+    const e = await udi(dir, 'eval', '--checkpoint', 'runs/old', '--threads', '1');
+    expect(e.code, e.stderr).toBe(0);
+    expect(JSON.parse(e.stdout).rows).toBeGreaterThan(0);
+    const warnings = e.stderr.split('\n').filter((l) => l.startsWith('udi: warning:'));
+    expect(warnings).toEqual([
+      `udi: warning: runs/old/config.json: data.train "project/data" (${join(dir, 'project', 'data')}), data.test "project/data/manifest.json" (${join(dir, 'project', 'data', 'manifest.json')}) do not exist relative to the config's folder (${old}) ` +
+        `but do relative to the working directory (${dir}), so those paths are used (configs written by earlier versions hold paths relative to the working directory); write absolute paths in the config to make it unambiguous`,
+    ]);
+    // From another folder neither place has the data: the error names the path beside the config.
+    userError(await udi(join(dir, 'elsewhere'), 'eval', '--checkpoint', '../runs/old', '--threads', '1'), new RegExp(`manifest ${join(old, 'project', 'data')} does not exist \\(relative paths in a config resolve against the config's folder`));
+  }, 60_000);
 
   it('predict: a label outside the model\'s classes is an error naming the labels file', async () => {
     const input = join(dir, 'input');

@@ -5,7 +5,9 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, createRuntime, DataError, decodeSafetensors, defaultConfig, deserializeModel, encodeSafetensors, fitStandardize, makeDataset, type Method, type MethodConfig, parseCsv, parseTrainConfig, predict, Rng, type Runtime, serializeModel, stratifiedSplit, train, TrainingError } from '../src/index.js';
 import { metadataDigest } from '../src/io/checkpoint.js';
+import { MAX_NAME_LENGTH } from '../src/io/names.js';
 import { checkResumeState, checkStateFitsNet, decodeState, encodeState } from '../src/io/state.js';
+import { VERSION } from '../src/version.js';
 
 let rt: Runtime;
 let ckpt: Uint8Array;
@@ -214,6 +216,48 @@ describe('untrusted training states', () => {
     expect(e).toMatchObject({ code: 'STATE_BAD', message: expect.stringMatching(/state\.rngs\.0: a generator state is 4 whole numbers/) });
   });
 
+  it('a negative wall time (the clock stepped back) is a good state, read as 0; a non-finite one is refused', async () => {
+    const b = inProgress();
+    const j = jsonOf(b) as { wallMs: Json; current: { wallMs: Json }; done: { wallMs: Json }[] };
+    j.wallMs = -5;
+    j.current.wallMs = -1.5;
+    expect(j.done.length).toBeGreaterThan(0);
+    j.done[0].wallMs = -3;
+    const back = withJson(b, j as unknown as Json);
+    const { state } = decodeState(back, 'run/state.safetensors');
+    expect([state.wallMs, state.current!.wallMs, state.done[0].wallMs]).toEqual([0, 0, 0]);
+    await resumeAsCli(back, 'udi');
+    const e = await resumeAsCli(stateWith(b, ['wallMs'], { $num: 'Infinity' }), 'udi').catch((x) => x);
+    expect(e).toMatchObject({ code: 'STATE_BAD', message: expect.stringMatching(/state\.wallMs: .*Infinity/) });
+  });
+
+  it('records the library version that saved it (none in states of earlier versions)', () => {
+    expect(decodeState(states[0].bytes).version).toBe(VERSION);
+    const { tensors, metadata } = decodeSafetensors(states[0].bytes);
+    const { library_version: _v, ...old } = metadata;
+    expect(decodeState(encodeSafetensors(tensors, old)).version).toBeUndefined();
+    expect(() => decodeState(encodeSafetensors(tensors, { ...metadata, library_version: 'x'.repeat(100) }), 'run/state.safetensors')).toThrow(/run\/state\.safetensors: the library version in the metadata .* is not a version number/);
+  });
+
+  it('modality names of MAX_NAME_LENGTH characters: every state of a run decodes and fits (stage names guided:<name> too)', async () => {
+    const [A, B] = [`a${'x'.repeat(MAX_NAME_LENGTH - 1)}`, `b${'y'.repeat(MAX_NAME_LENGTH - 1)}`];
+    const long = makeDataset({ [A]: { data: ds.modalities.a.data, dim: 4 }, [B]: { data: ds.modalities.b.data, dim: 3 } }, ds.labels, 3);
+    const cfg = defaultConfig({ [A]: { type: 'mlp', hidden: [4] }, [B]: { type: 'mlp', hidden: [3] } }, 2);
+    for (const st of [cfg.solo, cfg.guided]) {
+      st.epochs = 2;
+      st.earlyStopping = false;
+    }
+    const all: Uint8Array[] = [];
+    await train(rt, 'udi', { train: long }, cfg, { onState: (st) => void all.push(encodeState(st, '{}')) });
+    const stages = new Set<string>();
+    for (const bytes of all) {
+      const { state } = decodeState(bytes, 'long/state.safetensors');
+      checkResumeState(state, { file: 'long/state.safetensors', method: 'udi', cfg, names: [A, B] });
+      for (const r of state.done) stages.add(r.name);
+    }
+    expect([...stages].some((n) => n.startsWith('guided:') && n.length === 'guided:'.length + MAX_NAME_LENGTH)).toBe(true);
+  }, 60_000);
+
   it('snapshots and cached teachers must fit the network', async () => {
     const withTensor = (bytes: Uint8Array, name: string, data: Float32Array) => {
       const { tensors, metadata } = decodeSafetensors(bytes);
@@ -296,7 +340,8 @@ describe('untrusted checkpoint metadata', () => {
     ['a wrong-length mean', (d: Json) => edit(d, ['preprocess', 'a', 'mean', 0], 'delete', null), /model\.preprocess\.a\.mean: has 3 values, modality "a" has 4 features/],
     ['fusion weights summing to 0', set(['fusionWeights'], { a: 0, b: 0 }), /model\.fusionWeights: the weights of the fused modalities sum to 0/],
     ['a missing fusion weight', set(['fusionWeights'], { a: 1 }), /model\.fusionWeights: no value for fused modality "b"/],
-    ['an unknown key', set(['extra'], 1), /\n  model: Unrecognized key: "extra"/],
+    ['an unknown key', set(['extra'], 1), /\n  model\.extra: unknown key/],
+    ['a modality name longer than MAX_NAME_LENGTH', set(['modalities', 0, 'name'], 'a'.repeat(MAX_NAME_LENGTH + 1)), new RegExp(`model\\.modalities\\.0\\.name: a modality name must be at most ${MAX_NAME_LENGTH} characters`)],
     ['a reserved modality name', set(['modalities', 0, 'name'], '__proto__'), /model\.modalities\.0\.name: a reserved name/],
     ['classes of 1e12', set(['classes'], 1e12), /model\.classes/],
   ])('%s: CKPT_MODEL naming the file and the field', async (_, f, message) => {

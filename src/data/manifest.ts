@@ -19,12 +19,12 @@
  */
 import { parseCsv } from './csv.js';
 import { type Dataset, DataError, makeDataset } from './dataset.js';
+import { float32LE } from '../io/bytes.js';
 import { MAX_BUFFER_BYTES, readInput, readJsonInput, readTextInput } from '../io/files.js';
+import { MAX_NAME_LENGTH, RESERVED_NAMES } from '../io/names.js';
 
 /** Labels are read as float32: whole numbers above 2^24 cannot be told apart. */
 export const MAX_LABEL = 2 ** 24 - 1;
-const RESERVED = ['__proto__', 'constructor', 'prototype'];
-const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 export interface ManifestOptions {
   /** A manifest without "labels" loads with every label 0 (for prediction). */
@@ -69,7 +69,8 @@ export async function loadManifest(pathOrDir: string, opts: ManifestOptions = {}
   const entries = Object.entries(mods as Record<string, unknown>);
   // Check every entry before reading any file.
   for (const [name, raw] of entries) {
-    if (name === '' || RESERVED.includes(name)) throw bad(`modalities: ${name === '' ? 'an empty name' : `"${name}" is a reserved name`}; name the modality otherwise`);
+    if (name === '' || RESERVED_NAMES.includes(name)) throw bad(`modalities: ${name === '' ? 'an empty name' : `"${name}" is a reserved name`}; name the modality otherwise`);
+    if (name.length > MAX_NAME_LENGTH) throw bad(`modalities: the name "${name.slice(0, 40)}..." is ${name.length} characters long, more than ${MAX_NAME_LENGTH}; name the modality otherwise`);
     const e = raw as { file?: unknown; shape?: unknown };
     if (typeof e !== 'object' || e === null || Array.isArray(e) || typeof e.file !== 'string') throw bad(`modalities.${name} must be { "file": "...", "shape"?: [rows, dim] }`);
     for (const k of Object.keys(e)) if (k !== 'file' && k !== 'shape') throw bad(`modalities.${name}: unknown key "${k}" (allowed: file, shape)`);
@@ -118,13 +119,7 @@ export async function loadManifest(pathOrDir: string, opts: ManifestOptions = {}
           if (size !== need) throw new DataError('BAD_SHAPE', `${p}: shape ${r}×${d} needs ${need} bytes of little-endian float32, the file has ${size}`);
         },
       });
-      let data: Float32Array;
-      if (LITTLE_ENDIAN) data = new Float32Array(bytes.buffer, bytes.byteOffset, r * d);
-      else {
-        data = new Float32Array(r * d);
-        const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        for (let i = 0; i < data.length; i++) data[i] = dv.getFloat32(4 * i, true);
-      }
+      const data = float32LE(bytes, 0, r * d);
       for (let i = 0; i < data.length; i++) {
         if (!Number.isFinite(data[i])) throw new DataError('NON_FINITE', `${p}: modality "${name}" row ${Math.floor(i / d)} column ${i % d} is ${data[i]} (float32 number ${i}, byte ${4 * i}); features must be finite numbers`);
       }

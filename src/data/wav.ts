@@ -52,6 +52,55 @@ function isRiffPrefix(bytes: Uint8Array): boolean {
   return true;
 }
 
+/** Real WAV files hold a handful of chunks before their samples; walking more is refused. */
+const WAV_MAX_CHUNKS = 1_000_000;
+
+/** Where a chunk's body starts, and its size. */
+type Span = { at: number; size: number };
+
+/**
+ * The chunk walk of a RIFF/WAVE file of `size` bytes whose 12-byte header has been checked: finds
+ * the first "fmt " and "data" chunks. It reads through its caller: it yields [position, length]
+ * and is given those bytes back, so that one walk serves bytes in memory (parseWav) and a file read
+ * piecewise (readWavBytes). Throws the DataError that names what is wrong.
+ *
+ * The RIFF size field is not trusted for the walk (streaming writers often leave it wrong): chunks
+ * are read up to the end of the bytes actually present, and the walk stops once both "fmt " and
+ * "data" are found. The RIFF size only tells a cut file from a missing chunk.
+ */
+function* walkChunks(size: number, file: string): Generator<[number, number], { fmt: Span; data: Span }, Uint8Array> {
+  const u32 = (b: Uint8Array, at: number) => new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(at, true);
+  let fmt: Span | null = null;
+  let data: Span | null = null;
+  let pos = 12;
+  for (let chunks = 0; !fmt || !data; chunks++) {
+    const wanted = !fmt ? '"fmt "' : '"data"';
+    if (chunks === WAV_MAX_CHUNKS) throw new DataError('WAV_BAD_HEADER', `${file}: more than ${WAV_MAX_CHUNKS} chunks before the ${wanted} chunk; this is not a usable WAV file`);
+    if (pos >= size) {
+      // The file ended cleanly at a chunk boundary. If the RIFF header promised more, it was cut short.
+      const promised = u32(yield [4, 4], 0);
+      if (promised > size - 8) throw new DataError('WAV_TRUNCATED', `${file}: the file is truncated: the RIFF header promises ${promised} bytes after byte 8, but only ${size - 8} are present, and the ${wanted} chunk was not found`);
+      throw new DataError('WAV_MISSING_CHUNK', `${file}: no ${!fmt ? '"fmt " chunk (the format description)' : '"data" chunk (the samples)'} was found; ${SUPPORTED}`);
+    }
+    if (size - pos < 8) {
+      throw new DataError('WAV_TRUNCATED', `${file}: the file is truncated: it ends ${size - pos} byte(s) into a chunk header at byte ${pos} (a chunk header is 8 bytes), before the ${wanted} chunk was found`);
+    }
+    const h = yield [pos, 8];
+    const id = fourcc(h, 0);
+    const csize = u32(h, 4);
+    const body = pos + 8;
+    if (csize > size - body) {
+      throw new DataError('WAV_TRUNCATED', `${file}: the file is truncated or the "${id}" chunk size lies: it promises ${csize} bytes${id === 'data' ? ' of samples' : ''}, but only ${size - body} bytes are present after byte ${body}`);
+    }
+    if (id === 'fmt ' && !fmt) fmt = { at: body, size: csize };
+    if (id === 'data' && !data) data = { at: body, size: csize };
+    // Chunks are word-aligned: an odd-sized chunk is followed by one pad byte (which may be
+    // missing at the very end of the file). Always advances by at least 8, so the walk ends.
+    pos = body + csize + (csize & 1);
+  }
+  return { fmt, data };
+}
+
 export function parseWav(bytes: Uint8Array, file = 'WAV'): Wav {
   const len = bytes.length;
   if (len < 12) {
@@ -65,53 +114,11 @@ export function parseWav(bytes: Uint8Array, file = 'WAV'): Wav {
     throw new DataError('WAV_NOT_RIFF', `${file}: not a RIFF/WAVE file: ${why}; ${SUPPORTED}`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-
-  // Walk the chunks. The RIFF size field is not trusted for the walk (streaming writers often leave
-  // it wrong): chunks are read up to the end of the bytes we actually have, and the walk stops once
-  // both "fmt " and "data" are found. The RIFF size only tells a cut file from a missing chunk.
-  let fmtAt = -1;
-  let fmtSize = 0;
-  let dataAt = -1;
-  let dataSize = 0;
-  let pos = 12;
-  while (pos < len && (fmtAt < 0 || dataAt < 0)) {
-    if (len - pos < 8) {
-      throw new DataError('WAV_TRUNCATED', `${file}: the file is truncated: it ends ${len - pos} byte(s) into a chunk header at byte ${pos} (a chunk header is 8 bytes), before the ${fmtAt < 0 ? '"fmt " chunk' : '"data" chunk'} was found`);
-    }
-    const id = fourcc(bytes, pos);
-    const size = view.getUint32(pos + 4, true);
-    const body = pos + 8;
-    const present = len - body;
-    if (id === 'data') {
-      if (size > present) {
-        throw new DataError('WAV_TRUNCATED', `${file}: the file is truncated or the "data" chunk size lies: it promises ${size} bytes of samples, but only ${present} bytes are present after byte ${body}`);
-      }
-      if (dataAt < 0) {
-        dataAt = body;
-        dataSize = size;
-      }
-    } else {
-      if (size > present) {
-        throw new DataError('WAV_TRUNCATED', `${file}: the file is truncated or the "${id}" chunk size lies: it promises ${size} bytes, but only ${present} bytes are present after byte ${body}`);
-      }
-      if (id === 'fmt ' && fmtAt < 0) {
-        fmtAt = body;
-        fmtSize = size;
-      }
-    }
-    // Chunks are word-aligned: an odd-sized chunk is followed by one pad byte (which may be
-    // missing at the very end of the file). Always advances by at least 8, so the walk ends.
-    pos = body + size + (size & 1);
-  }
-  if (fmtAt < 0 || dataAt < 0) {
-    // The file ended cleanly at a chunk boundary. If the RIFF header promised more, it was cut short.
-    const promised = view.getUint32(4, true);
-    if (promised > len - 8) {
-      throw new DataError('WAV_TRUNCATED', `${file}: the file is truncated: the RIFF header promises ${promised} bytes after byte 8, but only ${len - 8} are present, and the ${fmtAt < 0 ? '"fmt "' : '"data"'} chunk was not found`);
-    }
-  }
-  if (fmtAt < 0) throw new DataError('WAV_MISSING_CHUNK', `${file}: no "fmt " chunk (the format description) was found; ${SUPPORTED}`);
-  if (dataAt < 0) throw new DataError('WAV_MISSING_CHUNK', `${file}: no "data" chunk (the samples) was found; ${SUPPORTED}`);
+  const walk = walkChunks(len, file);
+  let step = walk.next();
+  while (!step.done) step = walk.next(bytes.subarray(step.value[0], step.value[0] + step.value[1]));
+  const { at: fmtAt, size: fmtSize } = step.value.fmt;
+  const { at: dataAt, size: dataSize } = step.value.data;
 
   if (fmtSize < 16) throw new DataError('WAV_BAD_HEADER', `${file}: the "fmt " chunk is ${fmtSize} bytes, but a PCM format description needs at least 16`);
   const tag = view.getUint16(fmtAt, true);
@@ -162,18 +169,13 @@ export interface WavReadOptions {
   confineTo?: string;
 }
 
-/** Real WAV files hold a handful of chunks before their samples; walking more is refused. */
-const WAV_MAX_CHUNKS = 1_000_000;
-/** A damaged file up to this size is read whole, so that parseWav can say exactly what is wrong. */
-const WAV_READ_WHOLE_FOR_ERRORS = 64 * 2 ** 20;
-
 /**
  * The bytes of a WAV file that parseWav needs: the chunks up to the end of the first "fmt " and
- * "data" chunks, found by walking the chunk headers through a 64 KiB window (large chunks are
- * skipped, not read). Trailing chunks are not read, so memory is bounded by the samples the file
- * declares. A file that is not RIFF/WAVE gives its first 12 bytes; a damaged one (a chunk size that
- * runs past the end, no "fmt " or "data") is read whole if it is small, for parseWav to name what is
- * wrong, and refused without reading it otherwise.
+ * "data" chunks, found by walking the chunk headers (walkChunks) through a 64 KiB window (large
+ * chunks are skipped, not read). Trailing chunks are not read, so memory is bounded by the samples
+ * the file declares, and a damaged file (a chunk size that runs past the end, no "fmt " or "data")
+ * is refused from its chunk headers, with the message parseWav would give. A file that is not
+ * RIFF/WAVE gives its first 12 bytes (parseWav names the format).
  */
 export async function readWavBytes(path: string, o: WavReadOptions = {}): Promise<Uint8Array> {
   return withInput(path, { what: 'WAV file', maxBytes: WAV_MAX_BYTES, confineTo: o.confineTo }, async (f) => {
@@ -190,41 +192,15 @@ export async function readWavBytes(path: string, o: WavReadOptions = {}): Promis
       }
       return window.subarray(pos - windowAt, pos - windowAt + n);
     };
-    let fmt: [number, number] | null = null;
-    let data: [number, number] | null = null;
-    let pos = 12;
-    let broken: string | null = null;
-    for (let chunks = 0; !fmt || !data; chunks++) {
-      if (chunks === WAV_MAX_CHUNKS) throw new DataError('WAV_BAD_HEADER', `${path}: more than ${WAV_MAX_CHUNKS} chunks before the ${!fmt ? '"fmt "' : '"data"'} chunk; this is not a usable WAV file`);
-      if (pos >= size) {
-        broken = `no ${!fmt ? '"fmt " chunk (the format description)' : '"data" chunk (the samples)'} was found; ${SUPPORTED}`;
-        break;
-      }
-      if (size - pos < 8) {
-        broken = `the file is truncated: it ends ${size - pos} byte(s) into a chunk header at byte ${pos} (a chunk header is 8 bytes)`;
-        break;
-      }
-      const h = await at(pos, 8);
-      const id = fourcc(h, 0);
-      const csize = new DataView(h.buffer, h.byteOffset, 8).getUint32(4, true);
-      const body = pos + 8;
-      if (csize > size - body) {
-        broken = `the file is truncated or the "${id}" chunk size lies: it promises ${csize} bytes, but only ${size - body} bytes are present after byte ${body}`;
-        break;
-      }
-      if (id === 'fmt ' && !fmt) fmt = [body, csize];
-      if (id === 'data' && !data) data = [body, csize];
-      pos = body + csize + (csize & 1); // always forward by at least 8: the walk ends
+    const walk = walkChunks(size, path);
+    let step = walk.next();
+    while (!step.done) step = walk.next(await at(step.value[0], step.value[1]));
+    const { fmt, data } = step.value;
+    if (o.maxSamples && data.size / 2 > o.maxSamples.samples) {
+      const rate = fmt.size >= 8 ? new DataView((await f.read(fmt.at + 4, 4)).buffer).getUint32(0, true) : null;
+      throw new DataError('WAV_TOO_LONG', `${path}: ${o.maxSamples.reason(Math.floor(data.size / 2), rate || null)}`);
     }
-    if (broken !== null || !fmt || !data) {
-      if (size <= WAV_READ_WHOLE_FOR_ERRORS) return f.readAll();
-      throw new DataError(broken?.startsWith('no ') ? 'WAV_MISSING_CHUNK' : 'WAV_TRUNCATED', `${path}: ${broken}`);
-    }
-    if (o.maxSamples && data[1] / 2 > o.maxSamples.samples) {
-      const rate = fmt[1] >= 8 ? new DataView((await f.read(fmt[0] + 4, 4)).buffer).getUint32(0, true) : null;
-      throw new DataError('WAV_TOO_LONG', `${path}: ${o.maxSamples.reason(Math.floor(data[1] / 2), rate || null)}`);
-    }
-    const end = Math.max(fmt[0] + fmt[1], data[0] + data[1]);
+    const end = Math.max(fmt.at + fmt.size, data.at + data.size);
     return end >= size ? f.readAll() : f.read(0, end);
   });
 }

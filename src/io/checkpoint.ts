@@ -13,20 +13,26 @@ import { DataError, type Standardization } from '../data/dataset.js';
 import { METHODS, type Model } from '../train/methods.js';
 import { MultimodalNet, type ModalitySpec } from '../train/net.js';
 import { VERSION } from '../version.js';
-import { EncoderSchema, issueLines, namedRecord, RESERVED_NAMES } from './config.js';
+import { EncoderSchema, issueLines, namedRecord } from './config.js';
+import { MAX_NAME_LENGTH, RESERVED_NAMES } from './names.js';
 import { decodeSafetensors, encodeSafetensors, type Tensor } from './safetensors.js';
 
 export const CHECKPOINT_FORMAT = 'udi-wasm/1';
 
 const LATE_FUSION = ['mean', 'entropy', 'validation', 'calibrated', 'head'] as const;
-/** Methods whose model fuses in its joint head ('joint'), and DI-MML's fusion head ('head'); the others fuse late. */
-const JOINT_METHODS: readonly string[] = ['joint', 'joint+uni', 'ogm-ge', 'mmpareto', 'umt'];
+/**
+ * Methods whose model fuses in its joint head (fusion 'joint'); DI-MML fuses in its fusion head
+ * ('head'), the others late. Each trains one stage named after itself (the training state's check
+ * of a stage's saved closure state uses this list too).
+ */
+export const JOINT_METHODS: readonly string[] = ['joint', 'joint+uni', 'ogm-ge', 'mmpareto', 'umt'];
 /** Largest |value| of a float32. */
 const F32_MAX = 3.4028234663852886e38;
 
 const name = z
   .string()
   .min(1, 'a modality name must not be empty')
+  .max(MAX_NAME_LENGTH, `a modality name must be at most ${MAX_NAME_LENGTH} characters`)
   .refine((s) => !RESERVED_NAMES.includes(s), { message: 'a reserved name' });
 const finite = z.number().refine(Number.isFinite, { message: 'must be a finite number' });
 const nameList = z.array(name).min(1);

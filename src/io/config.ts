@@ -7,9 +7,7 @@
 import { z } from 'zod';
 import { defaultConfig, METHODS, type MethodConfig } from '../train/methods.js';
 import type { EncoderConfig } from '../nn/encoders.js';
-
-/** Names that would reach an object's prototype: never accepted as a modality or key name. */
-export const RESERVED_NAMES: readonly string[] = ['__proto__', 'constructor', 'prototype'];
+import { MAX_NAME_LENGTH, RESERVED_NAMES } from './names.js';
 
 /**
  * A record keyed by names (modalities) that rejects the reserved names. zod skips an own
@@ -23,15 +21,19 @@ export function namedRecord<T extends z.ZodType>(value: T) {
       }
       return v;
     },
-    z.record(z.string().min(1, 'a name must not be empty'), value),
+    z.record(z.string().min(1, 'a name must not be empty').max(MAX_NAME_LENGTH, `a name must be at most ${MAX_NAME_LENGTH} characters`), value),
   );
 }
 
-/** One line per zod issue: `  path: message` (the path starts at `root`, if given). */
+/**
+ * One line per problem: `  path: message` (the path starts at `root`, if given). An unrecognised key
+ * is named by its full path, one line each: `  solo.optimizer.lrr: unknown key`.
+ */
 export function issueLines(error: z.ZodError, root?: string): string[] {
-  return error.issues.map((i) => {
+  const line = (path: string[], message: string) => `  ${path.length ? path.join('.') : '(top level)'}: ${message}`;
+  return error.issues.flatMap((i) => {
     const path = [...(root ? [root] : []), ...i.path.map(String)];
-    return `  ${path.length ? path.join('.') : '(top level)'}: ${i.message}`;
+    return i.code === 'unrecognized_keys' ? i.keys.map((k) => line([...path, k], 'unknown key')) : [line(path, i.message)];
   });
 }
 
@@ -128,7 +130,7 @@ export const TrainConfigSchema = z
     fusionHead: StageSchema(base.fusionHead, 'fusion-head stage budget'),
     udi: z
       .strictObject({
-        anchor: z.string().optional().describe('force the anchor by modality name'),
+        anchor: z.string().max(MAX_NAME_LENGTH).optional().describe('force the anchor by modality name'),
         epsilon: z.number().min(0).default(base.udi.epsilon).describe('[ours] accuracies within this (0.005 = 0.5 points) tie; lower entropy wins'),
         temperature: z.number().positive().default(base.udi.temperature).describe('[ours] temperature of the JS consistency term'),
         controller: z.enum(['gradient-alignment', 'fixed']).default(base.udi.controller).describe('[ours rule] dynamic weights from gradient alignment, or fixed'),

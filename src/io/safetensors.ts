@@ -5,6 +5,7 @@
  * are written; reading validates every field and caps the header size.
  */
 import { DataError } from '../data/dataset.js';
+import { float32LE } from './bytes.js';
 
 export const MAX_HEADER_BYTES = 16 * 1024 * 1024;
 
@@ -83,14 +84,7 @@ export function decodeSafetensors(bytes: Uint8Array, file = 'checkpoint'): { ten
     if (e < b || e > dataLen) throw fail('ST_BAD_OFFSETS', `tensor ${name}: data_offsets [${b}, ${e}] lie outside the ${dataLen} data bytes`);
     if (e - b !== 4 * n) throw fail('ST_BAD_OFFSETS', `tensor ${name}: shape ${(t.shape as number[]).join('×')} needs ${4 * n} bytes, data_offsets span ${e - b}`);
     spans.push([b, e, name]);
-    let data: Float32Array;
-    if (LITTLE_ENDIAN && (bytes.byteOffset + dataStart + b) % 4 === 0) {
-      data = new Float32Array(bytes.buffer, bytes.byteOffset + dataStart + b, n); // a view: no copy
-    } else {
-      data = new Float32Array(n);
-      for (let i = 0; i < n; i++) data[i] = dv.getFloat32(dataStart + b + 4 * i, true);
-    }
-    tensors[name] = { shape: [...(t.shape as number[])], data };
+    tensors[name] = { shape: [...(t.shape as number[])], data: float32LE(bytes, dataStart + b, n) };
   }
   spans.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
   for (let i = 1; i < spans.length; i++) if (spans[i][0] < spans[i - 1][1]) throw fail('ST_BAD_OFFSETS', `tensors ${spans[i - 1][2]} and ${spans[i][2]} overlap`);
@@ -104,4 +98,3 @@ export function decodeSafetensors(bytes: Uint8Array, file = 'checkpoint'): { ten
   return { tensors, metadata };
 }
 
-const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;

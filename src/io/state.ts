@@ -15,8 +15,12 @@ import { z } from 'zod';
 import { DataError } from '../data/dataset.js';
 import { METHODS, type TrainState, type MethodConfig } from '../train/methods.js';
 import type { MultimodalNet } from '../train/net.js';
-import { issueLines, RESERVED_NAMES } from './config.js';
+import { VERSION } from '../version.js';
+import { JOINT_METHODS } from './checkpoint.js';
+import { issueLines, parseTrainConfig, type TrainConfig } from './config.js';
+import { resolveDataPaths } from './config-file.js';
 import { MAX_BUFFER_BYTES } from './files.js';
+import { MAX_NAME_LENGTH, RESERVED_NAMES } from './names.js';
 import { decodeSafetensors, encodeSafetensors, type Tensor } from './safetensors.js';
 import { readSafetensorsFile } from './safetensors-file.js';
 
@@ -48,7 +52,7 @@ export function encodeState(s: TrainState, config: string): Uint8Array {
     current = { ...rest, snapshot: snapshot ? Object.keys(snapshot) : null };
   }
   const json = { method: s.method, done: s.done, current, trace: s.trace, memo, rngs: s.rngs.map((r) => Array.from(r)), wallMs: s.wallMs };
-  return encodeSafetensors(tensors, { format: STATE_FORMAT, state: JSON.stringify(json, replacer), config });
+  return encodeSafetensors(tensors, { format: STATE_FORMAT, library_version: VERSION, state: JSON.stringify(json, replacer), config });
 }
 
 // ---- the schema of the metadata JSON -----------------------------------------------------------
@@ -65,15 +69,25 @@ const int32 = z
 const name = z
   .string()
   .min(1)
-  .max(1000)
+  .max(MAX_NAME_LENGTH)
   .refine((s) => !RESERVED_NAMES.includes(s), { message: 'a reserved name' });
+/** A stage: solo:<modality>, guided:<modality>, fusion-head or a joint method's name. */
+const stageName = z
+  .string()
+  .min(1)
+  .max('guided:'.length + MAX_NAME_LENGTH);
+/**
+ * A wall time. The clock a run measures with may step backwards (NTP), so a saved time may be
+ * negative: any finite value is a good state, read as at least 0.
+ */
+const wallMs = finite.transform((v) => Math.max(0, v));
 const fraction = finite.min(0).max(1);
 const names = (what: string) =>
   z
     .array(name)
     .refine((xs) => new Set(xs).size === xs.length, { message: `lists a ${what} twice` });
 
-const EpochLogSchema = z.object({ stage: name, epoch: count, loss: anyNumber, monitor: anyNumber }).catchall(z.union([anyNumber, z.string().max(1000)]));
+const EpochLogSchema = z.object({ stage: stageName, epoch: count, loss: anyNumber, monitor: anyNumber }).catchall(z.union([anyNumber, z.string().max(1000)]));
 
 /** A stage's history: epochs 0, 1, 2, ... of one stage. */
 const history = z.array(EpochLogSchema).superRefine((h, ctx) => {
@@ -84,7 +98,7 @@ const history = z.array(EpochLogSchema).superRefine((h, ctx) => {
 });
 
 const StageResultSchema = z
-  .strictObject({ name, epochs: count, bestEpoch: z.number().int().min(-1), bestMonitor: anyNumber, steps: count, wallMs: finite.min(0), stoppedEarly: z.boolean(), history })
+  .strictObject({ name: stageName, epochs: count, bestEpoch: z.number().int().min(-1), bestMonitor: anyNumber, steps: count, wallMs, stoppedEarly: z.boolean(), history })
   .superRefine((r, ctx) => {
     if (r.history.length !== r.epochs) ctx.addIssue({ code: 'custom', path: ['epochs'], message: `is ${r.epochs}, but the stage's history holds ${r.history.length} epochs` });
     if (r.bestEpoch >= r.epochs) ctx.addIssue({ code: 'custom', path: ['bestEpoch'], message: `is ${r.bestEpoch}, past the ${r.epochs} epochs of the stage` });
@@ -104,7 +118,7 @@ const StageStateSchema = z
     history: history.min(1),
     snapshot: z.array(z.string().regex(/^(enc|head):./, 'must be a parameter group (enc:<modality> or head:<name>)')).refine((xs) => new Set(xs).size === xs.length, { message: 'lists a group twice' }).nullable(),
     extra: ExtraSchema,
-    wallMs: finite.min(0),
+    wallMs,
   })
   .superRefine((s, ctx) => {
     // The trainer replays one shuffle per completed epoch: the count must be the history's own length.
@@ -115,7 +129,8 @@ const StageStateSchema = z
 
 const MemoSchema = z.strictObject({
   soloAcc: z.record(name, fraction).optional(),
-  anchor: z.strictObject({ name, reason: z.string().max(10000), validation: z.record(name, z.strictObject({ acc: fraction, entropy: finite.min(0) })) }).optional(),
+  // The reason quotes the modalities' names and figures: bounded by the header's size limit, not by its own.
+  anchor: z.strictObject({ name, reason: z.string(), validation: z.record(name, z.strictObject({ acc: fraction, entropy: finite.min(0) })) }).optional(),
   teachers: z.strictObject({ $tensors: names('modality').min(1) }).optional(),
 });
 
@@ -126,17 +141,26 @@ export const StateJsonSchema = z.strictObject({
   trace: z.array(z.strictObject({ follower: name, step: count, lambdaCon: anyNumber, lambdaCom: anyNumber, cos: anyNumber })),
   memo: MemoSchema,
   rngs: z.array(z.array(int32).length(4, 'a generator state is 4 whole numbers')),
-  wallMs: finite.min(0),
+  wallMs,
 });
 
 function stateError(file: string, msg: string): DataError {
   return new DataError('STATE_BAD', `${file}: ${msg}; the file is damaged or was edited: resume from a good copy, or start afresh with udi train --config`);
 }
 
-export function decodeState(bytes: Uint8Array, file = 'state'): { state: TrainState; config: string } {
+/** A decoded state file: the state, the config text it was saved under, and the library version that saved it (none before versions recorded it). */
+export interface SavedState {
+  state: TrainState;
+  config: string;
+  version?: string;
+}
+
+export function decodeState(bytes: Uint8Array, file = 'state'): SavedState {
   const { tensors, metadata } = decodeSafetensors(bytes, file);
   const fail = (msg: string) => stateError(file, msg);
   if (metadata.format !== STATE_FORMAT) throw new DataError('STATE_BAD', `${file}: not a udi-wasm training state (format ${JSON.stringify(metadata.format)}, expected ${STATE_FORMAT})`);
+  const version = metadata.library_version;
+  if (version !== undefined && !/^[0-9A-Za-z.+-]{1,64}$/.test(version)) throw fail('the library version in the metadata ("library_version") is not a version number');
   let raw: unknown;
   try {
     raw = JSON.parse(metadata.state ?? '', reviver);
@@ -168,15 +192,14 @@ export function decodeState(bytes: Uint8Array, file = 'state'): { state: TrainSt
   return {
     state: { method: j.method as TrainState['method'], done: j.done, current, trace: j.trace, memo, params, m, v, rngs: j.rngs.map((x) => Int32Array.from(x)), wallMs: j.wallMs },
     config: metadata.config ?? '',
+    ...(version === undefined ? {} : { version }),
   };
 }
 
 /** Read and decode a state file, bounded by what its header declares. */
-export async function loadState(file: string): Promise<{ state: TrainState; config: string }> {
+export async function loadState(file: string): Promise<SavedState> {
   return decodeState(await readSafetensorsFile(file, { what: 'training state', maxBytes: MAX_BUFFER_BYTES }), file);
 }
-
-const JOINT_STAGES: readonly string[] = ['joint', 'joint+uni', 'ogm-ge', 'mmpareto', 'umt'];
 
 /** The epoch budget of a stage, from its name. */
 export function stageBudget(cfg: Pick<MethodConfig, 'solo' | 'guided' | 'joint' | 'fusionHead'>, stage: string): number {
@@ -207,7 +230,7 @@ export function checkResumeState(s: TrainState, o: { file: string; configFile?: 
     const stage = s.current.history[0].stage;
     const budget = stageBudget(o.cfg, stage);
     if (s.current.epoch > budget) throw mismatch(`the stage in progress (${stage}) has done ${s.current.epoch} epochs, more than the config's budget of ${budget}`);
-    const want = stage.startsWith('guided:') ? 'object' : JOINT_STAGES.includes(stage) ? 'array' : 'none';
+    const want = stage.startsWith('guided:') ? 'object' : JOINT_METHODS.includes(stage) ? 'array' : 'none';
     const got = s.current.extra === undefined ? 'none' : Array.isArray(s.current.extra) ? 'array' : 'object';
     if (want !== got) throw fail(`state.current.extra does not fit stage ${stage}`);
     for (const g of Object.keys(s.current.snapshot ?? {})) {
@@ -223,6 +246,58 @@ export function checkResumeState(s: TrainState, o: { file: string; configFile?: 
     all('state.memo.anchor.validation', Object.keys(memo.anchor.validation));
   }
   if (memo.teachers) all('state.memo.teachers', Object.keys(memo.teachers));
+}
+
+/** The leaves where two parsed configs differ, in the first one's key order (an absent key and undefined are alike). */
+function differences(saved: unknown, now: unknown, path: string[] = [], out: { path: string; saved: unknown; now: unknown }[] = []) {
+  const record = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (Object.is(saved, now)) return out;
+  if (Array.isArray(saved) && Array.isArray(now) && saved.length === now.length) saved.forEach((x, i) => differences(x, now[i], [...path, String(i)], out));
+  else if (record(saved) && record(now)) for (const k of new Set([...Object.keys(saved), ...Object.keys(now)])) differences(saved[k], now[k], [...path, k], out);
+  else out.push({ path: path.join('.'), saved, now });
+  return out;
+}
+
+const shown = (v: unknown) => {
+  if (v === undefined) return 'not set';
+  const j = JSON.stringify(v);
+  return j.length > 80 ? `${j.slice(0, 77)}...` : j;
+};
+
+/**
+ * Check that the run's config is the one its state was saved under, so that resuming continues the
+ * run that was interrupted (an edited learning rate, gate or fusion would silently give other
+ * weights than an uninterrupted run). The state's copy of the config is parsed with the same schema
+ * (defaults filled in) and its paths resolved as `config`'s were (against the folder of
+ * `configFile`), then compared field by field. A difference is RESUME_MISMATCH naming the first
+ * differing fields, the state file and the library version that saved it; a copy that is not JSON
+ * is STATE_BAD. Node/Deno only (paths).
+ */
+export async function checkResumeConfig(saved: Pick<SavedState, 'config' | 'version'>, config: TrainConfig, o: { file: string; configFile: string; cwd?: string }): Promise<void> {
+  const path = await import('node:path');
+  const by = `saved by udi-wasm ${saved.version ?? '(an earlier version, which did not record it)'}; this is ${VERSION}`;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(saved.config);
+  } catch {
+    throw stateError(o.file, saved.config === '' ? 'the metadata holds no config ("config")' : 'the config in the metadata is not valid JSON');
+  }
+  let theirs: TrainConfig;
+  try {
+    theirs = parseTrainConfig(raw, 'the config the state was saved under');
+  } catch (e) {
+    throw new DataError('RESUME_MISMATCH', `${o.file}: ${(e as Error).message}\n(${by}); this version cannot resume the run: start a new run with udi train --config`);
+  }
+  theirs.data = await resolveDataPaths(theirs.data, path.dirname(path.resolve(o.configFile)), { cwd: o.cwd, warn: () => {} });
+  const diff = differences(theirs, config);
+  if (diff.length === 0) return;
+  const listed = diff.slice(0, 5).map((d) => `${d.path} is ${shown(d.now)} in ${o.configFile}, ${shown(d.saved)} in the state`);
+  const more = diff.length > 5 ? `; and ${diff.length - 5} more (${diff.slice(5, 10).map((d) => d.path).join(', ')}${diff.length > 10 ? ', ...' : ''})` : '';
+  throw new DataError(
+    'RESUME_MISMATCH',
+    `${o.file}: the config differs from the one the state was saved under (${by}): ${listed.join('; ')}${more}. ` +
+      `Resuming would not continue the same run: restore ${o.configFile} as it was when the run started, or start a new run with udi train --config FILE --out NEW_FOLDER`,
+  );
 }
 
 /**
