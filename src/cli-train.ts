@@ -16,7 +16,7 @@ import { defaultCacheDir, loadData, type Splits } from './io/data.js';
 import { fileError } from './io/files.js';
 import { progressCallbacks, type ProgressMode } from './progress.js';
 import { predict, type Method, train, type TrainState } from './train/methods.js';
-import { checkResumeConfig, checkResumeState, checkStateFitsNet, encodeState, loadState, type SavedState, stageBudget } from './io/state.js';
+import { checkResumeConfig, checkResumeState, checkStateFitsNet, encodeState, loadState, type SavedState } from './io/state.js';
 import { argmaxRows, scores } from './train/metrics.js';
 import { formatEvalSummary, formatTrainSummary, summaryOut } from './cli-text.js';
 
@@ -118,7 +118,7 @@ export async function trainCommand(configFile: string | undefined, out: string, 
     const write = (s: string) => (m === 'json' && f.json ? process.stdout.write(s) : process.stderr.write(s));
     if (m !== 'quiet') process.stderr.write(`udi train: ${config.method} on ${splits.description}; ${rt.info.build}, ${rt.info.threads} thread(s)${resume ? `; resuming after ${resume.done.length} stage(s)` : ''}\n`);
     const configText = JSON.stringify(config);
-    const callbacks = progressCallbacks(m, write, (stage) => stageBudget(cfg, stage));
+    const callbacks = progressCallbacks(m, write);
     const saved = resume;
     if (saved) {
       const begin = callbacks.onTrainBegin;

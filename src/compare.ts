@@ -467,7 +467,7 @@ function protocolOf(o: CompareOptions, encoders: Record<string, EncoderConfig>, 
   const pc = +(100 * vf).toFixed(2);
   if (o.dataset === 'avmnist')
     return (
-      `AV-MNIST: FSDD v1.0.10 recordings paired with MNIST images by digit in file-name order (data-protocol.md). Audio: log-mel (256-point FFT, hop 80, 40 mels) resampled to 32 frames, computed in WebAssembly, standardised with the fit part's statistics, ${describeEncoder(encoders.audio)}; image: 28×28 in [0, 1], ${describeEncoder(encoders.image, 784)}. ` +
+      `AV-MNIST: FSDD v1.0.10 recordings paired with MNIST images by digit in file-name order. Audio: log-mel (256-point FFT, hop 80, 40 mels) resampled to 32 frames, computed in WebAssembly, standardised with the fit part's statistics, ${describeEncoder(encoders.audio)}; image: 28×28 in [0, 1], ${describeEncoder(encoders.image, 784)}. ` +
       (o.split === 'B'
         ? 'Split B: leave one speaker out; validation = all recordings of the next speaker (speaker-disjoint, mirrors the test condition). '
         : `Split ${o.split}: recordings 5-49 train, 0-4 test; validation a stratified ${pc}% of train${o.split === 'C' ? '; images reconstructed from the top principal components of MNIST-train explaining < 25% of its variance' : ''}. `) +

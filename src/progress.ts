@@ -13,7 +13,7 @@ export type ProgressMode = 'tty' | 'json' | 'quiet';
  * Callbacks that report progress through `write`. The third argument is ignored (the callbacks
  * carry every budget now); it is kept so that older call sites still compile.
  */
-export function progressCallbacks(mode: ProgressMode, write: (s: string) => void, _maxEpochs?: (stage: string) => number): Callbacks {
+export function progressCallbacks(mode: ProgressMode, write: (s: string) => void): Callbacks {
   if (mode === 'quiet') return {};
   let t0 = NaN,
     stageStart = 0,

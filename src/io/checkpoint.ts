@@ -138,7 +138,7 @@ export interface LoadedModel {
   warnings: string[];
 }
 
-const tensorName = (group: string, name: string) => `${group.replace(':', '.')}.${name}`;
+export const tensorName = (group: string, name: string) => `${group.replace(':', '.')}.${name}`;
 
 async function sha256(bytes: Uint8Array): Promise<string> {
   const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));

@@ -27,6 +27,8 @@ import { Activation, Conv2d, Dense, Dropout, type Layer, MaxPool } from '../nn/l
 import type { Param } from '../nn/params.js';
 import type { Model } from '../train/methods.js';
 import { VERSION } from '../version.js';
+import { P_MIN } from '../train/fusion.js';
+import { tensorName as checkpointName } from './checkpoint.js';
 import { ProtoWriter } from './protobuf.js';
 
 /** The ONNX operator set the exported graphs use (onnxruntime-web and every current runtime run it). */
@@ -36,8 +38,6 @@ const IR_VERSION = 7;
 /** TensorProto.DataType. */
 const FLOAT = 1;
 const INT64 = 7;
-/** Smallest probability inside a log when re-tempering: the same floor as src/train/fusion.ts. */
-const P_MIN = 1e-30;
 const GELU_C = 0.7978845608028654; // √(2/π), as assembly/activations.ts
 const GELU_A = 0.044715;
 
@@ -150,8 +150,8 @@ class Graph {
   }
 }
 
-/** Checkpoint name of a parameter: group `enc:audio` + `fc0.weight` → `enc.audio.fc0.weight` (as src/io/checkpoint.ts). */
-const tensorName = (p: Param) => `${p.group.replace(':', '.')}.${p.name}`;
+/** Checkpoint name of a parameter: group `enc:audio` + `fc0.weight` → `enc.audio.fc0.weight`. */
+const tensorName = (p: Param) => checkpointName(p.group, p.name);
 
 function activation(g: Graph, kind: 'relu' | 'gelu', x: string, hint: string): string {
   if (kind === 'relu') return g.op('Relu', [x], `${hint}.relu`);
@@ -242,7 +242,7 @@ function head(g: Graph, model: Model, w: Param, b: Param, feat: string, hint: st
 
 /** The statistics to bake in: the model's own, else the caller's; both given and different is an error. */
 function preprocessOf(model: Model, given: OnnxPreprocess | undefined, inputs: readonly string[]): OnnxPreprocess {
-  const own = (model as Model & { preprocess?: OnnxPreprocess }).preprocess;
+  const own = model.preprocess;
   if (own && given) {
     const same = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((v, i) => v === b[i]);
     const entry = (p: OnnxPreprocess, k: string) => (Object.hasOwn(p, k) ? p[k] : undefined);

@@ -90,7 +90,7 @@ export function fitFusionWeights(probs: Record<string, Float32Array>, labels: In
 }
 
 /** Smallest probability taken inside a log when re-tempering (float32 softmax rows may hold 0). */
-const P_MIN = 1e-30;
+export const P_MIN = 1e-30;
 
 /**
  * Temperature scaling of probability rows: softmax(log max(p, 1e-30) / T). For p = softmax(z) this is
