@@ -4,7 +4,7 @@
  */
 import { DataError } from '../data/dataset.js';
 import { withInput } from './files.js';
-import { MAX_HEADER_BYTES } from './safetensors.js';
+import { headerLength, parseHeader } from './safetensors.js';
 
 /**
  * Read a safetensors file, bounded by what its header declares: the 8-byte length and the header
@@ -15,17 +15,8 @@ export async function readSafetensorsFile(path: string, o: { what?: string; maxB
   return withInput(path, o, async (f) => {
     const fail = (code: string, msg: string) => new DataError(code, `${path}: ${msg}`);
     if (f.size < 8) return f.readAll(); // decodeSafetensors reports it
-    const dv = new DataView((await f.read(0, 8)).buffer);
-    const hlen = dv.getBigUint64(0, true);
-    if (hlen > BigInt(MAX_HEADER_BYTES)) throw fail('ST_HEADER_TOO_LARGE', `header of ${hlen} bytes is larger than the ${MAX_HEADER_BYTES}-byte limit`);
-    const h = Number(hlen);
-    if (8 + h > f.size) throw fail('ST_TRUNCATED', `header of ${h} bytes runs past the end of the file (${f.size} bytes)`);
-    let header: unknown;
-    try {
-      header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await f.read(8, h)));
-    } catch (e) {
-      throw fail('ST_BAD_HEADER', `the header is not valid UTF-8 JSON (${(e as Error).message})`);
-    }
+    const h = headerLength(await f.read(0, 8), f.size, fail);
+    const header = parseHeader(await f.read(8, h), fail);
     let declared = 0;
     if (header && typeof header === 'object') {
       for (const [k, v] of Object.entries(header)) {

@@ -42,20 +42,29 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Rec
   return out;
 }
 
-export function decodeSafetensors(bytes: Uint8Array, file = 'checkpoint'): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
-  const fail = (code: string, msg: string) => new DataError(code, `${file}: ${msg}`);
-  if (bytes.byteLength < 8) throw fail('ST_TRUNCATED', `${bytes.byteLength} bytes is too short for a safetensors file (8-byte header length first)`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const hlen = dv.getBigUint64(0, true);
+/** The header's length from a file's first 8 bytes, checked against the limit and the file's size. */
+export function headerLength(first8: Uint8Array, size: number, fail: (code: string, msg: string) => Error): number {
+  const hlen = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
   if (hlen > BigInt(MAX_HEADER_BYTES)) throw fail('ST_HEADER_TOO_LARGE', `header of ${hlen} bytes is larger than the ${MAX_HEADER_BYTES}-byte limit`);
   const h = Number(hlen);
-  if (8 + h > bytes.byteLength) throw fail('ST_TRUNCATED', `header of ${h} bytes runs past the end of the file (${bytes.byteLength} bytes)`);
-  let header: unknown;
+  if (8 + h > size) throw fail('ST_TRUNCATED', `header of ${h} bytes runs past the end of the file (${size} bytes)`);
+  return h;
+}
+
+/** The header's JSON (strict UTF-8). */
+export function parseHeader(bytes: Uint8Array, fail: (code: string, msg: string) => Error): unknown {
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + h)));
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (e) {
     throw fail('ST_BAD_HEADER', `the header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
+}
+
+export function decodeSafetensors(bytes: Uint8Array, file = 'checkpoint'): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+  const fail = (code: string, msg: string) => new DataError(code, `${file}: ${msg}`);
+  if (bytes.byteLength < 8) throw fail('ST_TRUNCATED', `${bytes.byteLength} bytes is too short for a safetensors file (8-byte header length first)`);
+  const h = headerLength(bytes, bytes.byteLength, fail);
+  const header = parseHeader(bytes.subarray(8, 8 + h), fail);
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw fail('ST_BAD_HEADER', 'the header must be a JSON object');
   const dataStart = 8 + h;
   const dataLen = bytes.byteLength - dataStart;
