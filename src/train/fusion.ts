@@ -168,11 +168,6 @@ export function fitTemperature(p: Float32Array, labels: Int32Array, classes: num
   return dexp((a + b) / 2);
 }
 
-/** One temperature per modality, fitted on validation probabilities. */
-export function fitTemperatures(probs: Record<string, Float32Array>, labels: Int32Array, classes: number): Record<string, number> {
-  return Object.fromEntries(Object.entries(probs).map(([m, p]) => [m, fitTemperature(p, labels, classes)]));
-}
-
 /** Mean of the modalities' temperature-scaled probabilities (a missing temperature counts as 1). */
 export function fuseCalibrated(probs: Record<string, Float32Array>, n: number, classes: number, temperatures: Record<string, number>): Float32Array {
   const scaled = Object.fromEntries(Object.entries(probs).map(([m, p]) => [m, (temperatures[m] ?? 1) === 1 ? p : temperatureScale(p, n, classes, temperatures[m])]));

@@ -22,7 +22,7 @@ import type { EncoderConfig } from '../nn/encoders.js';
 import { prefix } from '../nn/layers.js';
 import { type InitScheme, slice } from '../nn/params.js';
 import { dtanh } from '../util/detmath.js';
-import { fitFusionWeights, fitTemperatures, fuseCalibrated, fuseEntropy, fuseMean, type FusionKind } from './fusion.js';
+import { fitFusionWeights, fitTemperature, fuseCalibrated, fuseEntropy, fuseMean, type FusionKind } from './fusion.js';
 import { scores, type Scores } from './metrics.js';
 import { MultimodalNet } from './net.js';
 import { type Callbacks, type EpochLog, infer, runStage, type Stage, type StageConfig, type StageResult, type StageState, TrainingError, type TrainPlan } from './trainer.js';
@@ -199,6 +199,8 @@ class Run {
   readonly t0 = Date.now();
   /** Every stage and its budget, for the callbacks' totals. */
   readonly plan: TrainPlan;
+  /** Validation temperature of each validation probability array already fitted (calibrated fusion). */
+  private readonly temperatureOf = new WeakMap<Float32Array, number>();
   /** Values computed once between stages (solo accuracies, the anchor, UMT teachers); kept in resumable states. */
   private readonly memos: Record<string, unknown> = {};
 
@@ -371,7 +373,17 @@ class Run {
   lateFuse(probs: Record<string, Float32Array>, kind: FusionKind): { probs: Float32Array; weights?: Record<string, number>; temperatures?: Record<string, number> } {
     const C = this.net.classes;
     const weights = kind === 'validation' ? fitFusionWeights(probs, this.val.labels, C) : undefined;
-    const temperatures = kind === 'calibrated' ? fitTemperatures(probs, this.val.labels, C) : undefined;
+    // A stage's frozen modalities keep the same probability arrays from epoch to epoch: fit each array once.
+    const temperatures =
+      kind === 'calibrated'
+        ? Object.fromEntries(
+            Object.entries(probs).map(([m, p]) => {
+              let T = this.temperatureOf.get(p);
+              if (T === undefined) this.temperatureOf.set(p, (T = fitTemperature(p, this.val.labels, C)));
+              return [m, T];
+            }),
+          )
+        : undefined;
     return { probs: fuseProbs(probs, this.val.size, C, { fusion: kind, fusionWeights: weights, fusionTemperatures: temperatures }), weights, temperatures };
   }
 
