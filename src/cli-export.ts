@@ -3,12 +3,12 @@
  * standardisation, encoders, heads, fusion) as one graph (src/io/onnx.ts). Exit codes as `udi`'s:
  * 0 success, 1 a user error (one message), 2 bad usage.
  */
-import { stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DataError } from './data/dataset.js';
 import { loadModel, writeFileAtomic } from './io/checkpoint-file.js';
-import { fileError } from './io/files.js';
+import { checkpointFiles } from './cli-train.js';
+import { UsageError } from './cli-text.js';
 import { exportOnnx } from './io/onnx.js';
 import { createRuntime } from './index.js';
 
@@ -31,38 +31,26 @@ Usage:
   (raw features: the checkpoint's standardisation is inside), and outputs probs [N, classes].
 `;
 
-class ExportUsage extends Error {}
-
 /** The checkpoint file and the default output for --checkpoint (a folder or a file). */
 async function paths(ckpt: string): Promise<{ model: string; onnx: string }> {
-  let isDir: boolean;
-  try {
-    isDir = (await stat(ckpt)).isDirectory();
-  } catch (e) {
-    throw fileError(e, ckpt, { what: 'checkpoint' });
-  }
-  if (isDir) return { model: join(ckpt, 'model.safetensors'), onnx: join(ckpt, 'model.onnx') };
-  return { model: ckpt, onnx: join(dirname(ckpt), `${basename(ckpt, extname(ckpt))}.onnx`) };
+  const { isDir, model } = await checkpointFiles(ckpt);
+  return { model, onnx: isDir ? join(ckpt, 'model.onnx') : join(dirname(ckpt), `${basename(ckpt, extname(ckpt))}.onnx`) };
 }
 
-async function run(argv: string[]): Promise<void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        checkpoint: { type: 'string' },
-        format: { type: 'string', default: 'onnx' },
-        out: { type: 'string' },
-        'per-modality': { type: 'boolean' },
-        'inputs-as-is': { type: 'boolean' },
-      },
-    }));
-  } catch (e) {
-    throw new ExportUsage((e as Error).message);
-  }
-  if (!values.checkpoint) throw new ExportUsage('udi export needs --checkpoint DIR (a udi train output folder) or --checkpoint FILE.safetensors');
-  if (!(EXPORT_FORMATS as readonly string[]).includes(values.format!)) throw new ExportUsage(`--format must be ${EXPORT_FORMATS.join(' or ')}, got "${values.format}"`);
+/** `udi export ARGS`; bad usage throws UsageError or parseArgs' error, which the udi command prints with the help hint (exit 2). */
+export async function exportCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      checkpoint: { type: 'string' },
+      format: { type: 'string', default: 'onnx' },
+      out: { type: 'string' },
+      'per-modality': { type: 'boolean' },
+      'inputs-as-is': { type: 'boolean' },
+    },
+  });
+  if (!values.checkpoint) throw new UsageError('--checkpoint is required: DIR (a udi train output folder) or --checkpoint FILE.safetensors');
+  if (!(EXPORT_FORMATS as readonly string[]).includes(values.format!)) throw new UsageError(`--format must be ${EXPORT_FORMATS.join(' or ')}, got "${values.format}"`);
   const files = await paths(values.checkpoint);
   const out = values.out ?? files.onnx;
   const rt = await createRuntime({ threads: 1 });
@@ -84,21 +72,5 @@ async function run(argv: string[]): Promise<void> {
     process.stderr.write(`wrote ${out} (${bytes.byteLength} bytes, ONNX opset 13): inputs ${inputs.join(', ')} (float32${carried === undefined ? '' : ', raw: standardised inside'}); output probs [N, ${description.classes}]\n`);
   } finally {
     rt.dispose();
-  }
-}
-
-/** `udi export ARGS`: returns the exit code for bad usage (2) and success (0); other errors propagate (exit 1). */
-export async function exportCommand(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(EXPORT_HELP);
-    return 0;
-  }
-  try {
-    await run(argv);
-    return 0;
-  } catch (e) {
-    if (!(e instanceof ExportUsage)) throw e;
-    process.stderr.write(`udi export: ${e.message} (udi export --help for the options)\n`);
-    return 2;
   }
 }

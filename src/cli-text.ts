@@ -65,6 +65,9 @@ Usage:
 `;
 
 /** A one-line usage error naming the problem and where the command's options are listed. */
+/** Bad usage of the command line: printed as one line with the command's help hint, exit 2. */
+export class UsageError extends Error {}
+
 export function usageLine(cmd: string | undefined, e: Error & { code?: string }): string {
   let msg = e.message;
   const unknown = /^Unknown option '([^']+)'/.exec(msg);

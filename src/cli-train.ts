@@ -164,7 +164,8 @@ export async function trainCommand(configFile: string | undefined, out: string, 
   }
 }
 
-async function checkpointFiles(ckpt: string): Promise<{ model: string; config: string }> {
+/** The files of a checkpoint given as a run folder or as its model file: the model, and the run's config beside it. */
+export async function checkpointFiles(ckpt: string): Promise<{ isDir: boolean; model: string; config: string }> {
   let isDir: boolean;
   try {
     isDir = (await stat(ckpt)).isDirectory();
@@ -172,7 +173,7 @@ async function checkpointFiles(ckpt: string): Promise<{ model: string; config: s
     throw fileError(e, ckpt, { what: 'checkpoint' });
   }
   const dir = isDir ? ckpt : dirname(ckpt);
-  return { model: isDir ? join(dir, 'model.safetensors') : ckpt, config: join(dir, 'config.json') };
+  return { isDir, model: isDir ? join(dir, 'model.safetensors') : ckpt, config: join(dir, 'config.json') };
 }
 
 /**

@@ -16,7 +16,7 @@ import { evalCommand, predictCommand, trainCommand } from './cli-train.js';
 import { EXPORT_HELP, exportCommand } from './cli-export.js';
 import { defaultCacheDir, findDataDir } from './io/data.js';
 import { fetchData } from './io/fetch.js';
-import { DATA_HELP, EVAL_HELP, INFO_HELP, PREDICT_HELP, TRAIN_HELP, usageLine } from './cli-text.js';
+import { DATA_HELP, EVAL_HELP, INFO_HELP, PREDICT_HELP, TRAIN_HELP, UsageError, usageLine } from './cli-text.js';
 import { VERSION } from './version.js';
 
 const COMPARE_HELP = `udi compare: every method × fold × seed on one dataset, in parallel processes; prints the
@@ -91,7 +91,6 @@ Usage:
   udi COMMAND --help
 `;
 
-class UsageError extends Error {}
 
 /** A child process that runs specs sent over IPC (started by `compare`). */
 function childMode(): void {
@@ -149,9 +148,7 @@ async function runCompare(argv: string[]): Promise<number> {
     if (cd?.kind === 'manifest') manifest = { train: cd.train, val: cd.val, test: cd.test, splits: cd.splits, testFraction: cd.testFraction, standardize: cd.standardize };
     else {
       if (!values.data) throw new UsageError('--dataset manifest needs --data PATH (the manifest, or the folder holding manifest.json)');
-      const tf = Number(values['test-fraction'] ?? '0.2');
-      if (!(tf > 0 && tf < 1)) throw new UsageError(`--test-fraction must be a number in (0, 1), got "${values['test-fraction']}"`);
-      manifest = { train: values.data, splits: 5, testFraction: tf, standardize: true };
+      manifest = { train: values.data, splits: 5, testFraction: Number(values['test-fraction'] ?? '0.2'), standardize: true }; // checked by checkCompareOptions
     }
   } else if (values['test-fraction'] !== undefined) throw new UsageError('--test-fraction is for --dataset manifest');
   const foldNumbers = (xs: string[]) =>
@@ -328,7 +325,10 @@ async function main(argv: string[]): Promise<number> {
     if (cmd === 'compare') return await runCompare(rest);
     if (cmd === 'info') return await runInfo(rest);
     if (cmd === 'data') return await runData(rest);
-    if (cmd === 'export') return await exportCommand(rest);
+    if (cmd === 'export') {
+      await exportCommand(rest);
+      return 0;
+    }
     if (cmd === 'train' || cmd === 'eval' || cmd === 'predict') {
       const common = { threads: { type: 'string' }, json: { type: 'boolean' }, quiet: { type: 'boolean' }, cache: { type: 'string' } } as const;
       const own = {

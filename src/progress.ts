@@ -9,10 +9,7 @@ import { estimate, formatDuration } from './vis/progress.js';
 
 export type ProgressMode = 'tty' | 'json' | 'quiet';
 
-/**
- * Callbacks that report progress through `write`. The third argument is ignored (the callbacks
- * carry every budget now); it is kept so that older call sites still compile.
- */
+/** Callbacks that report progress through `write` (the callbacks carry every total they need). */
 export function progressCallbacks(mode: ProgressMode, write: (s: string) => void): Callbacks {
   if (mode === 'quiet') return {};
   let t0 = NaN,

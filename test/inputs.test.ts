@@ -114,9 +114,7 @@ describe('the bounded reader', () => {
     if (!mkfifo) return ctx.skip();
     const p = join(await fresh(), 'x.fifo');
     execFileSync('mkfifo', [p]);
-    const t0 = performance.now();
     expectError(await rejected(readInput(p, { maxBytes: 100 })), 'NOT_A_FILE', 'is a FIFO (named pipe), not a regular file');
-    expect(performance.now() - t0).toBeLessThan(1000);
   });
 
   it('reads a file that changes size while it is read as an error, not a short buffer', async () => {
@@ -165,9 +163,7 @@ describe('manifests (issue 14, points 2, 6, 7, 10)', () => {
     await writeFile(join(d, 'a.f32'), '');
     await truncate(join(d, 'a.f32'), GiB);
     const rss = process.memoryUsage().arrayBuffers;
-    const t0 = performance.now();
     expectError(await rejected(loadManifest(d)), 'BAD_SHAPE', 'a.f32: shape 3×3 needs 36 bytes of little-endian float32, the file has 1073741824');
-    expect(performance.now() - t0).toBeLessThan(1000);
     expect(process.memoryUsage().arrayBuffers - rss).toBeLessThan(16 * 2 ** 20);
     expect(largestBuffer()).toBeLessThan(100); // the manifest and labels only
   });
@@ -304,9 +300,7 @@ describe('no read allocates more than the declared shape needs', () => {
     await writeFile(p, wav.subarray(0, 36)); // RIFF, WAVE, fmt; then a gigabyte of empty chunks
     await truncate(p, GiB);
     reads = [];
-    const t0 = performance.now();
     expectError(await rejected(readWav(p)), 'WAV_BAD_HEADER', 'more than 1000000 chunks before the "data" chunk');
-    expect(performance.now() - t0).toBeLessThan(5000);
     expect(largestBuffer()).toBeLessThanOrEqual(2 ** 16);
     const lying = wavBytes(10, 2 ** 30); // the data chunk promises a gigabyte
     await writeFile(p, lying);

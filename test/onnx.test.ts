@@ -190,11 +190,11 @@ describe('udi export', () => {
     expect(byFile.stderr).toMatch(/^wrote .*m\.onnx .*inputs a \[N, 6\], b \[N, 70\], c \[N, 24\] \(float32, raw: standardised inside\); output probs \[N, 3\]\n$/);
     const bytes = new Uint8Array(await readFile(out));
     expectClose('udi export', (await runOnnx(bytes, rawTest, model.modalities)).probs, predict(model, applyStandardize(rawTest, stats)));
-    expect([badFormat.code, badFormat.stderr]).toEqual([2, 'udi export: --format must be onnx, got "tflite" (udi export --help for the options)\n']);
+    expect([badFormat.code, badFormat.stderr]).toEqual([2, 'udi export: --format must be onnx, got "tflite" (see udi export --help)\n']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^udi: .*checkpoint .*nothing-here/);
     expect(missing.stderr).not.toMatch(/\n\s+at /);
-    expect([none.code, none.stderr]).toEqual([2, 'udi export: udi export needs --checkpoint DIR (a udi train output folder) or --checkpoint FILE.safetensors (udi export --help for the options)\n']);
+    expect([none.code, none.stderr]).toEqual([2, 'udi export: --checkpoint is required: DIR (a udi train output folder) or --checkpoint FILE.safetensors (see udi export --help)\n']);
   });
 });
 

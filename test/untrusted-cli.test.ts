@@ -102,10 +102,8 @@ describe('udi train / eval / predict with untrusted files', () => {
     const j = JSON.parse(metadata.state);
     j.done[0].epochs = 1e12;
     await writeFile(state, encodeSafetensors(tensors, { ...metadata, state: JSON.stringify(j) }));
-    const t0 = Date.now();
-    const r = await udi(dir, 'train', '--resume', out, '--quiet');
+    const r = await udi(dir, 'train', '--resume', out, '--quiet'); // a spinning replay would hit the test's timeout
     userError(r, new RegExp(`${state}: the training state in the metadata is not valid:\\n  state\\.done\\.0\\.epochs: is 1000000000000, but the stage's history holds 2 epochs`));
-    expect(Date.now() - t0).toBeLessThan(30_000);
   }, 60_000);
 
   it('a config that is a folder or a checkpoint that is a FIFO: exit 1, no hang', async () => {
