@@ -64,9 +64,7 @@ Usage:
   udi info [--threads N|auto] [--build scalar|simd|simd-threads|auto]
 `;
 
-/** A one-line usage error naming the problem and where the command's options are listed. */
-/** Bad usage of the command line: printed as one line with the command's help hint, exit 2. */
-export class UsageError extends Error {}
+export { UsageError } from './errors.js';
 
 export function usageLine(cmd: string | undefined, e: Error & { code?: string }): string {
   let msg = e.message;

@@ -8,6 +8,7 @@
  * Add an export here when it is portable, in src/index.ts when it reads or writes files
  * (test/entries.test.ts checks that the two entries differ by exactly the Node-only list).
  */
+export { UdiError, ERRORS, isErrorCode, type ErrorCode } from './errors.js';
 export { Runtime, type RuntimeInfo, type RuntimeOptions } from './runtime/runtime.js';
 export { Arena, MemoryLimitError, type F32, type I32 } from './runtime/arena.js';
 export { BUILDS, type Build, type WasmSource } from './runtime/loader.js';
