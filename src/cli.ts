@@ -2,7 +2,7 @@
 /**
  * The `udi` command: `info` (what runtime this machine gets) and `compare` (methods × folds × seeds
  * on one dataset, in parallel processes, with a report). Exit codes: 0 success, 1 a user error with
- * one clear message, 2 bad usage.
+ * one clear message, 2 bad usage, 70 an internal error (a bug: its stack and a request to report it).
  */
 import { fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -16,7 +16,8 @@ import { evalCommand, predictCommand, trainCommand } from './cli-train.js';
 import { EXPORT_HELP, exportCommand } from './cli-export.js';
 import { defaultCacheDir, findDataDir } from './io/data.js';
 import { fetchData } from './io/fetch.js';
-import { DATA_HELP, EVAL_HELP, INFO_HELP, PREDICT_HELP, TRAIN_HELP, UsageError, usageLine } from './cli-text.js';
+import { DATA_HELP, errorText, EVAL_HELP, exitStatus, INFO_HELP, PREDICT_HELP, TRAIN_HELP, UsageError } from './cli-text.js';
+import { isErrorCode, UdiError } from './errors.js';
 import { VERSION } from './version.js';
 
 const COMPARE_HELP = `udi compare: every method × fold × seed on one dataset, in parallel processes; prints the
@@ -98,7 +99,9 @@ function childMode(): void {
     try {
       process.send!({ ok: true, record: await runOne(spec) });
     } catch (e) {
-      process.send!({ ok: false, error: (e as Error).message });
+      // The parent re-throws a UdiError with the same code, anything else as a bug with this stack.
+      const code = e instanceof UdiError ? e.code : undefined;
+      process.send!({ ok: false, error: (e as Error)?.message ?? String(e), code, stack: code ? undefined : ((e as Error)?.stack ?? String(e)) });
     }
   });
 }
@@ -223,10 +226,14 @@ async function runCompare(argv: string[]): Promise<number> {
       return await new Promise<RunRecord>((res, rej) => {
         const onExit = (code: number | null) => rej(new Error(`the process running ${spec.method} (fold ${spec.fold}, seed ${spec.seed}) exited with code ${code}`));
         child.once('exit', onExit);
-        child.once('message', (m: { ok: boolean; record?: RunRecord; error?: string }) => {
+        child.once('message', (m: { ok: boolean; record?: RunRecord; error?: string; code?: string; stack?: string }) => {
           child.off('exit', onExit);
-          if (m.ok) res(m.record!);
-          else rej(new Error(`${spec.method} (fold ${spec.fold}, seed ${spec.seed}): ${m.error}`));
+          if (m.ok) return res(m.record!);
+          const msg = `${spec.method} (fold ${spec.fold}, seed ${spec.seed}): ${m.error}`;
+          if (isErrorCode(m.code)) return rej(new UdiError(m.code, msg));
+          const bug = new Error(msg);
+          bug.stack = `${msg}\n  in the process that ran it:\n${m.stack}`;
+          rej(bug);
         });
         child.send(spec);
       });
@@ -353,10 +360,10 @@ async function main(argv: string[]): Promise<number> {
     }
     throw new UsageError(`unknown command "${cmd}"`);
   } catch (e) {
-    const usage = e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    // Bad usage: one line naming the problem and the command's help; a user error: its message.
-    process.stderr.write(usage ? usageLine(cmd, e as Error) : `udi: ${(e as Error).message}\n`);
-    return usage ? 2 : 1;
+    // Bad usage: one line naming the problem and the command's help (2); a user error: its message (1);
+    // anything else is a bug: its stack and a request to report it (70).
+    process.stderr.write(errorText(cmd, e));
+    return exitStatus(e);
   }
 }
 

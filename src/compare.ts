@@ -17,6 +17,7 @@ import { scores } from './train/metrics.js';
 import { defaultConfig, METHODS, type MethodConfig, type Method, predict, type Result, train } from './train/methods.js';
 import { Rng } from './util/rng.js';
 import { renderMarkdown, renderHtml } from './report.js';
+import { DataError, UdiError } from './errors.js';
 
 export type DatasetName = 'mfeat' | 'avmnist' | 'manifest';
 
@@ -400,30 +401,30 @@ export function allFolds(o: Pick<CompareOptions, 'dataset' | 'split' | 'manifest
 }
 
 export function checkCompareOptions(o: CompareOptions): void {
-  if (o.dataset !== 'mfeat' && o.dataset !== 'avmnist' && o.dataset !== 'manifest') throw new Error(`--dataset must be "avmnist", "mfeat" or "manifest", got "${o.dataset}"`);
+  if (o.dataset !== 'mfeat' && o.dataset !== 'avmnist' && o.dataset !== 'manifest') throw new UdiError('BAD_OPTIONS', `--dataset must be "avmnist", "mfeat" or "manifest", got "${o.dataset}"`);
   if (o.dataset === 'mfeat') {
-    for (const v of o.views) if (!MFEAT_VIEWS.includes(v as MfeatView)) throw new Error(`--views: mfeat has no view "${v}" (views: ${MFEAT_VIEWS.join(', ')})`);
-    if (o.views.length < 2) throw new Error('--views: name at least two views');
+    for (const v of o.views) if (!MFEAT_VIEWS.includes(v as MfeatView)) throw new UdiError('BAD_OPTIONS', `--views: mfeat has no view "${v}" (views: ${MFEAT_VIEWS.join(', ')})`);
+    if (o.views.length < 2) throw new UdiError('BAD_OPTIONS', '--views: name at least two views');
   } else if (o.dataset === 'avmnist') {
-    if (o.split !== 'A' && o.split !== 'B' && o.split !== 'C') throw new Error(`--split must be A, B or C, got "${o.split}"`);
+    if (o.split !== 'A' && o.split !== 'B' && o.split !== 'C') throw new UdiError('BAD_OPTIONS', `--split must be A, B or C, got "${o.split}"`);
     const max = o.split === 'B' ? 5 : 0;
-    for (const f of o.folds) if (!(Number.isInteger(f) && f >= 0 && f <= max)) throw new Error(`--folds: split ${o.split} has folds 0${max ? `-${max}` : ''}, got ${f}`);
+    for (const f of o.folds) if (!(Number.isInteger(f) && f >= 0 && f <= max)) throw new UdiError('BAD_OPTIONS', `--folds: split ${o.split} has folds 0${max ? `-${max}` : ''}, got ${f}`);
   } else {
     const m = o.manifest;
-    if (!m || !m.train) throw new Error('--dataset manifest needs the manifest: --data PATH (or data.train in the config)');
-    if (!(Number.isInteger(m.splits) && m.splits >= 1)) throw new Error(`data.splits must be a whole number >= 1, got ${m.splits}`);
-    if (!(m.testFraction > 0 && m.testFraction < 1)) throw new Error(`--test-fraction must be in (0, 1), got ${m.testFraction}`);
-    for (const f of o.folds) if (!(Number.isInteger(f) && f >= 0)) throw new Error(`--folds: folds are whole numbers >= 0, got ${f}`);
-    if (m.test && o.folds.some((f) => f !== 0)) throw new Error(`--folds: with a separate test set there is one fold, 0; got ${o.folds.join(',')}`);
+    if (!m || !m.train) throw new UdiError('BAD_OPTIONS', '--dataset manifest needs the manifest: --data PATH (or data.train in the config)');
+    if (!(Number.isInteger(m.splits) && m.splits >= 1)) throw new UdiError('BAD_OPTIONS', `data.splits must be a whole number >= 1, got ${m.splits}`);
+    if (!(m.testFraction > 0 && m.testFraction < 1)) throw new UdiError('BAD_OPTIONS', `--test-fraction must be in (0, 1), got ${m.testFraction}`);
+    for (const f of o.folds) if (!(Number.isInteger(f) && f >= 0)) throw new UdiError('BAD_OPTIONS', `--folds: folds are whole numbers >= 0, got ${f}`);
+    if (m.test && o.folds.some((f) => f !== 0)) throw new UdiError('BAD_OPTIONS', `--folds: with a separate test set there is one fold, 0; got ${o.folds.join(',')}`);
   }
-  if (o.folds.length === 0) throw new Error('--folds: no fold given');
-  if (new Set(o.folds).size !== o.folds.length) throw new Error(`--folds: a fold is listed twice (${o.folds.join(',')})`);
-  if (o.methods.length === 0) throw new Error('--methods: no method given');
-  for (const m of o.methods) if (!METHODS.includes(m)) throw new Error(`--methods: unknown method "${m}" (methods: ${METHODS.join(', ')})`);
-  if (new Set(o.methods).size !== o.methods.length) throw new Error(`--methods: a method is listed twice (${o.methods.join(',')})`);
-  for (const r of o.references ?? []) if (!o.methods.includes(r)) throw new Error(`--reference: "${r}" is not among the methods run (${o.methods.join(', ')})`);
+  if (o.folds.length === 0) throw new UdiError('BAD_OPTIONS', '--folds: no fold given');
+  if (new Set(o.folds).size !== o.folds.length) throw new UdiError('BAD_OPTIONS', `--folds: a fold is listed twice (${o.folds.join(',')})`);
+  if (o.methods.length === 0) throw new UdiError('BAD_OPTIONS', '--methods: no method given');
+  for (const m of o.methods) if (!METHODS.includes(m)) throw new UdiError('BAD_OPTIONS', `--methods: unknown method "${m}" (methods: ${METHODS.join(', ')})`);
+  if (new Set(o.methods).size !== o.methods.length) throw new UdiError('BAD_OPTIONS', `--methods: a method is listed twice (${o.methods.join(',')})`);
+  for (const r of o.references ?? []) if (!o.methods.includes(r)) throw new UdiError('BAD_OPTIONS', `--reference: "${r}" is not among the methods run (${o.methods.join(', ')})`);
   for (const [k, v] of [['seeds', o.seeds], ['jobs', o.jobs], ['epochs', o.epochs ?? 1]] as const) {
-    if (!(Number.isInteger(v) && v >= 1)) throw new Error(`--${k} must be a whole number >= 1, got ${v}`);
+    if (!(Number.isInteger(v) && v >= 1)) throw new UdiError('BAD_OPTIONS', `--${k} must be a whole number >= 1, got ${v}`);
   }
 }
 
@@ -436,12 +437,12 @@ async function prepareManifest(o: CompareOptions, token: string): Promise<void> 
   const parts = await manifestParts(m, token);
   const have = Object.keys(parts.train.modalities);
   if (o.views.length === 0) o.views = have;
-  for (const v of o.views) if (!have.includes(v)) throw new Error(`--views: ${m.train} has no modality "${v}" (it has ${have.join(', ')})`);
+  for (const v of o.views) if (!have.includes(v)) throw new DataError('UNKNOWN_MODALITY', `--views: ${m.train} has no modality "${v}" (it has ${have.join(', ')})`);
   for (const [what, ds] of [['val', parts.val], ['test', parts.test]] as const) {
     if (!ds) continue;
     for (const v of o.views) {
-      if (!ds.modalities[v]) throw new Error(`${m[what]}: no modality "${v}", which ${m.train} has`);
-      if (ds.modalities[v].dim !== parts.train.modalities[v].dim) throw new Error(`${m[what]}: modality "${v}" has ${ds.modalities[v].dim} features, ${m.train} has ${parts.train.modalities[v].dim}`);
+      if (!ds.modalities[v]) throw new DataError('UNKNOWN_MODALITY', `${m[what]}: no modality "${v}", which ${m.train} has`);
+      if (ds.modalities[v].dim !== parts.train.modalities[v].dim) throw new DataError('BAD_SHAPE', `${m[what]}: modality "${v}" has ${ds.modalities[v].dim} features, ${m.train} has ${parts.train.modalities[v].dim}`);
     }
   }
   // Each stratified split holds out max(1, round(count × fraction)) rows of every class, whatever the seed.
@@ -452,7 +453,8 @@ async function prepareManifest(o: CompareOptions, token: string): Promise<void> 
     const t = m.test ? 0 : Math.max(1, Math.round(c * m.testFraction));
     const v = m.val || c - t < 1 ? 0 : Math.max(1, Math.round((c - t) * vf));
     if (c - t - v < 1)
-      throw new Error(
+      throw new DataError(
+        'CLASS_ABSENT',
         `${m.train}: class ${y} has ${c} row(s); ${m.test ? '' : `the test split (testFraction ${m.testFraction}) holds out ${t}`}${!m.test && !m.val ? ' and ' : ''}${m.val ? '' : `validation (validationFraction ${vf}) ${Math.min(v, c - t)}`}, leaving none to train on (each split takes at least one row of every class)`,
       );
   }

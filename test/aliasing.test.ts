@@ -11,7 +11,8 @@
 // A new wrapper or kernel without a contract fails the first test.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, Kernels, KERNEL_NAMES, KERNELS, type ConvShape, type F32, type I32, type KernelName, type MatmulLayout, type Runtime } from '../src/index.js';
+import { createRuntime, type Runtime } from '../src/index.js';
+import { Kernels, KERNEL_NAMES, KERNELS, type ConvShape, type F32, type I32, type KernelName, type MatmulLayout } from '../src/engine.js';
 import { AliasingError } from '../src/kernels/ops.js';
 import { MATMUL_SCRATCH_FLOATS } from '../src/kernels/reference.js';
 import type { RawKernels } from '../src/kernels/spec.js';

@@ -8,7 +8,8 @@
  * Inputs are f32 (Float32Array), so the kernels and the reference see the same numbers; scalars the
  * kernels take as f32 are rounded with Math.fround before they reach the reference.
  */
-import type { ConvShape, F32, KernelName, MatmulLayout, PoolShape, Runtime } from '../src/index.js';
+import type { Runtime } from '../src/index.js';
+import type { ConvShape, F32, KernelName, MatmulLayout, PoolShape } from '../src/engine.js';
 import * as R from '../src/kernels/reference.js';
 import { expect } from 'vitest';
 import { abs, add, compare, type Comparison, describeComparison, EPS32, fmt, fround, maxAbs, Rand, scoped, TINY, tolAcc, tolRel } from './helpers.js';

@@ -5,7 +5,7 @@
 import binaryen from 'binaryen';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { KERNEL_NAMES, KERNELS, type KernelName } from '../src/index.js';
+import { KERNEL_NAMES, KERNELS, type KernelName } from '../src/engine.js';
 
 const BUILDS = ['scalar', 'simd', 'simd-threads', 'debug'] as const;
 type BuildFile = (typeof BUILDS)[number];

@@ -4,7 +4,8 @@
 //  (b) the WebAssembly backward, scalar and SIMD builds, against the reference backward (the backward
 //      cases of cases.ts: each accumulates into a random initial gradient, as the kernels do).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, type ConvShape, type MatmulLayout, type PoolShape, type Runtime } from '../src/index.js';
+import { createRuntime, type Runtime } from '../src/index.js';
+import { type ConvShape, type MatmulLayout, type PoolShape } from '../src/engine.js';
 import * as R from '../src/kernels/reference.js';
 import { checkGroup, groupCases, kernelCases } from './cases.js';
 import { fmt, maxAbs, numericalGradient, Rand, weightedSum } from './helpers.js';

@@ -2,7 +2,8 @@
 // over seeded random shapes, including 1x1, zero sizes and sizes that are not multiples of the tiles.
 // Also: matmul with k = 0, dropout's mask, and the statistics and determinism of the generator.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, KERNEL_NAMES, type Runtime } from '../src/index.js';
+import { createRuntime, type Runtime } from '../src/index.js';
+import { KERNEL_NAMES } from '../src/engine.js';
 import { checkGroup, groupCases, kernelCases } from './cases.js';
 import { fmt, Rand, scoped } from './helpers.js';
 

@@ -3,7 +3,8 @@
 // with the simd build, for matmul in every layout, conv2d forward and backward, the batch gather,
 // max-pooling and the activations, on shapes big enough to be split (and checked to be split).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, Kernels, type ConvShape, type KernelName, type MatmulLayout, type Runtime } from '../src/index.js';
+import { createRuntime, type Runtime } from '../src/index.js';
+import { Kernels, type ConvShape, type KernelName, type MatmulLayout } from '../src/engine.js';
 import { MATMUL_SCRATCH_FLOATS } from '../src/kernels/reference.js';
 import type { RawKernels } from '../src/kernels/spec.js';
 import type { WorkerPool } from '../src/runtime/pool.js';

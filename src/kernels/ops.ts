@@ -23,14 +23,8 @@ import { ARENA_BASE, type Arena, type F32, type I32 } from '../runtime/arena.js'
 import type { WorkerPool } from '../runtime/pool.js';
 import { KERNEL_NAMES, KERNELS, type KernelName, type RawKernels } from './spec.js';
 
-export class ShapeError extends Error {
-  readonly code = 'SHAPE_MISMATCH';
-}
-
-/** A kernel called with overlapping buffers it does not promise to handle (see the wrapper's "Aliasing:" line). */
-export class AliasingError extends Error {
-  readonly code = 'ALIASED_BUFFERS';
-}
+import { AliasingError, ShapeError } from '../errors.js';
+export { AliasingError, ShapeError };
 
 export type MatmulLayout = 'nn' | 'nt' | 'tn';
 export interface MatmulOptions {
