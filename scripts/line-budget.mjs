@@ -27,7 +27,7 @@ const SKIP_DIRS = new Set(['node_modules', 'dist', 'build', '.git', '__pycache__
 
 /** Files over budget today, capped at their current size until the splits in progress land. */
 const ALLOWED = {
-  'src/compare.ts': 611,
+  
   'src/kernels/ops.ts': 1057,
   'src/kernels/reference.ts': 653,
   'src/train/methods.ts': 1062,

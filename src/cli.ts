@@ -8,7 +8,8 @@ import { fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { allFolds, checkCompareOptions, compare, type CompareConfig, type CompareOptions, type CompareSettings, loadCompareConfig, type ManifestData, runOne, type RunRecord, type RunSpec, writeReport } from './compare.js';
+import { allFolds, checkCompareOptions, compare, type CompareOptions, type ManifestData, runOne, type RunRecord, type RunSpec, writeReport } from './compare.js';
+import { type CompareConfig, compareSettings, type CompareSettings, loadCompareConfig } from './compare-config.js';
 import { renderPairedTable, renderTable } from './report.js';
 import { createRuntime, METHODS, type Method } from './index.js';
 import { loadAvmnist } from './data/avmnist.js';
@@ -176,8 +177,7 @@ async function runCompare(argv: string[]): Promise<number> {
   // The training settings: everything in the config but the compare-only fields.
   let settings: CompareSettings | undefined;
   if (cfg) {
-    const { data: _data, methods: _methods, reference: _reference, seeds: _seeds, folds: _folds, jobs: _jobs, out: _out, ...training } = cfg;
-    settings = training;
+    settings = compareSettings(cfg);
   }
   const o: CompareOptions = {
     dataset,

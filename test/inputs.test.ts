@@ -21,7 +21,7 @@ import { loadData } from '../src/io/data.js';
 import { fileError, readInput, readTextInput } from '../src/io/files.js';
 import { loadState } from '../src/io/state.js';
 import { loadTrainConfig } from '../src/io/config-file.js';
-import { loadCompareConfig } from '../src/compare.js';
+import { loadCompareConfig } from '../src/compare-config.js';
 
 let dir: string;
 let rt: Runtime;
