@@ -190,7 +190,7 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
     (K, b, rows, cols) => K.logSoftmaxBackward(b.dx as F32, b.dy as F32, b.y as F32, rows, cols),
   ),
   softmaxCrossEntropy: rowwise(
-    'softmax_xent_forward',
+    'softmax_cross_entropy_forward',
     ['probs'],
     ['logits', 'labels'],
     [],
@@ -202,7 +202,7 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
     ],
   ),
   softmaxCrossEntropyBackward: rowwise(
-    'softmax_xent_backward',
+    'softmax_cross_entropy_backward',
     ['dlogits'],
     ['probs', 'labels'],
     [['dlogits', 'probs']],
@@ -213,9 +213,9 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
       [4, 1],
     ],
   ),
-  jsDivergence: rowwise('js_forward', ['pm'], ['pa', 'zm'], [], (r, rows, cols) => ({ pm: r.f32(rows * cols), pa: probs(r, rows, cols), zm: r.f32(rows * cols, -4, 4) }), (K, b, rows, cols) => K.jsDivergence(b.pm as F32, b.pa as F32, b.zm as F32, rows, cols, div)),
+  jsDivergence: rowwise('js_divergence_forward', ['pm'], ['pa', 'zm'], [], (r, rows, cols) => ({ pm: r.f32(rows * cols), pa: probs(r, rows, cols), zm: r.f32(rows * cols, -4, 4) }), (K, b, rows, cols) => K.jsDivergence(b.pm as F32, b.pa as F32, b.zm as F32, rows, cols, div)),
   jsDivergenceBackward: rowwise(
-    'js_backward',
+    'js_divergence_backward',
     ['dzm'],
     ['pa', 'pm'],
     [
@@ -225,9 +225,9 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
     (r, rows, cols) => ({ dzm: r.f32(rows * cols), pa: probs(r, rows, cols), pm: probs(r, rows, cols) }),
     (K, b, rows, cols) => K.jsDivergenceBackward(b.dzm as F32, b.pa as F32, b.pm as F32, rows, cols, { ...div, scale: 0.7 }),
   ),
-  klDivergence: rowwise('kl_forward', ['pm'], ['pa', 'zm'], [], (r, rows, cols) => ({ pm: r.f32(rows * cols), pa: probs(r, rows, cols), zm: r.f32(rows * cols, -4, 4) }), (K, b, rows, cols) => K.klDivergence(b.pm as F32, b.pa as F32, b.zm as F32, rows, cols, div)),
+  klDivergence: rowwise('kl_divergence_forward', ['pm'], ['pa', 'zm'], [], (r, rows, cols) => ({ pm: r.f32(rows * cols), pa: probs(r, rows, cols), zm: r.f32(rows * cols, -4, 4) }), (K, b, rows, cols) => K.klDivergence(b.pm as F32, b.pa as F32, b.zm as F32, rows, cols, div)),
   klDivergenceBackward: rowwise(
-    'kl_backward',
+    'kl_divergence_backward',
     ['dzm'],
     ['pa', 'pm'],
     [
@@ -266,7 +266,7 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
     ],
   ),
   crossCorrelation: {
-    kernels: ['xcorr_forward'],
+    kernels: ['cross_correlation_forward'],
     writes: ['c', 'fhat', 'invstd'],
     reads: ['f', 'ghat'],
     inPlace: [['fhat', 'f']],
@@ -284,7 +284,7 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
       })),
   },
   crossCorrelationBackward: {
-    kernels: ['xcorr_backward'],
+    kernels: ['cross_correlation_backward'],
     writes: ['df', 'work'],
     reads: ['c', 'fhat', 'invstd', 'ghat'],
     inPlace: [['df', 'fhat']],
@@ -335,7 +335,7 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
       ),
   },
   maxPool: {
-    kernels: ['maxpool_forward'],
+    kernels: ['max_pool_forward'],
     writes: ['out', 'argmax'],
     reads: ['x'],
     inPlace: [],
@@ -355,7 +355,7 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
       }),
   },
   maxPoolBackward: {
-    kernels: ['maxpool_backward'],
+    kernels: ['max_pool_backward'],
     writes: ['dx'],
     reads: ['dout', 'argmax'],
     inPlace: [],
@@ -446,7 +446,7 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
       })),
   },
   rng: {
-    kernels: ['rng_seed'],
+    kernels: ['rng'],
     writes: [],
     reads: [],
     inPlace: [],
@@ -462,21 +462,21 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
   },
   rngNext: { kernels: ['rng_next'], writes: ['state'], reads: [], inPlace: [], shapes: (r) => [{ label: 'one draw', data: { state: rngState(r) }, call: (K, b) => K.rngNext(b.state as I32) }] },
   uniform: {
-    kernels: ['rng_uniform'],
+    kernels: ['uniform'],
     writes: ['out', 'state'],
     reads: [],
     inPlace: [],
     shapes: (r) => [4, 10].map((n) => ({ label: `n=${n}`, data: { out: r.f32(n), state: rngState(r) }, call: (K, b) => K.uniform(b.out as F32, b.state as I32, -1, 2) })),
   },
   normal: {
-    kernels: ['rng_normal'],
+    kernels: ['normal'],
     writes: ['out', 'state'],
     reads: [],
     inPlace: [],
     shapes: (r) => [4, 10].map((n) => ({ label: `n=${n}`, data: { out: r.f32(n), state: rngState(r) }, call: (K, b) => K.normal(b.out as F32, b.state as I32, 1, 2) })),
   },
   permutation: {
-    kernels: ['rng_permutation'],
+    kernels: ['permutation'],
     writes: ['out', 'state'],
     reads: [],
     inPlace: [],

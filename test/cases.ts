@@ -81,7 +81,7 @@ function matmulCase(r: Rand, layout: MatmulLayout, m: number, n: number, k: numb
     bv = bias ? r.f32(n) : null,
     c0 = r.f32(m * n); // the initial C: kept when accumulating, overwritten otherwise
   return kcase({
-    group: `matmul_${layout}`,
+    group: `matmul ${layout}`,
     kernels: [`matmul_${layout}`],
     label: `m=${m} n=${n} k=${k}${bias ? ' +bias' : ''}${acc ? ' +accumulate' : ''}`,
     run(rt) {
@@ -106,7 +106,7 @@ function matmulBackwardCase(r: Rand, layout: MatmulLayout, m: number, n: number,
     db0 = r.f32(k * n),
     dbias0 = r.f32(n);
   return kcase({
-    group: `matmul_${layout} backward`,
+    group: `matmul ${layout} backward`,
     kernels: ['matmul_nn', 'matmul_nt', 'matmul_tn', 'bias_add_backward'],
     label: `m=${m} n=${n} k=${k}`,
     backward: true,
@@ -192,7 +192,7 @@ function activationCases(r: Rand): KernelCase[] {
       db0 = r.f32(cols);
     out.push(
       kcase({
-        group: 'bias_add_forward',
+        group: 'biasAdd',
         kernels: ['bias_add_forward'],
         label: `rows=${rows} cols=${cols}`,
         run(rt) {
@@ -203,7 +203,7 @@ function activationCases(r: Rand): KernelCase[] {
         expect: () => ({ out: { ref: R.biasAdd(x, bias, rows, cols), tol: tolRel(R.biasAdd(abs(x), abs(bias), rows, cols), 1) } }),
       }),
       kcase({
-        group: 'bias_add_backward',
+        group: 'biasAddBackward',
         kernels: ['bias_add_backward'],
         label: `rows=${rows} cols=${cols}`,
         backward: true,
@@ -226,7 +226,7 @@ function activationCases(r: Rand): KernelCase[] {
       dx0 = r.f32(n);
     const unary = (name: 'relu' | 'gelu', ref: (x: Float32Array) => Float64Array, refB: (d: Float32Array, x: Float32Array) => Float64Array, fTol: number): KernelCase[] => [
       kcase({
-        group: `${name}_forward`,
+        group: name,
         kernels: [`${name}_forward`],
         label: `n=${n}`,
         run(rt) {
@@ -237,7 +237,7 @@ function activationCases(r: Rand): KernelCase[] {
         expect: () => ({ out: { ref: ref(x), tol: name === 'relu' ? 0 : tolRel(ref(x), fTol) } }),
       }),
       kcase({
-        group: `${name}_backward`,
+        group: `${name}Backward`,
         kernels: [`${name}_backward`],
         label: `n=${n}`,
         backward: true,
@@ -263,8 +263,8 @@ function activationCases(r: Rand): KernelCase[] {
         s = stream++;
       out.push(
         kcase({
-          group: 'dropout_forward',
-          kernels: ['dropout_forward', 'rng_seed'],
+          group: 'dropout',
+          kernels: ['dropout_forward', 'rng'],
           label: `n=${n} p=${p}`,
           run(rt) {
             const o = rt.arena.f32(n),
@@ -274,7 +274,7 @@ function activationCases(r: Rand): KernelCase[] {
             return { out: read(rt, o), mask: read(rt, mask), state: rt.arena.viewI32(state).slice() };
           },
           expect() {
-            const state = R.rngSeed(seed, s);
+            const state = R.rng(seed, s);
             const mask = R.dropoutMask(n, f(p), state);
             const o = R.dropout(x, mask);
             return { out: { ref: o, tol: tolRel(o, 4) }, mask: { ref: mask, tol: tolRel(mask, 2) }, state: exact(new Int32Array(state.buffer)) };
@@ -289,7 +289,7 @@ function activationCases(r: Rand): KernelCase[] {
       mask = Float32Array.from({ length: n }, () => (r.next() < 0.3 ? 0 : f(1 / f(1 - f(0.3)))));
     out.push(
       kcase({
-        group: 'dropout_backward',
+        group: 'dropoutBackward',
         kernels: ['dropout_backward'],
         label: `n=${n}`,
         backward: true,
@@ -330,7 +330,7 @@ function softmaxCases(r: Rand): KernelCase[] {
     const label = `rows=${rows} cols=${cols}`;
     out.push(
       kcase({
-        group: 'softmax_forward',
+        group: 'softmax',
         kernels: ['softmax_forward'],
         label,
         run(rt) {
@@ -341,7 +341,7 @@ function softmaxCases(r: Rand): KernelCase[] {
         expect: () => ({ out: { ref: R.softmax(x, rows, cols), tol: tolRel(R.softmax(x, rows, cols), 2) } }),
       }),
       kcase({
-        group: 'softmax_backward',
+        group: 'softmaxBackward',
         kernels: ['softmax_backward'],
         label,
         backward: true,
@@ -356,7 +356,7 @@ function softmaxCases(r: Rand): KernelCase[] {
         },
       }),
       kcase({
-        group: 'log_softmax_forward',
+        group: 'logSoftmax',
         kernels: ['log_softmax_forward'],
         label,
         run(rt) {
@@ -367,7 +367,7 @@ function softmaxCases(r: Rand): KernelCase[] {
         expect: () => ({ out: { ref: R.logSoftmax(x, rows, cols), tol: tolRel(R.logSoftmax(x, rows, cols), 2) } }),
       }),
       kcase({
-        group: 'log_softmax_backward',
+        group: 'logSoftmaxBackward',
         kernels: ['log_softmax_backward'],
         label,
         backward: true,
@@ -399,8 +399,8 @@ function softmaxCases(r: Rand): KernelCase[] {
     const label = `rows=${rows} cols=${cols}`;
     out.push(
       kcase({
-        group: 'softmax_xent_forward',
-        kernels: ['softmax_xent_forward'],
+        group: 'softmaxCrossEntropy',
+        kernels: ['softmax_cross_entropy_forward'],
         label,
         run(rt) {
           const p = rt.arena.f32(rows * cols);
@@ -413,8 +413,8 @@ function softmaxCases(r: Rand): KernelCase[] {
         },
       }),
       kcase({
-        group: 'softmax_xent_backward',
-        kernels: ['softmax_xent_backward'],
+        group: 'softmaxCrossEntropyBackward',
+        kernels: ['softmax_cross_entropy_backward'],
         label: `${label} scale=${scale.toFixed(3)}`,
         backward: true,
         run(rt) {
@@ -462,8 +462,8 @@ function divergenceCases(r: Rand): KernelCase[] {
     const clog = (p: number) => Math.abs(Math.log(Math.max(p, feps)));
     out.push(
       kcase({
-        group: 'js_forward',
-        kernels: ['js_forward'],
+        group: 'jsDivergence',
+        kernels: ['js_divergence_forward'],
         label,
         run(rt) {
           const p = rt.arena.f32(rows * cols);
@@ -479,8 +479,8 @@ function divergenceCases(r: Rand): KernelCase[] {
         },
       }),
       kcase({
-        group: 'js_backward',
-        kernels: ['js_backward'],
+        group: 'jsDivergenceBackward',
+        kernels: ['js_divergence_backward'],
         label: `${label} scale=${scale.toFixed(3)}`,
         backward: true,
         run(rt) {
@@ -494,8 +494,8 @@ function divergenceCases(r: Rand): KernelCase[] {
         },
       }),
       kcase({
-        group: 'kl_forward',
-        kernels: ['kl_forward'],
+        group: 'klDivergence',
+        kernels: ['kl_divergence_forward'],
         label,
         run(rt) {
           const p = rt.arena.f32(rows * cols);
@@ -510,8 +510,8 @@ function divergenceCases(r: Rand): KernelCase[] {
         },
       }),
       kcase({
-        group: 'kl_backward',
-        kernels: ['kl_backward'],
+        group: 'klDivergenceBackward',
+        kernels: ['kl_divergence_backward'],
         label: `${label} scale=${scale.toFixed(3)}`,
         backward: true,
         run(rt) {
@@ -563,7 +563,7 @@ function xcorrCases(r: Rand): KernelCase[] {
     const label = `rows=${rows} cols=${cols}`;
     out.push(
       kcase({
-        group: 'standardize_forward',
+        group: 'standardize',
         kernels: ['standardize_forward'],
         label,
         run(rt) {
@@ -575,7 +575,7 @@ function xcorrCases(r: Rand): KernelCase[] {
         expect: () => ({ xhat: { ref: fw.xhat, tol: tolRel(fw.xhat, 2, 1e-6) }, invstd: { ref: fw.invstd, tol: tolRel(fw.invstd, 2) } }),
       }),
       kcase({
-        group: 'standardize_backward',
+        group: 'standardizeBackward',
         kernels: ['standardize_backward'],
         label,
         backward: true,
@@ -613,8 +613,8 @@ function xcorrCases(r: Rand): KernelCase[] {
     const label = `rows=${rows} d1=${d1} d2=${d2}`;
     out.push(
       kcase({
-        group: 'xcorr_forward',
-        kernels: ['xcorr_forward'],
+        group: 'crossCorrelation',
+        kernels: ['cross_correlation_forward'],
         label,
         run(rt) {
           const c = rt.arena.f32(d1 * d2),
@@ -637,8 +637,8 @@ function xcorrCases(r: Rand): KernelCase[] {
         },
       }),
       kcase({
-        group: 'xcorr_backward',
-        kernels: ['xcorr_backward'],
+        group: 'crossCorrelationBackward',
+        kernels: ['cross_correlation_backward'],
         label: `${label} scale=${scale.toFixed(3)}`,
         backward: true,
         run(rt) {
@@ -697,7 +697,7 @@ function convCases(r: Rand): KernelCase[] {
     const withDx = si !== 2;
     out.push(
       kcase({
-        group: 'conv2d (im2col + matmul_nn)',
+        group: 'conv2d (im2col, matmul nn)',
         kernels: ['im2col', 'matmul_nn'],
         label: `${shapeLabel(s)}${bias ? ' +bias' : ''}`,
         run(rt) {
@@ -712,7 +712,7 @@ function convCases(r: Rand): KernelCase[] {
         }),
       }),
       kcase({
-        group: 'conv2d backward (matmul_tn, matmul_nt, col2im)',
+        group: 'conv2dBackward (matmul tn, matmul nt, col2im)',
         kernels: ['im2col', 'matmul_tn', 'matmul_nt', 'col2im', 'bias_add_backward'],
         label: `${shapeLabel(s)}${withDx ? '' : ' (no dx)'}`,
         backward: true,
@@ -761,8 +761,8 @@ function convCases(r: Rand): KernelCase[] {
       dx0 = r.f32(x.length);
     out.push(
       kcase({
-        group: 'maxpool_forward',
-        kernels: ['maxpool_forward'],
+        group: 'maxPool',
+        kernels: ['max_pool_forward'],
         label: shapeLabel(s),
         run(rt) {
           const o = rt.arena.f32(n),
@@ -776,8 +776,8 @@ function convCases(r: Rand): KernelCase[] {
         },
       }),
       kcase({
-        group: 'maxpool_backward',
-        kernels: ['maxpool_forward', 'maxpool_backward'],
+        group: 'maxPoolBackward',
+        kernels: ['max_pool_forward', 'max_pool_backward'],
         label: shapeLabel(s),
         backward: true,
         run(rt) {
@@ -885,7 +885,7 @@ function optimiserCases(r: Rand): KernelCase[] {
       const fo = { lr: f(o.lr), momentum: f(o.momentum ?? 0), weightDecay: f(o.weightDecay ?? 0), nesterov: o.nesterov ?? false };
       out.push(
         kcase({
-          group: 'sgd_step',
+          group: 'sgdStep',
           kernels: ['sgd_step'],
           label: `n=${n} ${JSON.stringify(o)} ×${steps} steps`,
           run(rt) {
@@ -912,7 +912,7 @@ function optimiserCases(r: Rand): KernelCase[] {
       const fo = { beta1: f(o.beta1 ?? 0.9), beta2: f(o.beta2 ?? 0.999), eps: f(o.eps ?? 1e-8), weightDecay: f(o.weightDecay ?? 0), lr: f(o.lr) };
       out.push(
         kcase({
-          group: 'adamw_step',
+          group: 'adamwStep',
           kernels: ['adamw_step'],
           label: `n=${n} ${JSON.stringify(o)} ×${steps} steps`,
           run(rt) {
@@ -955,8 +955,8 @@ function rngCases(r: Rand): KernelCase[] {
   ]) {
     out.push(
       kcase({
-        group: 'rng_seed / rng_next',
-        kernels: ['rng_seed', 'rng_next'],
+        group: 'rng, rngNext',
+        kernels: ['rng', 'rng_next'],
         label: `seed=${seed} stream=${stream}`,
         run(rt) {
           const s = rt.kernels.rng(seed, stream);
@@ -965,7 +965,7 @@ function rngCases(r: Rand): KernelCase[] {
           return { seeded, draws };
         },
         expect() {
-          const s = R.rngSeed(seed, stream);
+          const s = R.rng(seed, stream);
           const seeded = new Int32Array(s.slice().buffer);
           return { seeded: exact(seeded), draws: exact(Int32Array.from({ length: 20 }, () => R.rngNext(s))) };
         },
@@ -981,8 +981,8 @@ function rngCases(r: Rand): KernelCase[] {
       std = f(r.uniform(0.1, 3));
     out.push(
       kcase({
-        group: 'rng_uniform',
-        kernels: ['rng_uniform'],
+        group: 'uniform',
+        kernels: ['uniform'],
         label: `n=${n} [${lo.toFixed(2)}, ${hi.toFixed(2)})`,
         run(rt) {
           const s = rt.kernels.rng(seed, stream),
@@ -991,14 +991,14 @@ function rngCases(r: Rand): KernelCase[] {
           return { out: read(rt, o), state: state32(rt, s) };
         },
         expect() {
-          const s = R.rngSeed(seed, stream);
+          const s = R.rng(seed, stream);
           const ref = R.uniform(n, s, lo, hi);
           return { out: { ref, tol: 2 * EPS32 * (Math.abs(lo) + Math.abs(hi)) }, state: exact(new Int32Array(s.buffer)) };
         },
       }),
       kcase({
-        group: 'rng_normal',
-        kernels: ['rng_normal'],
+        group: 'normal',
+        kernels: ['normal'],
         label: `n=${n} mean=${mean.toFixed(2)} std=${std.toFixed(2)}`,
         run(rt) {
           const s = rt.kernels.rng(seed, stream),
@@ -1007,7 +1007,7 @@ function rngCases(r: Rand): KernelCase[] {
           return { out: read(rt, o), state: state32(rt, s) };
         },
         expect() {
-          const s = R.rngSeed(seed, stream);
+          const s = R.rng(seed, stream);
           const ref = R.normal(n, s, mean, std);
           return { out: { ref, tol: Float64Array.from(ref, (v) => 2 * EPS32 * (Math.abs(v) + Math.abs(mean))) }, state: exact(new Int32Array(s.buffer)) };
         },
@@ -1018,8 +1018,8 @@ function rngCases(r: Rand): KernelCase[] {
     const seed = r.int(0, 1e6);
     out.push(
       kcase({
-        group: 'rng_permutation',
-        kernels: ['rng_permutation'],
+        group: 'permutation',
+        kernels: ['permutation'],
         label: `n=${n}`,
         run(rt) {
           const s = rt.kernels.rng(seed, 3),
@@ -1028,7 +1028,7 @@ function rngCases(r: Rand): KernelCase[] {
           return { out: rt.arena.viewI32(o).slice(), state: state32(rt, s) };
         },
         expect() {
-          const s = R.rngSeed(seed, 3);
+          const s = R.rng(seed, 3);
           return { out: exact(R.permutation(n, s)), state: exact(new Int32Array(s.buffer)) };
         },
       }),
@@ -1051,7 +1051,7 @@ function audioCases(r: Rand): KernelCase[] {
     const signal = r.f32(len, -1, 1);
     out.push(
       kcase({
-        group: 'stft_power',
+        group: 'stftPower',
         kernels: ['stft_power'],
         label: `len=${len} nfft=${nfft} hop=${hop}`,
         run(rt) {
@@ -1076,7 +1076,7 @@ function audioCases(r: Rand): KernelCase[] {
     const eps = 1e-6;
     out.push(
       kcase({
-        group: 'log_eps',
+        group: 'logEps',
         kernels: ['log_eps'],
         label: `n=${n}`,
         run(rt) {
@@ -1106,7 +1106,7 @@ function gatherCases(r: Rand): KernelCase[] {
     const idx = Int32Array.from({ length: n }, () => r.int(0, rows - 1));
     out.push(
       kcase({
-        group: 'gather_rows',
+        group: 'gatherRows',
         kernels: ['gather_rows'],
         label: `rows=${rows} dim=${dim} n=${n}`,
         run(rt) {

@@ -58,7 +58,7 @@ describe('(a) reference backward = central differences of the reference forward'
     const xg = Float32Array.from([...r.f32(40, -5, 5), -8, -3.5, 0, 1e-6, 2.5, 9]);
     const Gg = r.f32(xg.length);
     expectGradient('gelu', R.geluBackward(Gg, xg), (v) => weightedSum(Gg, R.gelu(v)), xg);
-    const mask = R.dropoutMask(x.length, 0.3, R.rngSeed(1, 2));
+    const mask = R.dropoutMask(x.length, 0.3, R.rng(1, 2));
     expectGradient('dropout', R.dropoutBackward(G, mask), (v) => weightedSum(G, R.dropout(v, mask)), x);
   });
 
@@ -159,7 +159,7 @@ describe('(a) reference backward = central differences of the reference forward'
     for (const s of shapes) {
       const n = s.batch * s.h * s.w * s.c;
       // a shuffled grid of values 0.01 apart: central differences with h = 1e-5 never change a window's maximum
-      const perm = R.permutation(n, R.rngSeed(n, 0));
+      const perm = R.permutation(n, R.rng(n, 0));
       const x = Float64Array.from(perm, (v) => v / 100 - n / 200);
       const { out } = R.maxPool(x, s);
       const G = r.f32(out.length);

@@ -515,7 +515,7 @@ export class Kernels {
       y = this.labels(op, labels, rows, cols);
     this.apart(op, 'probs', probs, 'logits', logits);
     this.apart(op, 'probs', probs, 'labels', labels);
-    return this.raw.softmax_xent_forward(p, z, y, rows, cols) as number;
+    return this.raw.softmax_cross_entropy_forward(p, z, y, rows, cols) as number;
   }
   /** dlogits += scale · (probs − onehot) / rows. Aliasing: dlogits may be probs itself (element-wise); it must not overlap labels. */
   softmaxCrossEntropyBackward(dlogits: F32, probs: F32, labels: I32, rows: number, cols: number, scale = 1): void {
@@ -526,7 +526,7 @@ export class Kernels {
       y = this.labels(op, labels, rows, cols);
     this.inPlace(op, 'dlogits', dlogits, 'probs', probs);
     this.apart(op, 'dlogits', dlogits, 'labels', labels);
-    this.raw.softmax_xent_backward(d, p, y, rows, cols, this.finite(op, 'scale', scale));
+    this.raw.softmax_cross_entropy_backward(d, p, y, rows, cols, this.finite(op, 'scale', scale));
   }
 
   /** 1/T for a divergence's options (checked). */
@@ -554,7 +554,7 @@ export class Kernels {
       c = this.rc('jsDivergence', 'zm', zm, rows, cols);
     this.apart('jsDivergence', 'pm', pm, 'zm', zm);
     this.apart('jsDivergence', 'pm', pm, 'pa', pa);
-    return this.raw.js_forward(a, b, c, rows, cols, invT, eps) as number;
+    return this.raw.js_divergence_forward(a, b, c, rows, cols, invT, eps) as number;
   }
   /** dzm += scale · ∂ mean JS / ∂zm (the anchor pa is constant). Aliasing: dzm may be pa or pm itself (a row's sum is taken before the row is written). */
   jsDivergenceBackward(dzm: F32, pa: F32, pm: F32, rows: number, cols: number, o: DivergenceOptions & { scale?: number } = {}): void {
@@ -566,7 +566,7 @@ export class Kernels {
       c = this.rc('jsDivergenceBackward', 'pm', pm, rows, cols);
     this.inPlace('jsDivergenceBackward', 'dzm', dzm, 'pa', pa);
     this.inPlace('jsDivergenceBackward', 'dzm', dzm, 'pm', pm);
-    this.raw.js_backward(a, b, c, rows, cols, invT, eps, this.finite('jsDivergenceBackward', 'scale', o.scale ?? 1));
+    this.raw.js_divergence_backward(a, b, c, rows, cols, invT, eps, this.finite('jsDivergenceBackward', 'scale', o.scale ?? 1));
   }
   /** pm = softmax(zm/T); returns mean KL(pa || pm). Aliasing: pm must not overlap zm nor pa (as jsDivergence). */
   klDivergence(pm: F32, pa: F32, zm: F32, rows: number, cols: number, o: DivergenceOptions = {}): number {
@@ -578,7 +578,7 @@ export class Kernels {
       c = this.rc('klDivergence', 'zm', zm, rows, cols);
     this.apart('klDivergence', 'pm', pm, 'zm', zm);
     this.apart('klDivergence', 'pm', pm, 'pa', pa);
-    return this.raw.kl_forward(a, b, c, rows, cols, invT, eps) as number;
+    return this.raw.kl_divergence_forward(a, b, c, rows, cols, invT, eps) as number;
   }
   /** dzm += scale · ∂ mean KL / ∂zm. Aliasing: dzm may be pa or pm itself (a row's sum is taken before the row is written). */
   klDivergenceBackward(dzm: F32, pa: F32, pm: F32, rows: number, cols: number, o: DivergenceOptions & { scale?: number } = {}): void {
@@ -590,7 +590,7 @@ export class Kernels {
       c = this.rc('klDivergenceBackward', 'pm', pm, rows, cols);
     this.inPlace('klDivergenceBackward', 'dzm', dzm, 'pa', pa);
     this.inPlace('klDivergenceBackward', 'dzm', dzm, 'pm', pm);
-    this.raw.kl_backward(a, b, c, rows, cols, invT, this.finite('klDivergenceBackward', 'scale', o.scale ?? 1));
+    this.raw.kl_divergence_backward(a, b, c, rows, cols, invT, this.finite('klDivergenceBackward', 'scale', o.scale ?? 1));
   }
   /** Mean predictive entropy −Σ p log p over rows. Aliasing: writes nothing. */
   entropy(p: F32, rows: number, cols: number, eps = 1e-7): number {
@@ -657,7 +657,7 @@ export class Kernels {
     this.distinct(op, 'c', c, 'fhat', fhat);
     this.distinct(op, 'c', c, 'invstd', invstd);
     this.distinct(op, 'fhat', fhat, 'invstd', invstd);
-    return this.raw.xcorr_forward(cp, hp, sp, fp, gp, rows, d1, d2, eps) as number;
+    return this.raw.cross_correlation_forward(cp, hp, sp, fp, gp, rows, d1, d2, eps) as number;
   }
   /**
    * df (rows,d1) += scale · ∂L/∂f; work is a (rows,d1) scratch buffer.
@@ -682,7 +682,7 @@ export class Kernels {
     this.apart(op, 'work', work, 'invstd', invstd);
     this.apart(op, 'work', work, 'ghat', ghat);
     this.distinct(op, 'df', df, 'work', work);
-    this.raw.xcorr_backward(dp, cp, hp, sp, gp, rows, d1, d2, k, wp);
+    this.raw.cross_correlation_backward(dp, cp, hp, sp, gp, rows, d1, d2, k, wp);
   }
 
   // ---- convolution and pooling ----------------------------------------------------------------
@@ -810,7 +810,7 @@ export class Kernels {
     if (s.k < 1 || stride < 1 || s.k > s.h || s.k > s.w) throw new ShapeError(`maxPool: window ${s.k} (stride ${stride}) does not fit a ${dims(s.h, s.w)} input`);
     const { ho, wo } = poolOutputSize(s);
     const n = s.batch * ho * wo * s.c;
-    const v = this.argv.maxpool_forward; // out argmax x batch h w c k stride ho wo b0 b1
+    const v = this.argv.max_pool_forward; // out argmax x batch h w c k stride ho wo b0 b1
     v[0] = this.buf(op, 'out', out, n, 'batch×ho×wo×c', s.batch, ho, wo, s.c);
     v[1] = this.ibuf(op, 'argmax', argmax, n, 'batch×ho×wo×c', s.batch, ho, wo, s.c);
     v[2] = this.buf(op, 'x', x, s.batch * s.h * s.w * s.c, 'batch×h×w×c', s.batch, s.h, s.w, s.c);
@@ -825,7 +825,7 @@ export class Kernels {
     v[8] = stride;
     v[9] = ho;
     v[10] = wo;
-    this.split('maxpool_forward', v, 11, s.batch, 1, n * s.k * s.k * 8, -1);
+    this.split('max_pool_forward', v, 11, s.batch, 1, n * s.k * s.k * 8, -1);
   }
   /**
    * dx[argmax[i]] += dout[i]; argmax must come from maxPool over a buffer the size of dx.
@@ -842,7 +842,7 @@ export class Kernels {
       a = this.ibuf(op, 'argmax', argmax, n);
     this.apart(op, 'dx', dx, 'dout', dout);
     this.apart(op, 'dx', dx, 'argmax', argmax);
-    this.raw.maxpool_backward(d, g, a, n);
+    this.raw.max_pool_backward(d, g, a, n);
   }
 
   // ---- flat vectors ---------------------------------------------------------------------------
@@ -1026,7 +1026,7 @@ export class Kernels {
   rng(seed: number, stream = 0): I32 {
     if (!Number.isInteger(seed) || !Number.isInteger(stream)) throw new RangeError(`rng: seed and stream must be whole numbers, got ${seed}, ${stream}`);
     const state = this.arena.i32(4);
-    this.raw.rng_seed(state.ptr, seed | 0, stream | 0);
+    this.raw.rng(state.ptr, seed | 0, stream | 0);
     return state;
   }
   /** Next raw u32 draw. Aliasing: one buffer (the state, updated in place). */
@@ -1038,20 +1038,20 @@ export class Kernels {
     const o = this.buf('uniform', 'out', out, out.length),
       s = this.ibuf('uniform', 'state', state, 4);
     this.distinct('uniform', 'out', out, 'state', state);
-    this.raw.rng_uniform(o, out.length, s, lo, hi);
+    this.raw.uniform(o, out.length, s, lo, hi);
   }
   /** out = normal draws. Aliasing: out and state are both written: they must not overlap. */
   normal(out: F32, state: I32, mean = 0, std = 1): void {
     const o = this.buf('normal', 'out', out, out.length),
       s = this.ibuf('normal', 'state', state, 4);
     this.distinct('normal', 'out', out, 'state', state);
-    this.raw.rng_normal(o, out.length, s, mean, std);
+    this.raw.normal(o, out.length, s, mean, std);
   }
   /** out = a random permutation of 0..n-1. Aliasing: out and state are both written: they must not overlap. */
   permutation(out: I32, state: I32): void {
     const o = this.ibuf('permutation', 'out', out, out.length),
       s = this.ibuf('permutation', 'state', state, 4);
     this.distinct('permutation', 'out', out, 'state', state);
-    this.raw.rng_permutation(o, out.length, s);
+    this.raw.permutation(o, out.length, s);
   }
 }

@@ -532,7 +532,7 @@ function splitmix64(x: bigint): bigint {
 }
 
 /** The generator state (4 u32 words, as the kernels store it) for a 32-bit seed and stream id. */
-export function rngSeed(seed: number, stream: number): Uint32Array {
+export function rng(seed: number, stream: number): Uint32Array {
   let x = (BigInt(seed >>> 0) << 32n) | BigInt(stream >>> 0);
   x = (x + 0x9e3779b97f4a7c15n) & MASK64;
   const a = splitmix64(x);

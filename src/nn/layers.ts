@@ -274,7 +274,7 @@ export class MaxPool implements Layer {
     if (dy.length !== n) throw new RangeError(`MaxPool.backward: dy has ${dy.length} elements, expected ${n}`);
     // argmax came from this layer's own forward over a buffer of dx's size, so it is in range by
     // construction: call the kernel directly, without Kernels.maxPoolBackward's per-element scan.
-    this.K.raw.maxpool_backward(dx.ptr, dy.ptr, this.argmax.ptr, n);
+    this.K.raw.max_pool_backward(dx.ptr, dy.ptr, this.argmax.ptr, n);
     return dx;
   }
 }
