@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, Kernels, KERNEL_NAMES, KERNELS, type ConvShape, type F32, type I32, type KernelName, type MatmulLayout, type Runtime } from '../src/index.js';
 import { AliasingError } from '../src/kernels/ops.js';
-import { MATMUL_SCRATCH_FLOATS } from '../src/kernels/reference.js';
+import { MATMUL_SCRATCH_FLOATS } from '../src/kernels/reference/index.js';
 import type { RawKernels } from '../src/kernels/spec.js';
 import type { WorkerPool } from '../src/runtime/pool.js';
 import { firstBitDifference, Rand, scoped } from './helpers.js';

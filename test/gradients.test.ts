@@ -5,8 +5,8 @@
 //      cases of cases.ts: each accumulates into a random initial gradient, as the kernels do).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type ConvShape, type MatmulLayout, type PoolShape, type Runtime } from '../src/index.js';
-import * as R from '../src/kernels/reference.js';
-import { checkGroup, groupCases, kernelCases } from './cases.js';
+import * as R from '../src/kernels/reference/index.js';
+import { checkGroup, groupCases, kernelCases } from './cases/index.js';
 import { fmt, maxAbs, numericalGradient, Rand, weightedSum } from './helpers.js';
 
 const REL = 1e-6;

@@ -4,10 +4,10 @@
 // max-pooling and the activations, on shapes big enough to be split (and checked to be split).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, Kernels, type ConvShape, type KernelName, type MatmulLayout, type Runtime } from '../src/index.js';
-import { MATMUL_SCRATCH_FLOATS } from '../src/kernels/reference.js';
+import { MATMUL_SCRATCH_FLOATS } from '../src/kernels/reference/index.js';
 import type { RawKernels } from '../src/kernels/spec.js';
 import type { WorkerPool } from '../src/runtime/pool.js';
-import { convGeometry } from './cases.js';
+import { convGeometry } from './cases/index.js';
 import { expectBitwise, Rand, scoped } from './helpers.js';
 
 const SPLIT_KERNELS = ['matmul_nn', 'matmul_nt', 'matmul_tn', 'im2col', 'gather_rows', 'col2im', 'max_pool_forward'] as const;
