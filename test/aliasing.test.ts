@@ -1,4 +1,4 @@
-// The aliasing contract of every kernel wrapper (src/kernels/ops.ts, "Aliasing:" in each doc comment).
+// The aliasing contract of every kernel wrapper (src/kernels/ops/<family>.ts, "Aliasing:" in each doc comment).
 // CONTRACTS below declares, per public method of Kernels, the buffers it writes and reads and the
 // (written, read) pairs that may be the very same buffer. Then, in the scalar and SIMD builds and on
 // 2 threads (simd-threads, shapes large enough that the element-wise and range kernels are split):
@@ -9,7 +9,7 @@
 //     throws AliasingError: a partial overlap is never allowed;
 //   - two inputs of the same kind and length aliased: never rejected, same bits (inputs only read).
 // A new wrapper or kernel without a contract fails the first test.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, Kernels, KERNEL_NAMES, KERNELS, type ConvShape, type F32, type I32, type KernelName, type MatmulLayout, type Runtime } from '../src/index.js';
 import { AliasingError } from '../src/kernels/ops.js';
@@ -677,8 +677,9 @@ function checkWrapper(h: Harness, method: Wrapper, c: Contract, big: boolean, th
 // ---- tests ------------------------------------------------------------------------------------
 
 it('every public wrapper of Kernels has a contract, naming the kernels it calls, and every kernel with a buffer is in one', () => {
-  const src = readFileSync(new URL('../src/kernels/ops.ts', import.meta.url), 'utf8');
-  const privates = new Set([...src.matchAll(/\bprivate (?:readonly )?(\w+)/g)].map((m) => m[1]));
+  const dir = new URL('../src/kernels/ops/', import.meta.url);
+  const src = [readFileSync(new URL('../src/kernels/ops.ts', import.meta.url), 'utf8'), ...readdirSync(dir).map((f) => readFileSync(new URL(f, dir), 'utf8'))].join('\n');
+  const privates = new Set([...src.matchAll(/\b(?:private|protected) (?:readonly )?(\w+)/g)].map((m) => m[1]));
   const methods = Object.getOwnPropertyNames(Kernels.prototype).filter((n) => n !== 'constructor' && !privates.has(n) && typeof Object.getOwnPropertyDescriptor(Kernels.prototype, n)?.value === 'function');
   expect(
     methods.filter((n) => !(n in CONTRACTS)),
