@@ -136,6 +136,23 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
       );
     },
   },
+  linearBackward: {
+    kernels: ['matmul_tn', 'bias_add_backward', 'matmul_nt'],
+    writes: ['dx', 'dw', 'dbias'],
+    reads: ['dy', 'x', 'w'],
+    inPlace: [],
+    // [rows, in, out]: every pair has the same length in one of them (e.g. dx = dw when rows = out).
+    shapes: (r, big) =>
+      ([[3, 4, 3], [3, 3, 5], [2, 2, 2], [1, 2, 2], [4, 1, 3], [1, 1, 1], ...(big ? [[80, 64, 40]] : [])] as [number, number, number][]).flatMap(([rows, inF, outF]) =>
+        [true, false].map((withDx) => ({
+          label: `rows=${rows} in=${inF} out=${outF}${withDx ? '' : ' dx=null'}`,
+          big: rows * inF * outF >= 2 ** 17,
+          unused: withDx ? [] : ['dx'],
+          data: { dx: r.f32(rows * inF), dw: r.f32(inF * outF), dbias: r.f32(outF), dy: r.f32(rows * outF), x: r.f32(rows * inF), w: r.f32(inF * outF) },
+          call: (K: Kernels, b: Bufs) => K.linearBackward(withDx ? (b.dx as F32) : null, b.dw as F32, b.dbias as F32, b.dy as F32, b.x as F32, b.w as F32, rows, inF, outF),
+        })),
+      ),
+  },
   biasAdd: rowwise('bias_add_forward', ['out'], ['x', 'bias'], [['out', 'x']], (r, rows, cols) => ({ out: r.f32(rows * cols), x: r.f32(rows * cols), bias: r.f32(cols) }), (K, b, rows, cols) => K.biasAdd(b.out as F32, b.x as F32, b.bias as F32, rows, cols), [
     [3, 5],
     [1, 6],

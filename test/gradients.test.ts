@@ -47,6 +47,24 @@ describe('(a) reference backward = central differences of the reference forward'
     }
   });
 
+  it('linear (dense layer): dx, dw, dbias', () => {
+    const r = new Rand(7); // its own stream: the other checks keep their data
+    for (const [rows, inF, outF] of [
+      [1, 1, 1],
+      [4, 3, 5],
+    ]) {
+      const x = r.f32(rows * inF),
+        w = r.f32(inF * outF),
+        bias = r.f32(outF),
+        G = r.f32(rows * outF);
+      const g = R.linearBackward(G, x, w, rows, inF, outF);
+      const tag = `linear rows=${rows} in=${inF} out=${outF}`;
+      expectGradient(`${tag} dx`, g.dx, (v) => weightedSum(G, R.matmul(v, w, rows, outF, inF, 'nn', bias)), x);
+      expectGradient(`${tag} dw`, g.dw, (v) => weightedSum(G, R.matmul(x, v, rows, outF, inF, 'nn', bias)), w);
+      expectGradient(`${tag} dbias`, g.dbias, (v) => weightedSum(G, R.matmul(x, w, rows, outF, inF, 'nn', v)), bias);
+    }
+  });
+
   it('bias add, relu, gelu, dropout', () => {
     const [rows, cols] = [5, 7];
     const x = r.f32(rows * cols, -3, 3),

@@ -88,6 +88,36 @@ function matmulBackwardCase(r: Rand, layout: MatmulLayout, m: number, n: number,
   });
 }
 
+/** linearBackward: dw += xᵀ·dy, dbias += Σ dy, dx = dy·wᵀ (dx overwritten; dx or dbias may be null). */
+function linearBackwardCase(r: Rand, rows: number, inF: number, outF: number, withDx: boolean, withBias: boolean): KernelCase {
+  const x = r.f32(rows * inF),
+    w = r.f32(inF * outF),
+    dy = r.f32(rows * outF),
+    dx0 = r.f32(rows * inF),
+    dw0 = r.f32(inF * outF),
+    db0 = r.f32(outF);
+  return kcase({
+    group: 'linearBackward',
+    kernels: ['matmul_tn', 'bias_add_backward', 'matmul_nt'],
+    label: `rows=${rows} in=${inF} out=${outF}${withDx ? '' : ' dx=null'}${withBias ? '' : ' dbias=null'}`,
+    backward: true,
+    run(rt) {
+      const [X, W, dY, dX, dW, dB] = [x, w, dy, dx0, dw0, db0].map((v) => put(rt, v));
+      rt.kernels.linearBackward(withDx ? dX : null, dW, withBias ? dB : null, dY, X, W, rows, inF, outF);
+      return { dx: read(rt, dX), dw: read(rt, dW), dbias: read(rt, dB) };
+    },
+    expect() {
+      const g = R.linearBackward(dy, x, w, rows, inF, outF);
+      const mag = R.linearBackward(abs(dy), abs(x), abs(w), rows, inF, outF);
+      return {
+        dx: withDx ? { ref: g.dx, tol: tolDot(mag.dx, outF) } : exact(dx0),
+        dw: { ref: add(dw0, g.dw), tol: tolDot(add(abs(dw0), mag.dw), rows) },
+        dbias: withBias ? { ref: add(db0, g.dbias), tol: tolDot(add(abs(db0), mag.dbias), rows) } : exact(db0),
+      };
+    },
+  });
+}
+
 export function matmulCases(r: Rand): KernelCase[] {
   const out: KernelCase[] = [];
   for (const layout of ['nn', 'nt', 'tn'] as const) {
@@ -111,6 +141,14 @@ export function matmulCases(r: Rand): KernelCase[] {
     ]) {
       out.push(matmulBackwardCase(r, layout, m, n, k));
     }
+  }
+  for (const [rows, inF, outF] of [
+    [1, 1, 1],
+    [5, 7, 3],
+    [33, 20, 10],
+    [0, 4, 3],
+  ]) {
+    out.push(linearBackwardCase(r, rows, inF, outF, true, true), linearBackwardCase(r, rows, inF, outF, false, rows % 2 === 1));
   }
   out.push(
     kcase({

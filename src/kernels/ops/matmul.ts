@@ -3,6 +3,7 @@
  * Composed into the one `Kernels` class by ../ops.ts; conventions there.
  */
 import type { F32, I32 } from '../../runtime/arena.js';
+import type { Kernels } from '../ops.js';
 import type { KernelName } from '../spec.js';
 import type { MatmulOptions } from './shapes.js';
 import { KernelBase } from './base.js';
@@ -43,5 +44,53 @@ export class MatmulOps extends KernelBase {
       v[12] = n;
       this.split(name, v, 9, m, 4, m * n * k, 8);
     }
+  }
+
+  /**
+   * The backward of a dense layer y (rows,out) = x (rows,in)·w (in,out) + bias (out), as the layers
+   * run it: dw (in,out) += xᵀ·dy, then dbias (out) += Σ_rows dy (skipped when dbias is null), then
+   * dx (rows,in) = dy·wᵀ (overwritten, not accumulated: a layer's input gradient is fresh; skipped
+   * when dx is null). Three kernel calls in that order (matmul tn, bias add backward, matmul nt), so
+   * the bits are those of the calls written out; threads as matmul.
+   * Aliasing: dx, dw and dbias overlap nothing: not each other, nor dy, x or w (dx = x would be
+   * correct today only because dw is computed first).
+   */
+  linearBackward(this: Kernels, dx: F32 | null, dw: F32, dbias: F32 | null, dy: F32, x: F32, w: F32, rows: number, inFeatures: number, outFeatures: number): void {
+    const op = 'linearBackward';
+    this.size(op, 'rows', rows);
+    this.size(op, 'inFeatures', inFeatures);
+    this.size(op, 'outFeatures', outFeatures);
+    this.buf(op, 'dy', dy, rows * outFeatures, 'rows×outFeatures', rows, outFeatures);
+    this.buf(op, 'x', x, rows * inFeatures, 'rows×inFeatures', rows, inFeatures);
+    this.buf(op, 'w', w, inFeatures * outFeatures, 'inFeatures×outFeatures', inFeatures, outFeatures);
+    this.buf(op, 'dw', dw, inFeatures * outFeatures, 'inFeatures×outFeatures', inFeatures, outFeatures);
+    if (dbias) this.buf(op, 'dbias', dbias, outFeatures, 'outFeatures', outFeatures);
+    if (dx) this.buf(op, 'dx', dx, rows * inFeatures, 'rows×inFeatures', rows, inFeatures);
+    for (let i = 0; i < 3; i++) {
+      const wn = i === 0 ? 'dx' : i === 1 ? 'dw' : 'dbias';
+      const wb = i === 0 ? dx : i === 1 ? dw : dbias;
+      this.apart(op, wn, wb, 'dy', dy);
+      this.apart(op, wn, wb, 'x', x);
+      this.apart(op, wn, wb, 'w', w);
+    }
+    this.distinct(op, 'dx', dx, 'dw', dw);
+    this.distinct(op, 'dx', dx, 'dbias', dbias);
+    this.distinct(op, 'dw', dw, 'dbias', dbias);
+    const o = this.cm;
+    o.bias = undefined;
+    o.m = inFeatures;
+    o.n = outFeatures;
+    o.k = rows;
+    o.layout = 'tn';
+    o.accumulate = true;
+    this.matmul(dw, x, dy, o);
+    if (dbias) this.biasAddBackward(dbias, dy, rows, outFeatures);
+    if (!dx) return;
+    o.m = rows;
+    o.n = inFeatures;
+    o.k = outFeatures;
+    o.layout = 'nt';
+    o.accumulate = false;
+    this.matmul(dx, dy, w, o);
   }
 }

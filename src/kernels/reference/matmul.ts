@@ -43,3 +43,12 @@ export function matmulBackward(dc: Vec, a: Vec, b: Vec, m: number, n: number, k:
   for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) dbias[j] += dc[i * n + j];
   return { da, db, dbias };
 }
+
+/**
+ * dx (rows,in), dw (in,out), dbias (out) of Σ dy ⊙ (x·w + bias), x (rows,in), w (in,out), dy (rows,out):
+ * the twin of linearBackward (which adds dw and dbias into its buffers and writes dx).
+ */
+export function linearBackward(dy: Vec, x: Vec, w: Vec, rows: number, inFeatures: number, outFeatures: number): { dx: Float64Array; dw: Float64Array; dbias: Float64Array } {
+  const g = matmulBackward(dy, x, w, rows, outFeatures, inFeatures, 'nn');
+  return { dx: g.da, dw: g.db, dbias: g.dbias };
+}
