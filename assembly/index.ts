@@ -20,3 +20,4 @@ export { dot, sumsq, axpy, scale, fill, copy, gather_rows } from './vector';
 export { sgd_step, adamw_step } from './optim';
 export { rng, rng_next, uniform, normal, permutation } from './rng';
 export { stft_power, log_eps } from './audio';
+export { row_normalize_forward, row_normalize_backward, sample_std, label_prob_sum, bias_add_scaled } from './f64';

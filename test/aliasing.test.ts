@@ -153,6 +153,14 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
         })),
       ),
   },
+  rowNormalize: rowwise('row_normalize_forward', ['h'], ['f'], [['h', 'f']], (r, rows, cols) => ({ h: r.f32(rows * cols), f: r.f32(rows * cols) }), (K, b, rows, cols) => K.rowNormalize(b.h as F32, b.f as F32, rows, cols)),
+  rowNormalizeBackward: rowwise('row_normalize_backward', ['df'], ['dh', 'h', 'f'], [], (r, rows, cols) => ({ df: r.f32(rows * cols), dh: r.f32(rows * cols), h: r.f32(rows * cols), f: r.f32(rows * cols) }), (K, b, rows, cols) => K.rowNormalizeBackward(b.df as F32, b.dh as F32, b.h as F32, b.f as F32, rows, cols)),
+  sampleStd: { kernels: ['sample_std'], writes: [], reads: ['x'], inPlace: [], shapes: (r) => [{ label: 'n=37', data: { x: r.f32(37) }, call: (K, b) => K.sampleStd(b.x as F32) }] },
+  labelProbSum: { kernels: ['label_prob_sum'], writes: [], reads: ['p', 'labels'], inPlace: [], shapes: (r) => [{ label: '5×4', data: { p: r.f32(20), labels: Int32Array.from({ length: 5 }, () => r.int(0, 3)) }, call: (K, b) => K.labelProbSum(b.p as F32, b.labels as I32, 5, 4) }] },
+  biasAddScaled: rowwise('bias_add_scaled', ['out'], ['bias'], [], (r, rows, cols) => ({ out: r.f32(rows * cols), bias: r.f32(cols) }), (K, b, rows, cols) => K.biasAddScaled(b.out as F32, b.bias as F32, rows, cols, 3), [
+    [3, 5],
+    [1, 4],
+  ]),
   biasAdd: rowwise('bias_add_forward', ['out'], ['x', 'bias'], [['out', 'x']], (r, rows, cols) => ({ out: r.f32(rows * cols), x: r.f32(rows * cols), bias: r.f32(cols) }), (K, b, rows, cols) => K.biasAdd(b.out as F32, b.x as F32, b.bias as F32, rows, cols), [
     [3, 5],
     [1, 6],

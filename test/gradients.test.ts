@@ -65,6 +65,20 @@ describe('(a) reference backward = central differences of the reference forward'
     }
   });
 
+  it('row normalisation (DI-MML)', () => {
+    const r = new Rand(8); // its own stream: the other checks keep their data
+    // (d >= 2: with d = 1 the normalised value is ±1, its gradient 0 up to rounding.)
+    for (const [n, d] of [
+      [1, 2],
+      [3, 6],
+    ]) {
+      const f = r.f32(n * d, 0.2, 2),
+        G = r.f32(n * d);
+      const g = R.rowNormalizeBackward(G, R.rowNormalize(f, n, d), f, n, d);
+      expectGradient(`rowNormalize n=${n} d=${d} df`, g, (v) => weightedSum(G, R.rowNormalize(v, n, d)), f);
+    }
+  });
+
   it('bias add, relu, gelu, dropout', () => {
     const [rows, cols] = [5, 7];
     const x = r.f32(rows * cols, -3, 3),

@@ -31,6 +31,7 @@ import { ActivationOps } from './ops/activations.js';
 import { AudioOps, stftFrames } from './ops/audio.js';
 import { ConvOps } from './ops/conv.js';
 import { DivergenceOps } from './ops/divergence.js';
+import { F64Ops } from './ops/f64.js';
 import { MatmulOps } from './ops/matmul.js';
 import { OptimOps } from './ops/optim.js';
 import { RngOps } from './ops/rng.js';
@@ -50,7 +51,7 @@ export class AliasingError extends Error {
 export { convOutputSize, poolOutputSize, type ConvShape, type DivergenceOptions, type MatmulLayout, type MatmulOptions, type PoolShape } from './ops/shapes.js';
 
 /** The kernel families, in the order of assembly/index.ts. */
-const FAMILIES = [MatmulOps, ActivationOps, SoftmaxOps, DivergenceOps, XcorrOps, ConvOps, VectorOps, OptimOps, RngOps, AudioOps] as const;
+const FAMILIES = [MatmulOps, ActivationOps, SoftmaxOps, DivergenceOps, XcorrOps, ConvOps, VectorOps, OptimOps, RngOps, AudioOps, F64Ops] as const;
 
 /** Typed wrappers over every WebAssembly kernel (see the top of this file). */
 export class Kernels extends KernelBase {
@@ -58,7 +59,7 @@ export class Kernels extends KernelBase {
   static stftFrames = stftFrames;
 }
 // The families' methods, as Kernels' own (declaration merging gives them their types).
-export interface Kernels extends MatmulOps, ActivationOps, SoftmaxOps, DivergenceOps, XcorrOps, ConvOps, VectorOps, OptimOps, RngOps, AudioOps {}
+export interface Kernels extends MatmulOps, ActivationOps, SoftmaxOps, DivergenceOps, XcorrOps, ConvOps, VectorOps, OptimOps, RngOps, AudioOps, F64Ops {}
 for (const family of FAMILIES) {
   for (const name of Object.getOwnPropertyNames(family.prototype)) {
     if (name === 'constructor') continue;

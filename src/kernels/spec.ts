@@ -1,6 +1,6 @@
 /**
  * The kernel interface: every export of the WebAssembly module, with its parameters in ABI order.
- * `ptr` is a byte offset of f32 data, `iptr` of i32 data, `i32` a size or flag, `f32` a scalar.
+ * `ptr` is a byte offset of f32 data, `iptr` of i32 data, `i32` a size or flag, `f32` a scalar; results are f32, i32 or f64 (the f64 family).
  * This list and assembly/index.ts must match exactly; test/exports.test.ts checks the compiled
  * module against it.
  *
@@ -11,12 +11,12 @@
 export type ArgKind = 'ptr' | 'iptr' | 'i32' | 'f32';
 export interface KernelSpec {
   readonly args: readonly string[]; // "name:kind"
-  readonly returns?: 'f32' | 'i32';
+  readonly returns?: 'f32' | 'i32' | 'f64';
   /** Kernels that compute a range of their output (rows r0 r1; samples b0 b1; matmul: rows and columns r0 r1 c0 c1) may run on several threads. */
   readonly rows?: true;
 }
 
-const k = (args: string, returns?: 'f32' | 'i32', rows?: true): KernelSpec => ({ args: args.split(' ').filter(Boolean), returns, rows });
+const k = (args: string, returns?: 'f32' | 'i32' | 'f64', rows?: true): KernelSpec => ({ args: args.split(' ').filter(Boolean), returns, rows });
 
 export const KERNELS = {
   matmul_scratch_floats: k('', 'i32'),
@@ -61,6 +61,11 @@ export const KERNELS = {
   adamw_step: k('p:ptr g:ptr m:ptr v:ptr n:i32 lr:f32 beta1:f32 beta2:f32 eps:f32 wd:f32 t:i32'),
   stft_power: k('out:ptr signal:ptr len:i32 nfft:i32 hop:i32 frames:i32 scratch:ptr'),
   log_eps: k('out:ptr x:ptr n:i32 eps:f32'),
+  row_normalize_forward: k('h:ptr f:ptr n:i32 d:i32'),
+  row_normalize_backward: k('df:ptr dh:ptr h:ptr f:ptr n:i32 d:i32'),
+  sample_std: k('x:ptr n:i32', 'f64'),
+  label_prob_sum: k('p:ptr labels:iptr rows:i32 cols:i32', 'f64'),
+  bias_add_scaled: k('out:ptr bias:ptr rows:i32 cols:i32 divisor:i32'),
   rng: k('state:iptr seed:i32 stream:i32'),
   rng_next: k('state:iptr', 'i32'),
   uniform: k('out:ptr n:i32 state:iptr lo:f32 hi:f32'),

@@ -8,6 +8,7 @@ import { activationCases } from './activations.js';
 import { audioCases } from './audio.js';
 import { convCases } from './conv.js';
 import { divergenceCases } from './divergence.js';
+import { f64Cases } from './f64.js';
 import { matmulCases } from './matmul.js';
 import { optimiserCases } from './optim.js';
 import { rngCases } from './rng.js';
@@ -21,7 +22,7 @@ export { convGeometry } from './conv.js';
 /** Every case, from one seed: the same list in every test file. */
 export function kernelCases(seed = 20240607): KernelCase[] {
   const r = new Rand(seed);
-  return [...matmulCases(r), ...activationCases(r), ...softmaxCases(r), ...divergenceCases(r), ...xcorrCases(r), ...convCases(r), ...vectorCases(r), ...optimiserCases(r), ...rngCases(r), ...audioCases(r), ...gatherCases(r)];
+  return [...matmulCases(r), ...activationCases(r), ...softmaxCases(r), ...divergenceCases(r), ...xcorrCases(r), ...convCases(r), ...vectorCases(r), ...optimiserCases(r), ...rngCases(r), ...audioCases(r), ...gatherCases(r), ...f64Cases(r)];
 }
 
 /** Cases grouped by `group`, in first-seen order. */

@@ -24,3 +24,4 @@ export * from './optim.js';
 export * from './rng.js';
 export * from './audio.js';
 export type { Vec } from './math.js';
+export * from './f64.js';
