@@ -27,11 +27,7 @@ const SKIP_DIRS = new Set(['node_modules', 'dist', 'build', '.git', '__pycache__
 
 /** Files over budget today, capped at their current size until the splits in progress land. */
 const ALLOWED = {
-  
-  'src/kernels/ops.ts': 1057,
-  'src/kernels/reference.ts': 653,
   'src/train/methods.ts': 1062,
-  'test/cases.ts': 1165,
 };
 
 function* files(dir) {
