@@ -54,7 +54,7 @@ export class Rng {
     return r % bound;
   }
 
-  /** Shuffle in place (Fisher-Yates), the same order as the WebAssembly rng_permutation. */
+  /** Shuffle in place (Fisher-Yates), the same order as the WebAssembly `permutation` kernel. */
   shuffle<T extends { length: number; [i: number]: any }>(a: T): T {
     for (let i = a.length - 1; i > 0; i--) {
       const j = this.below(i + 1);
