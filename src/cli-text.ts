@@ -104,12 +104,16 @@ export function errorText(cmd: string | undefined, e: unknown): string {
   );
 }
 
+/** The udi commands (cli.ts maps each to its help text: a Record over this list). */
+export const COMMANDS = ['train', 'eval', 'predict', 'compare', 'data', 'info', 'export'] as const;
+export type Command = (typeof COMMANDS)[number];
+
 export function usageLine(cmd: string | undefined, e: Error & { code?: string }): string {
   let msg = e.message;
   const unknown = /^Unknown option '([^']+)'/.exec(msg);
   if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown) msg = `unknown option ${unknown[1]}`;
   else if (e.code?.startsWith('ERR_PARSE_ARGS')) msg = msg.split(/\.\s/)[0].replace(/\.$/, '');
-  const known = cmd !== undefined && ['train', 'eval', 'predict', 'compare', 'data', 'info', 'export'].includes(cmd);
+  const known = cmd !== undefined && (COMMANDS as readonly string[]).includes(cmd);
   return `udi${known ? ` ${cmd}` : ''}: ${msg} (see udi${known ? ` ${cmd}` : ''} --help)\n`;
 }
 

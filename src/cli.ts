@@ -17,7 +17,7 @@ import { evalCommand, predictCommand, trainCommand } from './cli-train.js';
 import { EXPORT_HELP, exportCommand } from './cli-export.js';
 import { defaultCacheDir, findDataDir } from './io/data.js';
 import { fetchData } from './io/fetch.js';
-import { DATA_HELP, errorText, EVAL_HELP, exitStatus, INFO_HELP, PREDICT_HELP, TRAIN_HELP, UsageError } from './cli-text.js';
+import { type Command, DATA_HELP, errorText, EVAL_HELP, exitStatus, INFO_HELP, PREDICT_HELP, TRAIN_HELP, UsageError } from './cli-text.js';
 import { isErrorCode, UdiError } from './errors.js';
 import { VERSION } from './version.js';
 
@@ -323,9 +323,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   // Each command's own help.
-  const helps: Record<string, string> = { compare: COMPARE_HELP, export: EXPORT_HELP, train: TRAIN_HELP, eval: EVAL_HELP, predict: PREDICT_HELP, data: DATA_HELP, info: INFO_HELP };
+  const helps: Record<Command, string> = { compare: COMPARE_HELP, export: EXPORT_HELP, train: TRAIN_HELP, eval: EVAL_HELP, predict: PREDICT_HELP, data: DATA_HELP, info: INFO_HELP };
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(helps[cmd] ?? HELP);
+    process.stdout.write(helps[cmd as Command] ?? HELP);
     return 0;
   }
   try {
