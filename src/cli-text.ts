@@ -105,7 +105,7 @@ export function errorText(cmd: string | undefined, e: unknown): string {
 }
 
 /** The udi commands (cli.ts maps each to its help text: a Record over this list). */
-export const COMMANDS = ['train', 'eval', 'predict', 'compare', 'data', 'info', 'export'] as const;
+const COMMANDS = ['train', 'eval', 'predict', 'compare', 'data', 'info', 'export'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export function usageLine(cmd: string | undefined, e: Error & { code?: string }): string {

@@ -24,7 +24,7 @@ const positiveInt = z.number().int().positive();
 type DataOption = (typeof DataSchema.options)[number];
 const dataKind = <K extends DataOption['shape']['kind']['value']>(kind: K) => DataSchema.options.find((x) => x.shape.kind.value === kind) as Extract<DataOption, { shape: { kind: z.ZodLiteral<K> } }>;
 
-export const CompareDataSchema = z
+const CompareDataSchema = z
   .discriminatedUnion('kind', [
     dataKind('avmnist').omit({ fold: true }),
     dataKind('mfeat').omit({ fold: true }),
@@ -41,7 +41,7 @@ export const CompareDataSchema = z
  * `udi compare --config FILE.json`: the data and the training settings shared by every run. The
  * training fields are `udi train`'s (TrainConfigSchema), so both accept the same options.
  */
-export const CompareConfigSchema = TrainConfigSchema.pick(SETTINGS)
+const CompareConfigSchema = TrainConfigSchema.pick(SETTINGS)
   .extend({
     data: CompareDataSchema.optional(),
     methods: z.array(z.enum(METHODS as [Method, ...Method[]])).min(1).optional().describe('methods to compare (default: all); --methods overrides'),

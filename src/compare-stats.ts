@@ -8,13 +8,13 @@ import type { Method } from './train/methods.js';
 import { Rng } from './util/rng.js';
 
 /** The methods that paired differences are taken against when they were run (`--reference`). */
-export const DEFAULT_REFERENCES: readonly Method[] = ['ensemble', 'unimodal'];
+const DEFAULT_REFERENCES: readonly Method[] = ['ensemble', 'unimodal'];
 
 /** Paired bootstrap: resamples, seed and level (recorded in results.json). */
 export const BOOTSTRAP = { resamples: 10_000, seed: 0, confidence: 0.95 } as const;
 
 /** Two accuracies closer than this are a tie. */
-export const TIE = 1e-9;
+const TIE = 1e-9;
 
 export interface Summary {
   method: Method;

@@ -44,7 +44,7 @@ const nameList = z.array(name).min(1);
  * fused modalities are modalities of the model, standardisation vectors have the modality's length,
  * the fusion fits the method and carries its weights or temperatures).
  */
-export const ModelDescriptionSchema = z
+const ModelDescriptionSchema = z
   .strictObject({
     method: z.enum(METHODS as [string, ...string[]]),
     modalities: z.array(z.strictObject({ name, dim: z.number().int().positive().max(2 ** 31 - 1), encoder: EncoderSchema })).min(1),

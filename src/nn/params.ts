@@ -24,7 +24,7 @@ export type Init = 'he' | 'xavier' | 'zeros';
  * Both draw from the seeded generator (stream 1), parameters in declaration order, weight then bias.
  */
 export type InitScheme = 'he' | 'pytorch';
-export const INIT_SCHEMES: readonly InitScheme[] = ['he', 'pytorch'];
+const INIT_SCHEMES: readonly InitScheme[] = ['he', 'pytorch'];
 
 export interface Param {
   /** Position in declaration order. */

@@ -19,7 +19,7 @@ export const BUILDS: readonly Build[] = ['scalar', 'simd', 'simd-threads'];
 export type WasmSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView | URL | string | Response;
 
 /** How to give createRuntime the module on an edge runtime (workerd), for error messages. */
-export const EDGE_WASM_HINT = "import the module statically and pass it: `import udiWasm from 'udi-wasm/wasm/udi.simd.wasm'` and `createRuntime({ threads: 1, build: 'simd', wasm: udiWasm })` (README: Edge runtimes)";
+const EDGE_WASM_HINT = "import the module statically and pass it: `import udiWasm from 'udi-wasm/wasm/udi.simd.wasm'` and `createRuntime({ threads: 1, build: 'simd', wasm: udiWasm })` (README: Edge runtimes)";
 
 function defaultUrl(build: Build): URL {
   try {

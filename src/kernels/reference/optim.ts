@@ -9,7 +9,7 @@ export interface SgdOptions {
 }
 
 /** The smallest normal f32: optimiser state below it is flushed to 0 (see assembly/optim.ts). */
-export const F32_MIN_NORMAL = 2 ** -126;
+const F32_MIN_NORMAL = 2 ** -126;
 const flush = (x: number, min: number) => (Math.abs(x) < min ? 0 : x);
 
 /**
