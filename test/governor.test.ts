@@ -128,11 +128,12 @@ describe('Threads (the runtime side)', () => {
     expect(th.stats.inStage).toBe(false);
   });
 
-  it('default threads: every core on servers, one fewer in a browser Worker, at least 1', () => {
+  it('default threads: every core on servers, one fewer in a browser Worker from 3 cores up, at least 1', () => {
     expect(defaultThreads('node', 8)).toBe(8);
     expect(defaultThreads('deno', 2)).toBe(2);
     expect(defaultThreads('worker', 8)).toBe(7);
-    expect(defaultThreads('worker', 2)).toBe(1);
+    expect(defaultThreads('worker', 3)).toBe(2);
+    expect(defaultThreads('worker', 2)).toBe(2);
     expect(defaultThreads('worker', 1)).toBe(1);
     expect(defaultThreads('browser', 4)).toBe(3);
     expect(defaultThreads('node', 0)).toBe(1);

@@ -16,9 +16,10 @@ export interface RuntimeOptions {
   /**
    * Threads to compute with, counting the calling thread. 'auto' (default): every core the runtime
    * reports (os.availableParallelism() in Node and Deno: a server or a command line owns the machine),
-   * except in a browser's Web Worker, where it is navigator.hardwareConcurrency − 1 (at least 1) so
-   * the page's main thread keeps a core for rendering and input. A browser page's main thread and
-   * edge runtimes run 1 thread. Threads never cost: see `adaptiveThreads`.
+   * except in a browser's Web Worker, where it is navigator.hardwareConcurrency − 1 from 3 cores up,
+   * so the page's main thread keeps a core for rendering and input (2 of 2 cores: the governor falls
+   * back to 1 thread while the page is busy). A browser page's main thread and edge runtimes run 1
+   * thread. Threads never cost: see `adaptiveThreads`.
    */
   threads?: number | 'auto';
   /**
@@ -132,12 +133,15 @@ export class Runtime {
 }
 
 /**
- * The default thread count: every core in Node, Deno and other servers; one fewer in a browser's
- * Web Worker (the page's main thread needs a core); 1 where threads cannot run anyway.
+ * The default thread count: every core in Node, Deno and other servers; in a browser's Web Worker one
+ * fewer than the cores from 3 cores up (the page's main thread keeps a core for rendering and input),
+ * both of 2 (leaving one would mean no threads at all; a busy page then makes split calls stop paying
+ * and the governor falls back to the calling thread).
  */
 export function defaultThreads(kind: RuntimeKind, hardwareThreads: number): number {
-  if (kind === 'worker' || kind === 'browser') return Math.max(1, hardwareThreads - 1);
-  return Math.max(1, hardwareThreads);
+  const hw = Math.max(1, hardwareThreads);
+  if (kind === 'worker' || kind === 'browser') return hw <= 2 ? hw : hw - 1;
+  return hw;
 }
 
 /** Median of a few timings of `f` (ms), after one warm-up call. */
