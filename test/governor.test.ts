@@ -86,6 +86,14 @@ describe('ThreadGovernor', () => {
     expect(g.stats).toMatchObject({ mode: 'serial', backoffMs: 200 });
   });
 
+  it('costs the workers\' part at the caller\'s best recent speed on the kernel, not at a descheduled chunk\'s', () => {
+    const { g } = governor({ window: 2 });
+    g.record(5, 4, 0.5, 7, 1000); // 4 ms for 500 units: 0.008 ms/unit; estimate 8 ms
+    g.record(10, 8, 0.5, 7, 1000); // the caller was paused: 0.016 ms/unit, but the workers' half is costed at 0.00816
+    // estimate 8 + 8 + 500 × 0.00816 = 20.08 against 15 actual
+    expect(g.stats.lastSpeedup).toBeCloseTo(20.08 / 15, 6);
+  });
+
   it('reprobe() ends a fallback at once', () => {
     const { g, windowOf } = governor();
     windowOf(20, 10);

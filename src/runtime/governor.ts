@@ -69,6 +69,8 @@ export class ThreadGovernor {
   private backoff: number;
   private n = 0;
   private probing = false;
+  /** The caller's best recent time per unit of work, per kernel (ms). */
+  private readonly rates = new Float64Array(256).fill(Infinity);
   private actual = 0;
   private estimate = 0;
   private readonly s: GovernorStats;
@@ -112,14 +114,24 @@ export class ThreadGovernor {
 
   /**
    * Record a split call: `actualMs` from publishing to the end of join, `ownMs` the caller's time in
-   * its own chunks, `ownFraction` the fraction of the call's work those chunks were.
+   * its own chunks, `ownFraction` the fraction of the call's work those chunks were; with `kernel`
+   * (an index below 256) and `work`, the rest of the call is costed at the caller's best recent
+   * speed on that kernel rather than at this call's: a caller descheduled during its own chunks
+   * (a loaded machine) would otherwise inflate the estimate by that pause × (1/fraction − 1) and
+   * make splitting look good exactly when it is not.
    */
-  record(actualMs: number, ownMs: number, ownFraction: number): void {
+  record(actualMs: number, ownMs: number, ownFraction: number, kernel = -1, work = 0): void {
     if (!this.adaptive || !this.parallel) return;
     // A caller that ran no chunk (fast workers took them all) measured nothing to compare with.
     if (!(ownFraction > 0)) return;
     this.actual += actualMs;
-    this.estimate += ownMs / ownFraction;
+    if (kernel >= 0 && kernel < 256 && work > 0) {
+      const rate = ownMs / (ownFraction * work);
+      // The best rate seen, forgotten slowly (2 % per call) so a machine that got slower is followed.
+      const best = Math.min(this.rates[kernel] * 1.02, rate);
+      this.rates[kernel] = best;
+      this.estimate += ownMs + (1 - ownFraction) * work * best;
+    } else this.estimate += ownMs / ownFraction;
     if (++this.n < this.window) return;
     const speedup = this.actual > 0 ? this.estimate / this.actual : Infinity;
     this.s.lastSpeedup = speedup;

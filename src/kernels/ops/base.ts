@@ -273,7 +273,7 @@ export class KernelBase {
     }
     if (nptrs >= 0) for (let i = 0; i < nptrs; i++) argv[i] = this.bases[i];
     pool.join(this.index[name], work, error);
-    g.record(g.now() - t0, ownMs, own / extent);
+    g.record(g.now() - t0, ownMs, own / extent, this.index[name], work);
   }
 
   /** Check rows and cols of a (rows, cols) kernel. */
