@@ -1,19 +1,20 @@
 // 1 and 2 threads give bitwise-equal outputs: createRuntime({ threads: 2 }) (the simd-threads build,
-// rows, columns, samples or elements split over the calling thread and one worker) against threads: 1
-// with the simd build, for matmul in every layout, conv2d forward and backward, the batch gather,
-// max-pooling and the activations, on shapes big enough to be split (and checked to be split).
+// rows, columns, samples or elements cut into chunks that the calling thread and one worker claim)
+// against threads: 1 with the simd build, for matmul in every layout, conv2d forward and backward,
+// the batch gather, max-pooling and the activations, on shapes big enough to be split (and checked
+// to be cut into contiguous chunks covering the whole range).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../src/index.js';
 import { Kernels, type ConvShape, type KernelName, type MatmulLayout } from '../src/engine.js';
 import { MATMUL_SCRATCH_FLOATS } from '../src/kernels/reference/index.js';
-import type { RawKernels } from '../src/kernels/spec.js';
+import { KERNEL_NAMES } from '../src/kernels/spec.js';
 import type { WorkerPool } from '../src/runtime/pool.js';
 import { convGeometry } from './cases/index.js';
 import { expectBitwise, Rand, scoped } from './helpers.js';
 
-const SPLIT_KERNELS = ['matmul_nn', 'matmul_nt', 'matmul_tn', 'im2col', 'gather_rows', 'col2im', 'max_pool_forward'] as const;
+const SPLIT_KERNELS: readonly string[] = ['matmul_nn', 'matmul_nt', 'matmul_tn', 'im2col', 'gather_rows', 'col2im', 'max_pool_forward'];
 
-/** The range a calling-thread call computed: rows [r0, r1), and for matmul columns [c0, c1). */
+/** The range a chunk covers: rows [r0, r1), and for matmul columns [c0, c1). */
 interface Range {
   r0: number;
   r1: number;
@@ -22,33 +23,42 @@ interface Range {
 }
 
 /**
- * Kernels over the same runtime (memory, module, worker pool) whose calling-thread calls of the
- * range-parallel kernels are recorded: when a call is split, the calling thread computes the first
- * chunk of rows (or, for a matmul with m < n, of columns) only and the worker the rest.
+ * Kernels over the same runtime (memory, module, worker pool) with fixed split thresholds, and the
+ * chunks of every job the pool was given, by kernel: when a call is split, its rows (or, for a
+ * matmul with m < n, its columns) are cut into contiguous chunks that any thread may claim.
  */
-function recordingKernels(rt: Runtime): { kernels: Kernels; calls: Map<string, Range[]> } {
-  const pool = (rt as unknown as { pool: WorkerPool | null }).pool;
-  const calls = new Map<string, Range[]>(SPLIT_KERNELS.map((n) => [n, []]));
-  const raw = { ...rt.kernels.raw } as RawKernels;
-  for (const name of SPLIT_KERNELS) {
-    const fn = rt.kernels.raw[name];
-    raw[name] = (...args: number[]) => {
+function recordingKernels(rt: Runtime): { kernels: Kernels; jobs: Map<string, Range[][]> } {
+  const pool = (rt as unknown as { pool: WorkerPool | null }).pool!;
+  const jobs = new Map<string, Range[][]>(SPLIT_KERNELS.map((n) => [n, []]));
+  let current: Range[] | null = null;
+  let matmul = false;
+  const begin = pool.begin.bind(pool),
+    add = pool.add.bind(pool);
+  pool.begin = (fn, scratchAt, scratch) => {
+    const name = KERNEL_NAMES[fn];
+    current = jobs.has(name) ? [] : null;
+    matmul = name.startsWith('matmul_');
+    if (current) jobs.get(name)!.push(current);
+    begin(fn, scratchAt, scratch);
+  };
+  pool.add = (args) => {
+    if (current) {
       // matmul: ... r0 r1 c0 c1; the others: ... r0 r1 (col2im and max_pool_forward: samples b0 b1)
-      const rowsOnly = !name.startsWith('matmul_');
+      const rowsOnly = !matmul;
       const at = rowsOnly ? args.length - 2 : args.length - 4;
-      calls.get(name)!.push({ r0: args[at], r1: args[at + 1], c0: rowsOnly ? 0 : args[at + 2], c1: rowsOnly ? Infinity : args[at + 3] });
-      return fn(...args);
-    };
-  }
+      current.push({ r0: args[at], r1: args[at + 1], c0: rowsOnly ? 0 : args[at + 2], c1: rowsOnly ? Infinity : args[at + 3] });
+    }
+    add(args);
+  };
   const scratch = Array.from({ length: rt.kernels.threads }, () => rt.arena.f32(MATMUL_SCRATCH_FLOATS));
-  return { kernels: new Kernels(raw, rt.arena, pool, scratch), calls };
+  return { kernels: new Kernels(rt.kernels.raw, rt.arena, pool, scratch), jobs };
 }
 
 describe('1 and 2 threads are bitwise equal', () => {
   let one: Runtime, two: Runtime;
   let rec: ReturnType<typeof recordingKernels>;
   beforeAll(async () => {
-    [one, two] = await Promise.all([createRuntime({ threads: 1, build: 'simd' }), createRuntime({ threads: 2 })]);
+    [one, two] = await Promise.all([createRuntime({ threads: 1, build: 'simd' }), createRuntime({ threads: 2, adaptiveThreads: false })]);
     rec = recordingKernels(two);
   });
   afterAll(() => {
@@ -66,19 +76,22 @@ describe('1 and 2 threads are bitwise equal', () => {
   });
 
   /**
-   * The last calling-thread call of `name` must cover only a first chunk: of the rows [0, r1) with
-   * r1 < rows and every column, or (by = 'cols') of the columns [0, c1) with c1 < cols and every row.
+   * The last job of `name` must have cut the rows [0, rows) (by = 'rows', every column in each chunk)
+   * or the columns [0, cols) (by = 'cols', every row) into at least two contiguous chunks.
    */
   function expectSplit(name: KernelName, by: 'rows' | 'cols', rows: number, cols: number, what: string): void {
-    const list = rec.calls.get(name)!;
+    const list = rec.jobs.get(name)!;
     const last = list[list.length - 1];
-    expect(last, `${what}: ${name} was not called`).toBeDefined();
-    const got = `rows [${last.r0}, ${last.r1}) × columns [${last.c0}, ${last.c1})`;
-    if (by === 'rows') {
-      expect(last.r0 === 0 && last.r1 < rows && last.c0 === 0 && last.c1 >= cols, `${what}: ${name} ran ${got} of ${rows}×${cols} on the calling thread, not a first chunk of rows`).toBe(true);
-    } else {
-      expect(last.c0 === 0 && last.c1 < cols && last.r0 === 0 && last.r1 === rows, `${what}: ${name} ran ${got} of ${rows}×${cols} on the calling thread, not a first chunk of columns`).toBe(true);
+    expect(last, `${what}: ${name} was not split`).toBeDefined();
+    const got = last.map((r) => `rows [${r.r0}, ${r.r1}) × columns [${r.c0}, ${r.c1})`).join('; ');
+    expect(last.length, `${what}: ${name} chunks ${got}`).toBeGreaterThanOrEqual(2);
+    let at = 0;
+    for (const r of last) {
+      const ok = by === 'rows' ? r.r0 === at && r.r1 > r.r0 && r.c0 === 0 && r.c1 >= cols : r.c0 === at && r.c1 > r.c0 && r.r0 === 0 && r.r1 === rows;
+      expect(ok, `${what}: ${name} chunks ${got} of ${rows}×${cols} do not cut the ${by} in order`).toBe(true);
+      at = by === 'rows' ? r.r1 : r.c1;
     }
+    expect(at, `${what}: ${name} chunks ${got} do not cover the ${by}`).toBe(by === 'rows' ? rows : cols);
     list.length = 0;
   }
 

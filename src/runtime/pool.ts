@@ -1,13 +1,22 @@
 /**
  * A worker pool for range-parallel kernels. Each worker instantiates its own copy of the compiled
- * module over the one shared memory, then waits on a control block. The caller (src/kernels/ops.ts)
- * splits a kernel's output rows, columns or elements into contiguous chunks, `post`s every chunk but
- * the first to a worker, computes the first itself and `join`s. Each output element is computed by
- * exactly the same arithmetic whichever thread owns it, so results do not depend on the thread count.
+ * module over the one shared memory, then waits for jobs. A job is one kernel call cut into chunks
+ * (contiguous rows, columns, samples or elements: src/kernels/ops/base.ts makes them); the caller
+ * publishes the job, then every thread, the caller included, claims chunks one at a time from a
+ * shared counter until none is left, and the caller joins (waits for the chunks that workers claimed).
+ * Each output element is computed by exactly the same arithmetic whichever thread owns it, so
+ * results do not depend on the thread count, on which thread ran which chunk, or on a worker that
+ * never showed up: a worker that is asleep or descheduled (a loaded machine) does not hold the caller
+ * back, the caller simply runs the chunks itself and waits only for chunks a worker has started.
  *
- * Synchronisation: a per-worker sequence number in a SharedArrayBuffer; each side spins briefly,
- * then sleeps in Atomics.wait after raising a flag, and is notified only when that flag is up.
- * Workers never run more busy threads than requested.
+ * Synchronisation (one control word per 128-byte line, so no two threads write one cache line except
+ * the words they share on purpose): GEN, the job number, on which idle workers wait; CLAIM, the job
+ * number and the next unclaimed chunk in one word (claimed by compare-exchange, so a worker that
+ * wakes late for an old job can never run a chunk of a newer one); DONE, chunks finished. Chunk
+ * arguments are written before the job is published. Idle workers spin for a short budget, then sleep
+ * in Atomics.wait; during a training stage (`keepAwake`) the budget is long (STAGE_SPIN_MS after the
+ * last job, so a stage that never ends cannot burn a core for more than that) and workers stay hot
+ * between kernel calls. The caller spins, then sleeps, while joining.
  *
  * Nothing here keeps the process alive: the host unrefs each worker once it is ready, the caller
  * waits synchronously (Atomics.wait, never Atomics.waitAsync) and no timer or interval is left
@@ -15,60 +24,94 @@
  */
 import type { Host } from './env.js';
 
-const SLOT_INTS = 8; // [0] seq  [1] done  [2] kernel index  [3] nargs  [4] status  [5] worker asleep  [6] caller asleep
-const SLOT_ARGS = 16;
-/** How long an idle worker spins before it sleeps, and how long the caller spins for a worker (µs). */
-const WORKER_SPIN_US = 300;
+/** Int32 words per control line (128 bytes: a cache line and its adjacent-line prefetch partner). */
+const LINE = 32;
+const GEN = 0 * LINE;
+const CLAIM = 1 * LINE;
+const DONE = 2 * LINE;
+const CALLER_ASLEEP = 3 * LINE;
+const SLEEPERS = 4 * LINE;
+const STAGE = 5 * LINE;
+/** Job header, written by the caller before publishing: kernel, argument count, chunks, scratch index, error. */
+const HEAD = 6 * LINE;
+const H_FN = HEAD,
+  H_NARGS = HEAD + 1,
+  H_CHUNKS = HEAD + 2,
+  H_SCRATCH_AT = HEAD + 3,
+  H_ERROR = HEAD + 4,
+  H_STOP = HEAD + 5;
+const CTL_INTS = 7 * LINE;
+
+/** Arguments of one chunk (a kernel has at most this many). */
+export const CHUNK_ARGS = 16;
+/** Chunks of one job at most. */
+export const MAX_CHUNKS = 64;
+/** The CLAIM word: (job number mod 2^22) << 8 | next chunk; next = CLOSED while a job is being written. */
+const CLOSED = 255;
+const TAG_MASK = 0x3fffff;
+
+/** How long an idle worker spins before it sleeps outside a stage (µs), and in one (ms after its last job). */
+export const WORKER_SPIN_US = 300;
+export const STAGE_SPIN_MS = 50;
+/** How long the caller spins for workers before it sleeps (µs). */
 const CALLER_SPIN_US = 2000;
 
 const WORKER_BODY = `
 function udiWorker(msg, post) {
-  let fns, ctl, args, base, abase;
+  let fns, ctl, args, scratch, w;
   try {
     const instance = new WebAssembly.Instance(msg.module, { env: { memory: msg.memory } });
     fns = msg.names.map((n) => instance.exports[n]);
     ctl = new Int32Array(msg.ctl);
     args = new Float64Array(msg.args);
-    base = msg.slot * ${SLOT_INTS};
-    abase = msg.slot * ${SLOT_ARGS};
+    w = msg.slot;
   } catch (e) {
     post({ ok: false, error: String(e && e.message || e) });
     return;
   }
   post({ ok: true });
   const argv = [];
-  let seen = 0;
+  let seen = Atomics.load(ctl, ${GEN});
+  let last = performance.now();
   for (;;) {
-    // Spin for a short time budget (the next call usually comes within microseconds), then sleep.
-    let s = Atomics.load(ctl, base);
-    if (s === seen) {
-      const until = performance.now() + ${WORKER_SPIN_US / 1000};
-      for (let i = 1; s === seen; i++) {
-        s = Atomics.load(ctl, base);
-        if ((i & 1023) === 0 && performance.now() > until) {
-          // Announce the sleep before re-checking, so the caller either sees the flag and notifies,
-          // or its new sequence number is seen here (sequentially consistent atomics).
-          Atomics.store(ctl, base + 5, 1);
-          s = Atomics.load(ctl, base);
-          while (s === seen) { Atomics.wait(ctl, base, seen); s = Atomics.load(ctl, base); }
-          Atomics.store(ctl, base + 5, 0);
+    let g = Atomics.load(ctl, ${GEN});
+    if (g === seen) {
+      // Spin (the next call usually comes within microseconds; in a stage, within a step), then sleep.
+      for (let i = 1; g === seen; i++) {
+        g = Atomics.load(ctl, ${GEN});
+        if ((i & 1023) === 0 && performance.now() - last > (Atomics.load(ctl, ${STAGE}) !== 0 ? ${STAGE_SPIN_MS} : ${WORKER_SPIN_US / 1000})) {
+          // Count this worker asleep before re-checking, so the caller either sees it and notifies,
+          // or its new job number is seen here (sequentially consistent atomics).
+          Atomics.add(ctl, ${SLEEPERS}, 1);
+          g = Atomics.load(ctl, ${GEN});
+          while (g === seen) { Atomics.wait(ctl, ${GEN}, seen); g = Atomics.load(ctl, ${GEN}); }
+          Atomics.sub(ctl, ${SLEEPERS}, 1);
         }
       }
     }
-    seen = s;
-    const f = ctl[base + 2];
-    if (f < 0) return;
-    const n = ctl[base + 3];
-    argv.length = n;
-    for (let i = 0; i < n; i++) argv[i] = args[abase + i];
-    try {
-      fns[f].apply(null, argv);
-      ctl[base + 4] = 0;
-    } catch (e) {
-      ctl[base + 4] = 1;
+    seen = g;
+    if (Atomics.load(ctl, ${H_STOP}) !== 0) return;
+    const tag = g & ${TAG_MASK};
+    for (;;) {
+      const v = Atomics.load(ctl, ${CLAIM});
+      if ((v >>> 8) !== tag) break;
+      const c = v & 255, n = ctl[${H_CHUNKS}];
+      if (c >= n) break;
+      // Read the chunk before claiming it: a successful exchange proves nothing was rewritten since.
+      const f = ctl[${H_FN}], nargs = ctl[${H_NARGS}], sa = ctl[${H_SCRATCH_AT}];
+      argv.length = nargs;
+      for (let i = 0; i < nargs; i++) argv[i] = args[c * ${CHUNK_ARGS} + i];
+      if (sa >= 0) argv[sa] = args[${MAX_CHUNKS * CHUNK_ARGS} + w + 1];
+      if (Atomics.compareExchange(ctl, ${CLAIM}, v, v + 1) !== v) continue;
+      try {
+        fns[f].apply(null, argv);
+      } catch (e) {
+        Atomics.store(ctl, ${H_ERROR}, w + 1);
+      }
+      Atomics.add(ctl, ${DONE}, 1);
+      if (Atomics.load(ctl, ${CALLER_ASLEEP}) !== 0) Atomics.notify(ctl, ${DONE});
     }
-    Atomics.store(ctl, base + 1, seen);
-    if (Atomics.load(ctl, base + 6) !== 0) Atomics.notify(ctl, base + 1);
+    last = performance.now();
   }
 }
 `;
@@ -79,10 +122,15 @@ export { WorkerError };
 export class WorkerPool {
   private readonly ctl: Int32Array;
   private readonly args: Float64Array;
-  private seq: number[];
-  /** 1 for a worker with a posted call not yet joined. */
-  private readonly pending: Uint8Array;
+  private gen = 0;
+  /** Chunks of the job being written (begin/add) or running (start..join); -1 when none. */
+  private chunks = -1;
+  /** Chunks the caller finished of the running job. */
+  private ownDone = 0;
+  /** A job posted with `post` (its chunks belong to workers; the caller runs its share outside the pool). */
+  private legacy = false;
   private disposed = false;
+  private keepAwakeNow = false;
 
   private constructor(
     private readonly workers: { postMessage(m: unknown): void; terminate(): unknown }[],
@@ -94,14 +142,12 @@ export class WorkerPool {
   ) {
     this.ctl = new Int32Array(ctlBuf);
     this.args = new Float64Array(argBuf);
-    this.seq = workers.map(() => 0);
-    this.pending = new Uint8Array(workers.length);
   }
 
   /** Start `count` workers over `memory` (which must be shared). */
   static async create(host: Host, count: number, module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[], timeoutMs = 10_000): Promise<WorkerPool> {
-    const ctlBuf = new SharedArrayBuffer(Math.max(1, count) * SLOT_INTS * 4);
-    const argBuf = new SharedArrayBuffer(Math.max(1, count) * SLOT_ARGS * 8);
+    const ctlBuf = new SharedArrayBuffer(CTL_INTS * 4);
+    const argBuf = new SharedArrayBuffer((MAX_CHUNKS * CHUNK_ARGS + count + 1) * 8);
     const spawned = await Promise.all(Array.from({ length: count }, () => host.spawnWorker(WORKER_BODY)));
     spawned.forEach((s, slot) => s.worker.postMessage({ module, memory, ctl: ctlBuf, args: argBuf, slot, names }));
     const pool = new WorkerPool(
@@ -133,59 +179,132 @@ export class WorkerPool {
   }
 
   /**
-   * Start kernel `fnIndex` with arguments `argv` on worker `w` (0-based) and return at once; the
-   * caller then computes its own share and calls `join`. Allocates nothing.
+   * Keep idle workers spinning (up to STAGE_SPIN_MS after their last job) rather than sleeping after
+   * WORKER_SPIN_US: for the duration of a training stage, where kernel calls come every few µs.
    */
-  post(w: number, fnIndex: number, argv: readonly number[]): void {
+  set keepAwake(on: boolean) {
+    if (this.disposed || on === this.keepAwakeNow) return;
+    this.keepAwakeNow = on;
+    Atomics.store(this.ctl, STAGE, on ? 1 : 0);
+  }
+  get keepAwake(): boolean {
+    return this.keepAwakeNow;
+  }
+
+  /** Workers asleep in Atomics.wait now (a hint: it changes under the caller's feet). */
+  get sleeping(): number {
+    return Atomics.load(this.ctl, SLEEPERS);
+  }
+
+  // ---- jobs: begin, add chunks, start, claim/complete, join -------------------------------------
+
+  /**
+   * Begin a job of kernel `fnIndex`; `scratch` holds each thread's matmul scratch offset (index 0 is
+   * the caller), put at argument `scratchAt` of every chunk a thread runs (-1: none).
+   */
+  begin(fnIndex: number, scratchAt: number, scratch: readonly { ptr: number }[] | null): void {
     if (this.disposed) throw new WorkerError('the worker pool was disposed');
-    if (argv.length > SLOT_ARGS) throw new RangeError(`WorkerPool.post: ${this.names[fnIndex]} has ${argv.length} arguments, at most ${SLOT_ARGS} fit a slot`);
-    const b = w * SLOT_INTS,
-      a = w * SLOT_ARGS;
+    if (this.chunks >= 0) throw new Error(`WorkerPool.begin: the job of ${this.names[this.ctl[H_FN]]} was not joined`);
+    // Close the claim word first: a worker late for the previous job sees a job number that is not its own.
+    this.gen = (this.gen + 1) | 0;
+    Atomics.store(this.ctl, CLAIM, ((this.gen & TAG_MASK) << 8) | CLOSED);
+    this.ctl[H_FN] = fnIndex;
+    this.ctl[H_SCRATCH_AT] = scratchAt;
+    this.ctl[H_NARGS] = 0;
+    this.ctl[H_ERROR] = 0;
+    if (scratchAt >= 0) for (let t = 1; t <= this.workers.length; t++) this.args[MAX_CHUNKS * CHUNK_ARGS + t] = scratch![t].ptr;
+    Atomics.store(this.ctl, DONE, 0);
+    this.chunks = 0;
+    this.ownDone = 0;
+    this.legacy = false;
+  }
+
+  /** Add the next chunk: the kernel's whole argument list for it (the scratch argument is filled per thread). */
+  add(argv: readonly number[]): void {
+    const c = this.chunks;
+    if (c >= MAX_CHUNKS) throw new RangeError(`WorkerPool.add: at most ${MAX_CHUNKS} chunks per job`);
+    if (argv.length > CHUNK_ARGS) throw new RangeError(`WorkerPool.add: ${this.names[this.ctl[H_FN]]} has ${argv.length} arguments, at most ${CHUNK_ARGS} fit a chunk`);
+    const a = c * CHUNK_ARGS;
     for (let i = 0; i < argv.length; i++) this.args[a + i] = argv[i];
-    this.ctl[b + 2] = fnIndex;
-    this.ctl[b + 3] = argv.length;
-    this.seq[w] = (this.seq[w] + 1) | 0;
-    this.pending[w] = 1;
-    Atomics.store(this.ctl, b, this.seq[w]);
-    if (Atomics.load(this.ctl, b + 5) !== 0) Atomics.notify(this.ctl, b);
+    this.ctl[H_NARGS] = argv.length;
+    this.chunks = c + 1;
+  }
+
+  /** Publish the job: workers start claiming its chunks. */
+  start(): void {
+    this.ctl[H_CHUNKS] = this.chunks;
+    Atomics.store(this.ctl, CLAIM, (this.gen & TAG_MASK) << 8);
+    Atomics.store(this.ctl, GEN, this.gen);
+    if (Atomics.load(this.ctl, SLEEPERS) !== 0) Atomics.notify(this.ctl, GEN);
+  }
+
+  /** Claim the next chunk for the calling thread: its index, or -1 when every chunk is taken. */
+  claim(): number {
+    const tag = (this.gen & TAG_MASK) << 8;
+    for (;;) {
+      const v = Atomics.load(this.ctl, CLAIM);
+      const c = v - tag;
+      if (c >= this.chunks) return -1;
+      if (Atomics.compareExchange(this.ctl, CLAIM, v, v + 1) === v) return c;
+    }
+  }
+
+  /** The calling thread finished a chunk it claimed. */
+  complete(): void {
+    this.ownDone++;
   }
 
   /**
-   * Wait for every posted call. `work` (the call's size in multiply-adds or element operations)
-   * extends the dead-worker timeout by the time it would take at a pessimistic 0.05 G operations/s;
-   * `callerError` (the caller's own share failed) is rethrown after the wait.
+   * Start kernel `fnIndex` with arguments `argv` on a worker and return at once; the caller then
+   * computes its own share and calls `join`. One such call may be outstanding (tests and tools; the
+   * kernels use begin/add/start/claim).
    */
-  join(fnIndex: number, work = 0, callerError?: unknown): void {
-    let failed = -1;
-    for (let w = 0; w < this.workers.length; w++) {
-      if (this.pending[w] === 0) continue;
-      this.pending[w] = 0;
-      const b = w * SLOT_INTS;
-      const want = this.seq[w];
-      if (Atomics.load(this.ctl, b + 1) !== want) this.wait(w, want, fnIndex, work);
-      if (this.ctl[b + 4] !== 0) failed = w;
-    }
-    if (callerError !== undefined) throw callerError;
-    if (failed >= 0) throw new WorkerError(`kernel ${this.names[fnIndex]} failed (trapped) in worker ${failed + 1}`);
+  post(w: number, fnIndex: number, argv: readonly number[]): void {
+    if (w < 0 || w >= this.workers.length) throw new RangeError(`WorkerPool.post: no worker ${w}`);
+    this.begin(fnIndex, -1, null);
+    this.add(argv);
+    this.legacy = true;
+    this.start();
   }
 
-  /** Spin for a while, then sleep, until worker w reports call `want` done; stop the pool if it never does. */
-  private wait(w: number, want: number, fnIndex: number, work: number): void {
-    const b = w * SLOT_INTS;
+  /**
+   * Wait until every chunk of the job is done. `work` (the call's size in multiply-adds or element
+   * operations) extends the dead-worker timeout by the time it would take at a pessimistic 0.05 G
+   * operations/s; `callerError` (the caller's own share failed) is rethrown after the wait.
+   */
+  join(fnIndex: number, work = 0, callerError?: unknown): void {
+    const want = this.chunks - this.ownDone;
+    if (want < 0 || this.chunks < 0) throw new Error('WorkerPool.join: no job');
+    if (!this.legacy) {
+      // Chunks nobody claimed yet (workers asleep or descheduled): the caller has claimed all it could;
+      // any left means the caller stopped early (an error), so close them as done by nobody.
+      const left = this.chunks - (Atomics.load(this.ctl, CLAIM) - ((this.gen & TAG_MASK) << 8));
+      if (left > 0) throw new Error('WorkerPool.join: chunks left unclaimed');
+    }
+    if (Atomics.load(this.ctl, DONE) !== want) this.wait(want, fnIndex, work);
+    this.chunks = -1;
+    const failed = this.ctl[H_ERROR];
+    if (callerError !== undefined) throw callerError;
+    if (failed > 0) throw new WorkerError(`kernel ${this.names[fnIndex]} failed (trapped) in worker ${failed}`);
+  }
+
+  /** Spin for a while, then sleep, until the workers' finished chunks reach `want`; stop the pool if they never do. */
+  private wait(want: number, fnIndex: number, work: number): void {
     let spins = 0;
     const start = Date.now();
     const spinUntil = performance.now() + CALLER_SPIN_US / 1000;
     for (;;) {
-      const done = Atomics.load(this.ctl, b + 1);
+      const done = Atomics.load(this.ctl, DONE);
       if (done === want) break;
       if ((++spins & 1023) !== 0 || performance.now() < spinUntil) continue;
-      Atomics.store(this.ctl, b + 6, 1);
-      if (Atomics.load(this.ctl, b + 1) === done) Atomics.wait(this.ctl, b + 1, done, Math.min(1000, this.timeoutMs));
-      Atomics.store(this.ctl, b + 6, 0);
+      Atomics.store(this.ctl, CALLER_ASLEEP, 1);
+      if (Atomics.load(this.ctl, DONE) === done) Atomics.wait(this.ctl, DONE, done, Math.min(1000, this.timeoutMs));
+      Atomics.store(this.ctl, CALLER_ASLEEP, 0);
       const limit = this.timeoutMs + work / 5e4;
       if (Date.now() - start > limit) {
+        this.chunks = -1;
         this.dispose();
-        throw new WorkerError(`udi-wasm worker ${w + 1} did not finish ${this.names[fnIndex]} within ${(limit / 1000).toFixed(1)} s and was stopped; the runtime goes on with the calling thread only (results are the same bits)`);
+        throw new WorkerError(`a udi-wasm worker did not finish ${this.names[fnIndex]} within ${(limit / 1000).toFixed(1)} s and the pool was stopped; the runtime goes on with the calling thread only (results are the same bits)`);
       }
     }
   }
@@ -194,12 +313,11 @@ export class WorkerPool {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.workers.forEach((worker, w) => {
-      const b = w * SLOT_INTS;
-      this.ctl[b + 2] = -1;
-      Atomics.store(this.ctl, b, (this.seq[w] + 1) | 0);
-      Atomics.notify(this.ctl, b);
-      worker.terminate();
-    });
+    Atomics.store(this.ctl, STAGE, 0);
+    Atomics.store(this.ctl, H_STOP, 1);
+    Atomics.store(this.ctl, CLAIM, (((this.gen + 1) & TAG_MASK) << 8) | CLOSED);
+    Atomics.store(this.ctl, GEN, (this.gen + 1) | 0);
+    Atomics.notify(this.ctl, GEN);
+    for (const worker of this.workers) worker.terminate();
   }
 }

@@ -9,12 +9,29 @@ import { KERNEL_NAMES, type RawKernels } from '../kernels/spec.js';
 import { Arena } from './arena.js';
 import { type Host, runtimeKind, threadSupport, type RuntimeKind } from './env.js';
 import { type Build, compileModule, hostHasSimd, type WasmSource } from './loader.js';
+import { type GovernorStats, ThreadGovernor } from './governor.js';
 import { WorkerPool } from './pool.js';
 import { UdiError } from '../errors.js';
 
 export interface RuntimeOptions {
-  /** Threads to compute with, counting the calling thread. 'auto' (default) = the cores reported. */
+  /**
+   * Threads to compute with, counting the calling thread. 'auto' (default): every core the runtime
+   * reports (os.availableParallelism() in Node and Deno: a server or a command line owns the machine),
+   * except in a browser's Web Worker, where it is navigator.hardwareConcurrency − 1 from 3 cores up,
+   * so the page's main thread keeps a core for rendering and input (2 of 2 cores: the governor falls
+   * back to 1 thread while the page is busy). A browser page's main thread and edge runtimes run 1
+   * thread. Threads never cost: see `adaptiveThreads`.
+   */
   threads?: number | 'auto';
+  /**
+   * true (default): measure at start what splitting a kernel call costs here and split only calls
+   * big enough to gain; and while training, compare each window of split calls with its
+   * single-thread estimate and fall back to the calling thread when threads do not pay (other
+   * processes busy on the cores), probing again later with a growing backoff. false: split every
+   * call above fixed sizes, always (reproducible call patterns for tests and fixed benchmarks).
+   * Either way the results are the same bits.
+   */
+  adaptiveThreads?: boolean;
   /** Which build to run; 'auto' (default) = simd-threads when threads > 1, else simd, else scalar. */
   build?: Build | 'auto';
   /**
@@ -44,24 +61,147 @@ export interface RuntimeInfo {
   crossOriginIsolated: boolean | null;
   /** Why fewer threads than requested run, if so. */
   threadsNote?: string;
+  /** Whether the governor adapts (RuntimeOptions.adaptiveThreads), and what the start measured. */
+  adaptiveThreads: boolean;
+  /** With threads > 1: the measured cost of one split call with awake workers (µs) and the single-thread speeds used for the thresholds. */
+  calibration?: { splitOverheadUs: number; nsPerMac: number; nsPerElement: number };
   memoryLimitMiB: number;
+}
+
+/**
+ * The threads of a runtime, for the trainer: `beginStage()` before a training stage keeps the
+ * workers awake between kernel calls (they spin instead of sleeping in Atomics.wait, whose wake-up
+ * costs tens of µs to ms per call), `endStage()` after it lets them sleep. A stage that is never
+ * ended costs at most STAGE_SPIN_MS of spinning after the last kernel call. During a fallback of the
+ * governor (threads not paying) the workers sleep even inside a stage.
+ */
+export class Threads {
+  private inStage = 0;
+  constructor(
+    private readonly pool: WorkerPool | null,
+    readonly governor: ThreadGovernor,
+  ) {
+    governor.onChange = () => this.update();
+  }
+
+  /** Threads computing now (the pool's workers plus the caller; 1 once a failed pool was stopped). */
+  get count(): number {
+    return this.pool?.alive ? this.pool.size + 1 : 1;
+  }
+
+  /** A training stage begins (nestable): keep the workers awake until the matching endStage. */
+  beginStage(): void {
+    this.inStage++;
+    this.update();
+  }
+
+  /** The stage ended: the workers may sleep again. */
+  endStage(): void {
+    if (this.inStage > 0) this.inStage--;
+    this.update();
+  }
+
+  /** What the governor decided so far (mode, split and serial calls, fallbacks, thresholds). */
+  get stats(): Readonly<GovernorStats> & { threads: number; inStage: boolean } {
+    return { ...this.governor.stats, threads: this.count, inStage: this.inStage > 0 };
+  }
+
+  private update(): void {
+    if (this.pool?.alive) this.pool.keepAwake = this.inStage > 0 && this.governor.stats.mode === 'parallel';
+  }
 }
 
 export class Runtime {
   private disposed = false;
+  /** The worker threads' controls for a trainer (beginStage/endStage) and what they did (stats). */
+  readonly threads: Threads;
   constructor(
     readonly info: Readonly<RuntimeInfo>,
     readonly memory: WebAssembly.Memory,
     readonly arena: Arena,
     readonly kernels: Kernels,
     private readonly pool: WorkerPool | null,
-  ) {}
+  ) {
+    this.threads = new Threads(pool, kernels.governor);
+  }
 
   /** Stop the worker threads. The runtime must not be used afterwards. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.pool?.dispose();
+  }
+}
+
+/**
+ * The default thread count: every core in Node, Deno and other servers; in a browser's Web Worker one
+ * fewer than the cores from 3 cores up (the page's main thread keeps a core for rendering and input),
+ * both of 2 (leaving one would mean no threads at all; a busy page then makes split calls stop paying
+ * and the governor falls back to the calling thread).
+ */
+export function defaultThreads(kind: RuntimeKind, hardwareThreads: number): number {
+  const hw = Math.max(1, hardwareThreads);
+  if (kind === 'worker' || kind === 'browser') return hw <= 2 ? hw : hw - 1;
+  return hw;
+}
+
+/** Median of a few timings of `f` (ms), after one warm-up call. */
+function timeMedian(clock: () => number, trials: number, f: () => void): number {
+  f();
+  const t: number[] = [];
+  for (let i = 0; i < trials; i++) {
+    const t0 = clock();
+    f();
+    t.push(clock() - t0);
+  }
+  t.sort((a, b) => a - b);
+  return t[trials >> 1];
+}
+
+/**
+ * Measure what a split costs here and how fast one thread computes, and set the governor's size
+ * thresholds: split a call when the time it saves on paper, (1 − 1/threads) of its single-thread
+ * time, is at least SPLIT_PAYBACK times the cost of a split with awake workers. Takes a few ms.
+ */
+function calibrate(raw: RawKernels, arena: Arena, pool: WorkerPool, governor: ThreadGovernor, scratch: { ptr: number }[], fill: number) {
+  const SPLIT_PAYBACK = 3;
+  const clock = () => governor.now();
+  const mark = arena.mark();
+  try {
+    const m = 64,
+      k = 128,
+      n = 64,
+      e = 1 << 16;
+    const a = arena.f32(m * k),
+      b = arena.f32(k * n),
+      c = arena.f32(m * n),
+      x = arena.f32(e),
+      y = arena.f32(e);
+    raw.fill(a.ptr, m * k, 0.5);
+    raw.fill(b.ptr, k * n, 0.25);
+    raw.fill(x.ptr, e, 1);
+    raw.fill(y.ptr, e, 1);
+    const nsPerMac = (timeMedian(clock, 5, () => raw.matmul_nn(c.ptr, a.ptr, b.ptr, 0, m, n, k, 0, scratch[0].ptr, 0, m, 0, n)) * 1e6) / (m * n * k);
+    const nsPerElement = (timeMedian(clock, 5, () => raw.axpy(y.ptr, x.ptr, e, 0.5)) * 1e6) / e;
+    pool.keepAwake = true;
+    const args = [x.ptr, 0, 0];
+    const overheadMs = timeMedian(clock, 31, () => {
+      pool.begin(fill, -1, null);
+      for (let t = 0; t <= pool.size; t++) pool.add(args);
+      pool.start();
+      for (let i = pool.claim(); i >= 0; i = pool.claim()) pool.complete();
+      pool.join(fill);
+    });
+    pool.keepAwake = false;
+    const gain = 1 - 1 / (pool.size + 1);
+    const clamp = (v: number, lo: number, hi: number) => Math.round(Math.min(hi, Math.max(lo, v)));
+    if (nsPerMac > 0 && nsPerElement > 0) {
+      governor.minMacs = clamp((SPLIT_PAYBACK * overheadMs * 1e6) / (nsPerMac * gain), 1 << 14, 1 << 20);
+      governor.minElements = clamp((SPLIT_PAYBACK * overheadMs * 1e6) / (nsPerElement * gain), 1 << 13, 1 << 19);
+    }
+    return { splitOverheadUs: overheadMs * 1000, nsPerMac, nsPerElement };
+  } finally {
+    arena.release(mark);
   }
 }
 
@@ -91,7 +231,8 @@ export async function startRuntime(host: Host, options: RuntimeOptions = {}): Pr
   const hw = await host.hardwareThreads();
   const simd = hostHasSimd();
   const support = threadSupport(host);
-  let threads = requested === 'auto' ? hw : requested;
+  const kind = runtimeKind();
+  let threads = requested === 'auto' ? defaultThreads(kind, hw) : requested;
   let threadsNote: string | undefined;
   if (threads > 1 && !support.ok) {
     threadsNote = `running 1 thread: ${support.reason}`;
@@ -119,8 +260,11 @@ export async function startRuntime(host: Host, options: RuntimeOptions = {}): Pr
   const pool = threads > 1 ? await WorkerPool.create(host, threads - 1, module, memory, KERNEL_NAMES, options.workerTimeoutMs ?? 10_000) : null;
   const scratchFloats = raw.matmul_scratch_floats() as number;
   const scratch = Array.from({ length: threads }, () => arena.f32(scratchFloats));
-  const kernels = new Kernels(raw, arena, pool, scratch);
-  const info: RuntimeInfo = { build, threads, requestedThreads: requested, hardwareThreads: hw, runtime: runtimeKind(), simd, crossOriginIsolated: support.crossOriginIsolated, memoryLimitMiB: limitMiB };
+  const adaptive = options.adaptiveThreads ?? true;
+  const governor = new ThreadGovernor({ adaptive });
+  const kernels = new Kernels(raw, arena, pool, scratch, governor);
+  const info: RuntimeInfo = { build, threads, requestedThreads: requested, hardwareThreads: hw, runtime: kind, simd, crossOriginIsolated: support.crossOriginIsolated, memoryLimitMiB: limitMiB, adaptiveThreads: adaptive };
   if (threadsNote) info.threadsNote = threadsNote;
+  if (pool && adaptive) info.calibration = calibrate(raw, arena, pool, governor, scratch, KERNEL_NAMES.indexOf('fill'));
   return new Runtime(Object.freeze(info), memory, arena, kernels, pool);
 }

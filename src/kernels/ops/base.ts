@@ -5,15 +5,18 @@
  * classes only contribute methods).
  */
 import { ARENA_BASE, type Arena, type F32, type I32 } from '../../runtime/arena.js';
+import { ThreadGovernor } from '../../runtime/governor.js';
 import type { WorkerPool } from '../../runtime/pool.js';
 import { AliasingError, ShapeError } from '../../errors.js';
 import { KERNEL_NAMES, KERNELS, type KernelName, type RawKernels } from '../spec.js';
 import type { MatmulOptions } from './shapes.js';
 
-/** Matmuls with fewer multiply-adds (and im2col calls with fewer element operations) than this run on the calling thread only. */
-const PARALLEL_MIN_MACS = 1 << 17;
-/** Element-wise kernels (optimiser steps) over fewer elements than this run on the calling thread only. */
-const ELEMENTWISE_PARALLEL_MIN = 1 << 16;
+/**
+ * Chunks per thread of a split call. Threads claim chunks dynamically (src/runtime/pool.ts): with a
+ * few per thread a worker that starts late, or is descheduled by another process, leaves its share
+ * to the others instead of holding the caller in join for its whole share.
+ */
+const CHUNKS_PER_THREAD = 3;
 
 export const dims = (...d: number[]) => d.join('×');
 
@@ -74,6 +77,8 @@ export class KernelBase {
     protected readonly pool: WorkerPool | null,
     /** One matmul scratch buffer per thread (index 0 is the calling thread). */
     protected readonly scratch: F32[],
+    /** When a call is split (size thresholds, fallback under contention); default: fixed thresholds, never falls back. */
+    readonly governor: ThreadGovernor = new ThreadGovernor({ adaptive: false }),
   ) {
     this.index = Object.fromEntries(KERNEL_NAMES.map((n, i) => [n, i])) as Record<KernelName, number>;
     this.argv = Object.fromEntries(KERNEL_NAMES.map((n) => [n, KERNELS[n].args.map(() => 0)])) as unknown as Record<KernelName, number[]>;
@@ -169,26 +174,39 @@ export class KernelBase {
 
   // ---- splitting over the worker pool ---------------------------------------------------------
 
+  /** Whether a call of `work` units goes to the pool (a live pool, and the governor says it pays). */
+  private splits(work: number, elementwise: boolean): boolean {
+    const pool = this.pool;
+    return pool !== null && pool.alive && this.governor.split(work, elementwise);
+  }
+
   /**
    * Run a range-parallel kernel. `argv` is its whole argument list except the range: argv[at] and
    * argv[at+1] get [start, end) of each chunk of [0, extent) (chunks are multiples of `align`), and
-   * argv[scratchAt] the running thread's matmul scratch buffer. Work (multiply-adds, or element
-   * operations) below PARALLEL_MIN_MACS runs on the calling thread only.
+   * argv[scratchAt] the running thread's matmul scratch buffer. Calls below the governor's size
+   * threshold (work in multiply-adds, or element operations), and all calls during a fallback, run
+   * whole on the calling thread.
    */
   protected split(name: KernelName, argv: number[], at: number, extent: number, align: number, work: number, scratchAt: number): void {
-    const pool = this.pool;
-    const threads = pool !== null && pool.alive ? pool.size + 1 : 1;
-    const chunk = threads > 1 && extent >= 2 * align && work >= PARALLEL_MIN_MACS ? Math.ceil(extent / threads / align) * align : extent;
-    for (let t = 1; t * chunk < extent; t++) {
-      argv[at] = t * chunk;
-      argv[at + 1] = Math.min(extent, (t + 1) * chunk);
-      if (scratchAt >= 0) argv[scratchAt] = this.scratch[t].ptr;
-      pool!.post(t - 1, this.index[name], argv);
+    if (extent < 2 * align || !this.splits(work, false)) {
+      argv[at] = 0;
+      argv[at + 1] = extent;
+      if (scratchAt >= 0) argv[scratchAt] = this.scratch[0].ptr;
+      invoke(this.raw[name], argv);
+      return;
     }
-    argv[at] = 0;
-    argv[at + 1] = chunk;
+    const pool = this.pool!;
+    const chunks = Math.min(CHUNKS_PER_THREAD * (pool.size + 1), Math.floor(extent / align));
+    const chunk = Math.ceil(extent / chunks / align) * align;
+    const count = Math.ceil(extent / chunk);
+    pool.begin(this.index[name], scratchAt, this.scratch);
+    for (let c = 0; c < count; c++) {
+      argv[at] = c * chunk;
+      argv[at + 1] = Math.min(extent, (c + 1) * chunk);
+      pool.add(argv);
+    }
     if (scratchAt >= 0) argv[scratchAt] = this.scratch[0].ptr;
-    this.finish(name, argv, chunk < extent, work);
+    this.run(name, argv, at, -1, chunk, extent, work);
   }
 
   /**
@@ -198,36 +216,64 @@ export class KernelBase {
    */
   protected elementwise(name: KernelName, argv: number[], nptrs: number): void {
     const n = argv[nptrs];
-    const pool = this.pool;
-    const threads = pool !== null && pool.alive && n >= ELEMENTWISE_PARALLEL_MIN ? pool.size + 1 : 1;
-    const chunk = Math.ceil(n / threads / 4) * 4;
-    if (threads > 1) {
-      for (let i = 0; i < nptrs; i++) this.bases[i] = argv[i];
-      for (let t = 1; t * chunk < n; t++) {
-        for (let i = 0; i < nptrs; i++) argv[i] = this.bases[i] + 4 * t * chunk;
-        argv[nptrs] = Math.min(n, (t + 1) * chunk) - t * chunk;
-        pool!.post(t - 1, this.index[name], argv);
-      }
-      for (let i = 0; i < nptrs; i++) argv[i] = this.bases[i];
-      argv[nptrs] = Math.min(n, chunk);
-    }
-    this.finish(name, argv, chunk < n, n);
-  }
-
-  /** Run the calling thread's share, then wait for the posted ones (if any); `work` as for split. */
-  protected finish(name: KernelName, argv: number[], posted: boolean, work: number): void {
-    const fn = this.raw[name];
-    if (!posted) {
-      invoke(fn, argv);
+    if (n < 8 || !this.splits(n, true)) {
+      invoke(this.raw[name], argv);
       return;
     }
-    let error: unknown = undefined;
-    try {
-      invoke(fn, argv);
-    } catch (e) {
-      error = e;
+    const pool = this.pool!;
+    const chunks = CHUNKS_PER_THREAD * (pool.size + 1);
+    const chunk = Math.ceil(n / chunks / 4) * 4;
+    const count = Math.ceil(n / chunk);
+    for (let i = 0; i < nptrs; i++) this.bases[i] = argv[i];
+    pool.begin(this.index[name], -1, null);
+    for (let c = 0; c < count; c++) {
+      for (let i = 0; i < nptrs; i++) argv[i] = this.bases[i] + 4 * c * chunk;
+      argv[nptrs] = Math.min(n, (c + 1) * chunk) - c * chunk;
+      pool.add(argv);
     }
-    this.pool!.join(this.index[name], work, error);
+    this.run(name, argv, -1, nptrs, chunk, n, n);
+  }
+
+  /**
+   * Publish the job, run chunks on the calling thread as long as any is unclaimed, join, and tell the
+   * governor how it went. Chunk c of a range kernel sets argv[at..at+1]; of an element-wise one the
+   * `nptrs` offsets (from this.bases) and the count. After an error in its own chunk the caller still
+   * claims the rest (without running them) so the job ends; the error is rethrown after the join.
+   */
+  private run(name: KernelName, argv: number[], at: number, nptrs: number, chunk: number, extent: number, work: number): void {
+    const pool = this.pool!;
+    const fn = this.raw[name];
+    const g = this.governor;
+    const t0 = g.now();
+    pool.start();
+    let error: unknown = undefined;
+    let own = 0,
+      ownMs = 0;
+    for (let c = pool.claim(); c >= 0; c = pool.claim()) {
+      const lo = c * chunk,
+        hi = Math.min(extent, lo + chunk);
+      if (at >= 0) {
+        argv[at] = lo;
+        argv[at + 1] = hi;
+      } else {
+        for (let i = 0; i < nptrs; i++) argv[i] = this.bases[i] + 4 * lo;
+        argv[nptrs] = hi - lo;
+      }
+      if (error === undefined) {
+        const t = g.now();
+        try {
+          invoke(fn, argv);
+        } catch (e) {
+          error = e;
+        }
+        ownMs += g.now() - t;
+        own += hi - lo;
+      }
+      pool.complete();
+    }
+    if (nptrs >= 0) for (let i = 0; i < nptrs; i++) argv[i] = this.bases[i];
+    pool.join(this.index[name], work, error);
+    g.record(g.now() - t0, ownMs, own / extent, this.index[name], work);
   }
 
   /** Check rows and cols of a (rows, cols) kernel. */

@@ -1,0 +1,232 @@
+// When kernel calls are split over the worker pool (src/runtime/governor.ts), tested with an injected
+// clock and recorded timings, never with real time: size thresholds, the fallback to the calling
+// thread when split calls do not pay, probes with backoff, the workers kept awake only inside a stage
+// and outside a fallback (src/runtime/runtime.ts, Threads); the default thread count per runtime; and
+// bits equal to 1 thread while the fallback is toggled in the middle of a run of kernel calls.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRuntime, Kernels, type Runtime } from '../src/index.js';
+import { MATMUL_SCRATCH_FLOATS } from '../src/kernels/reference/index.js';
+import { ThreadGovernor } from '../src/runtime/governor.js';
+import type { WorkerPool } from '../src/runtime/pool.js';
+import { defaultThreads, Threads } from '../src/runtime/runtime.js';
+import { expectBitwise, Rand } from './helpers.js';
+
+/** A governor on a clock the test moves by hand. */
+function governor(o: ConstructorParameters<typeof ThreadGovernor>[0] = {}) {
+  const clock = { t: 1000 };
+  const g = new ThreadGovernor({ window: 4, minGain: 0.05, backoffMs: 100, maxBackoffMs: 400, clock: () => clock.t, ...o });
+  /** One window of split calls, each taking `actual` ms where one thread would take `single` ms (the caller ran half). */
+  const windowOf = (actual: number, single: number) => {
+    for (let i = 0; i < 4; i++) {
+      expect(g.split(1 << 20, false)).toBe(true);
+      g.record(actual, single / 2, 0.5);
+    }
+  };
+  return { g, clock, windowOf };
+}
+
+describe('ThreadGovernor', () => {
+  it('splits only calls at or above the size thresholds', () => {
+    const { g } = governor({ minMacs: 1000, minElements: 100 });
+    expect(g.split(999, false)).toBe(false);
+    expect(g.split(1000, false)).toBe(true);
+    expect(g.split(99, true)).toBe(false);
+    expect(g.split(100, true)).toBe(true);
+    expect(g.stats).toMatchObject({ splitCalls: 2, serialCalls: 2, mode: 'parallel' });
+  });
+
+  it('goes on splitting while split calls pay', () => {
+    const { g, windowOf } = governor();
+    for (let w = 0; w < 5; w++) windowOf(6, 10);
+    expect(g.stats).toMatchObject({ mode: 'parallel', fallbacks: 0 });
+    expect(g.stats.lastSpeedup).toBeCloseTo(10 / 6, 10);
+  });
+
+  it('falls back to the calling thread when a window saves less than minGain, for the backoff period', () => {
+    const { g, clock, windowOf } = governor();
+    const modes: boolean[] = [];
+    g.onChange = (p) => modes.push(p);
+    windowOf(9.8, 10); // saved 2 %, less than 5 %
+    expect(g.stats).toMatchObject({ mode: 'serial', fallbacks: 1, backoffMs: 100 });
+    expect(modes).toEqual([false]);
+    clock.t += 99;
+    expect(g.split(1 << 20, false)).toBe(false);
+    clock.t += 1;
+    expect(g.split(1 << 20, false)).toBe(true); // the probe
+    expect(modes).toEqual([false, true]);
+  });
+
+  it('a slower-than-one-thread window (workers descheduled) falls back too', () => {
+    const { g, windowOf } = governor();
+    windowOf(25, 10);
+    expect(g.stats.mode).toBe('serial');
+    expect(g.stats.lastSpeedup).toBeCloseTo(0.4, 10);
+  });
+
+  it('failed probes double the backoff up to maxBackoffMs; a probe must save 2 × minGain; passing windows halve it', () => {
+    const { g, clock, windowOf } = governor();
+    windowOf(20, 10);
+    const periods = [g.stats.backoffMs];
+    for (let i = 0; i < 4; i++) {
+      clock.t += g.stats.backoffMs;
+      windowOf(20, 10); // the probe fails
+      periods.push(g.stats.backoffMs);
+    }
+    expect(periods).toEqual([100, 200, 400, 400, 400]);
+    expect(g.stats.fallbacks).toBe(5);
+    // A probe saving 7 % (more than minGain, less than twice it) does not bring splitting back.
+    clock.t += 400;
+    windowOf(9.3, 10);
+    expect(g.stats).toMatchObject({ mode: 'serial', fallbacks: 6, recoveries: 0 });
+    // One that saves 40 % does; later failures start from half the backoff.
+    clock.t += 400;
+    windowOf(6, 10);
+    expect(g.stats).toMatchObject({ mode: 'parallel', recoveries: 1 });
+    windowOf(20, 10);
+    expect(g.stats).toMatchObject({ mode: 'serial', backoffMs: 200 });
+  });
+
+  it('costs the workers\' part at the caller\'s best recent speed on the kernel, not at a descheduled chunk\'s', () => {
+    const { g } = governor({ window: 2 });
+    g.record(5, 4, 0.5, 7, 1000); // 4 ms for 500 units: 0.008 ms/unit; estimate 8 ms
+    g.record(10, 8, 0.5, 7, 1000); // the caller was paused: 0.016 ms/unit, but the workers' half is costed at 0.00816
+    // estimate 8 + 8 + 500 × 0.00816 = 20.08 against 15 actual
+    expect(g.stats.lastSpeedup).toBeCloseTo(20.08 / 15, 6);
+  });
+
+  it('reprobe() ends a fallback at once', () => {
+    const { g, windowOf } = governor();
+    windowOf(20, 10);
+    expect(g.split(1 << 20, false)).toBe(false);
+    g.reprobe();
+    expect(g.split(1 << 20, false)).toBe(true);
+  });
+
+  it('ignores calls in which the caller ran no chunk, and never falls back when not adaptive', () => {
+    const { g } = governor();
+    for (let i = 0; i < 20; i++) g.record(50, 0, 0);
+    expect(g.stats).toMatchObject({ mode: 'parallel', fallbacks: 0 });
+    const fixed = governor({ adaptive: false });
+    fixed.windowOf(30, 10);
+    fixed.windowOf(30, 10);
+    expect(fixed.g.stats).toMatchObject({ mode: 'parallel', fallbacks: 0 });
+  });
+});
+
+describe('Threads (the runtime side)', () => {
+  it('keeps the workers awake only inside a stage and outside a fallback; stages nest', () => {
+    const pool = { alive: true, size: 1, keepAwake: false } as unknown as WorkerPool;
+    const { g, clock, windowOf } = governor();
+    const th = new Threads(pool, g);
+    expect(th.count).toBe(2);
+    th.beginStage();
+    expect(pool.keepAwake).toBe(true);
+    th.beginStage();
+    th.endStage();
+    expect(pool.keepAwake).toBe(true);
+    windowOf(20, 10); // fallback inside the stage: the workers may sleep
+    expect(pool.keepAwake).toBe(false);
+    expect(th.stats).toMatchObject({ mode: 'serial', inStage: true, threads: 2 });
+    clock.t += 100;
+    expect(g.split(1 << 20, false)).toBe(true); // probe: awake again
+    expect(pool.keepAwake).toBe(true);
+    th.endStage();
+    expect(pool.keepAwake).toBe(false);
+    th.endStage(); // an extra end is harmless
+    expect(th.stats.inStage).toBe(false);
+  });
+
+  it('default threads: every core on servers, one fewer in a browser Worker from 3 cores up, at least 1', () => {
+    expect(defaultThreads('node', 8)).toBe(8);
+    expect(defaultThreads('deno', 2)).toBe(2);
+    expect(defaultThreads('worker', 8)).toBe(7);
+    expect(defaultThreads('worker', 3)).toBe(2);
+    expect(defaultThreads('worker', 2)).toBe(2);
+    expect(defaultThreads('worker', 1)).toBe(1);
+    expect(defaultThreads('browser', 4)).toBe(3);
+    expect(defaultThreads('node', 0)).toBe(1);
+  });
+});
+
+describe('bits while the fallback toggles', () => {
+  let one: Runtime, two: Runtime;
+  beforeAll(async () => {
+    [one, two] = await Promise.all([createRuntime({ threads: 1, build: 'simd' }), createRuntime({ threads: 2 })]);
+  });
+  afterAll(() => {
+    one?.dispose();
+    two?.dispose();
+  });
+
+  it('reports the calibration and the governor', () => {
+    expect(two.info.adaptiveThreads).toBe(true);
+    expect(two.info.calibration?.splitOverheadUs).toBeGreaterThan(0);
+    expect(two.threads.stats.minMacs).toBeGreaterThanOrEqual(1 << 14);
+    expect(two.threads.stats.minMacs).toBeLessThanOrEqual(1 << 20);
+    expect(one.info.calibration).toBeUndefined();
+    expect(one.threads.count).toBe(1);
+  });
+
+  it('a run of layer-sized kernel calls gives 1-thread bits with the fallback switched on and off mid-run', () => {
+    const clock = { t: 0 };
+    const g = new ThreadGovernor({ window: 1, backoffMs: 10, maxBackoffMs: 10, clock: () => clock.t });
+    const pool = (two as unknown as { pool: WorkerPool }).pool;
+    const scratch = [0, 1].map(() => two.arena.f32(MATMUL_SCRATCH_FLOATS));
+    const K2 = new Kernels(two.kernels.raw, two.arena, pool, scratch, g);
+    const th = new Threads(pool, g);
+    const r = new Rand(21);
+    const [B, I, H] = [64, 784, 256];
+    const x0 = r.f32(B * I),
+      w0 = r.f32(I * H),
+      dy0 = r.f32(B * H);
+    const run = (rt: Runtime, K: Kernels, toggle: (step: number) => void) => {
+      const A = rt.arena;
+      const mark = A.mark();
+      try {
+        const x = A.f32From(x0),
+          w = A.f32From(w0),
+          dy = A.f32From(dy0),
+          h = A.f32(B * H),
+          a = A.f32(B * H),
+          dw = A.f32(I * H),
+          vel = A.f32(I * H);
+        K.fill(vel, 0);
+        for (let step = 0; step < 6; step++) {
+          toggle(step);
+          K.matmul(h, x, w, { m: B, n: H, k: I }); // columns split
+          K.relu(a, h);
+          K.fill(dw, 0);
+          toggle(step + 0.5);
+          K.matmul(dw, x, dy, { m: I, n: H, k: B, layout: 'tn', accumulate: true }); // rows split
+          K.axpy(dy, a, 0.001);
+          K.sgdStep(w, dw, vel, { lr: 0.01, momentum: 0.9 });
+        }
+        return A.read(w);
+      } finally {
+        A.release(mark);
+      }
+    };
+    const want = run(one, one.kernels, () => {});
+    let fellBack = 0,
+      probed = 0;
+    th.beginStage();
+    const got = run(two, K2, (step) => {
+      // Every other half step: a window that did not pay (fallback for 10 ms), or the clock moved past it (probe).
+      if (step % 2 === 0.5) {
+        g.record(20, 10, 1);
+        if (g.stats.mode === 'serial') fellBack++;
+      } else if (step % 2 === 1) {
+        clock.t += 10;
+        const before = g.stats.splitCalls;
+        g.split(1 << 30, false);
+        if (g.stats.splitCalls > before) probed++;
+      }
+    });
+    th.endStage();
+    expectBitwise('6 steps, fallback toggled mid-step', want, got);
+    expect(fellBack).toBeGreaterThan(0);
+    expect(probed).toBeGreaterThan(0);
+    expect(g.stats.serialCalls).toBeGreaterThan(0);
+    expect(g.stats.splitCalls).toBeGreaterThan(0);
+  });
+});
