@@ -4,7 +4,8 @@
 // and outside a fallback (src/runtime/runtime.ts, Threads); the default thread count per runtime; and
 // bits equal to 1 thread while the fallback is toggled in the middle of a run of kernel calls.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, Kernels, type Runtime } from '../src/index.js';
+import { createRuntime, type Runtime } from '../src/index.js';
+import { Kernels } from '../src/engine.js';
 import { MATMUL_SCRATCH_FLOATS } from '../src/kernels/reference/index.js';
 import { ThreadGovernor } from '../src/runtime/governor.js';
 import type { WorkerPool } from '../src/runtime/pool.js';
