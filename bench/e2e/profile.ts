@@ -6,12 +6,12 @@
  * runtime's kernels object is wrapped with self-time accounting: every export of the module (the
  * names come from src/kernels/spec.ts; matmuls are told apart by their m, n, k arguments, found by
  * name in the spec), every method on the kernels object's prototype chain, and the worker pool's
- * post and join (2 threads). Nothing here names a wrapper: a first step run through the wrapped
+ * start and join (2 threads). Nothing here names a wrapper: a first step run through the wrapped
  * object finds which methods the step calls from outside the kernels object (its entry points, e.g.
  * matmul, conv2d); those get their own line, and methods only ever called from inside another one
  * (argument checks, the thread split) are folded into their caller's self time. So renames and file
  * splits in src/kernels need no change here; what cannot be derived (the raw exports object, the
- * pool's post/join) fails loudly when missing.
+ * pool's start/join) fails loudly when missing.
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import type { Runtime } from '../../src/runtime/runtime.js';
@@ -48,7 +48,7 @@ function shapeArgs(name: string): [number, number, number] | null {
   return at.every((i) => i >= 0) ? (at as [number, number, number]) : null;
 }
 
-/** Wraps rt.kernels (its methods, its raw exports, its pool's post and join) with self-time accounting; bench only. */
+/** Wraps rt.kernels (its methods, its raw exports, its pool's start and join) with self-time accounting; bench only. */
 class Instrument {
   readonly acc = new Map<string, Acc>();
   /** Time inside top-level instrumented calls (everything else in a step is layer code and the like). */
@@ -90,8 +90,8 @@ class Instrument {
     }
     const pool = ((rt as unknown as { pool?: unknown }).pool ?? K.pool ?? null) as Record<string, Fn> | null;
     if (rt.info.threads > 1) {
-      if (!pool || typeof pool.post !== 'function' || typeof pool.join !== 'function') throw new Error(`profile: the ${rt.info.threads}-thread runtime has no worker pool with post() and join(); update bench/e2e/profile.ts`);
-      for (const name of ['post', 'join'] as const) {
+      if (!pool || typeof pool.start !== 'function' || typeof pool.join !== 'function') throw new Error(`profile: the ${rt.info.threads}-thread runtime has no worker pool with start() and join(); update bench/e2e/profile.ts`);
+      for (const name of ['start', 'join'] as const) {
         pool[name] = this.wrap(`sync:pool.${name}`, pool[name], pool);
         this.undo.push(() => delete pool[name]);
       }
