@@ -378,6 +378,56 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
     inPlace: [],
     shapes: (r) => [{ label: 'n=12', data: { dx: r.f32(12), dout: r.f32(12), argmax: r.ints(12, 12) }, call: (K, b) => K.maxPoolBackward(b.dx as F32, b.dout as F32, b.argmax as I32) }],
   },
+  convReluPool: {
+    kernels: ['conv_relu_pool_forward'],
+    writes: ['out', 'code'],
+    reads: ['x', 'w', 'bias'],
+    inPlace: [],
+    shapes: (r, big) =>
+      [
+        { batch: 1, h: 2, w: 2, c: 1, outChannels: 4, kh: 3, kw: 3, pad: 1 }, // out, code, x and bias all 4 elements
+        { batch: 1, h: 2, w: 2, c: 1, outChannels: 3, kh: 1, kw: 1, pad: 0 }, // out, code, w and bias all 3
+        { batch: 2, h: 5, w: 4, c: 2, outChannels: 3, kh: 1, kw: 1, pad: 0 },
+        ...(big ? [{ batch: 16, h: 12, w: 12, c: 3, outChannels: 8, kh: 3, kw: 3, pad: 1 }] : []),
+      ].map((s) => {
+        const n = s.batch * (s.h >> 1) * (s.w >> 1) * s.outChannels;
+        return {
+          label: JSON.stringify(s),
+          big: s.batch === 16,
+          data: { out: r.f32(n), code: r.ints(n, 4), x: r.f32(s.batch * s.h * s.w * s.c), w: r.f32(s.kh * s.kw * s.c * s.outChannels), bias: r.f32(s.outChannels) },
+          call: (K: Kernels, b: Bufs) => K.convReluPool(b.out as F32, b.code as I32, b.x as F32, b.w as F32, b.bias as F32, s),
+        };
+      }),
+  },
+  convReluPoolBackward: {
+    kernels: ['conv_relu_pool_backward_weights', 'conv_relu_pool_backward_input'],
+    writes: ['dx', 'dw', 'dbias'],
+    reads: ['dout', 'code', 'x', 'w'],
+    inPlace: [],
+    shapes: (r, big) =>
+      [
+        { batch: 1, h: 2, w: 2, c: 1, outChannels: 4, kh: 1, kw: 1, pad: 0 }, // every buffer 4 elements
+        { batch: 2, h: 5, w: 4, c: 2, outChannels: 3, kh: 3, kw: 3, pad: 1 },
+        ...(big ? [{ batch: 16, h: 12, w: 12, c: 3, outChannels: 8, kh: 3, kw: 3, pad: 1 }] : []),
+      ].map((s) => {
+        const n = s.batch * (s.h >> 1) * (s.w >> 1) * s.outChannels;
+        const kk = s.kh * s.kw * s.c;
+        return {
+          label: JSON.stringify(s),
+          big: s.batch === 16,
+          data: {
+            dx: r.f32(s.batch * s.h * s.w * s.c),
+            dw: r.f32(kk * s.outChannels),
+            dbias: r.f32(s.outChannels),
+            dout: r.f32(n),
+            code: Int32Array.from(r.ints(n, 5), (v) => v - 1),
+            x: r.f32(s.batch * s.h * s.w * s.c),
+            w: r.f32(kk * s.outChannels),
+          },
+          call: (K: Kernels, b: Bufs) => K.convReluPoolBackward(b.dx as F32, b.dw as F32, b.dbias as F32, b.dout as F32, b.code as I32, b.x as F32, b.w as F32, s),
+        };
+      }),
+  },
   dot: { kernels: ['dot'], writes: [], reads: ['x', 'y'], inPlace: [], shapes: (r) => [{ label: 'n=37', data: { x: r.f32(37), y: r.f32(37) }, call: (K, b) => K.dot(b.x as F32, b.y as F32) }] },
   sumsq: { kernels: ['sumsq'], writes: [], reads: ['x'], inPlace: [], shapes: (r) => [{ label: 'n=37', data: { x: r.f32(37) }, call: (K, b) => K.sumsq(b.x as F32) }] },
   axpy: {

@@ -47,7 +47,7 @@ export class AliasingError extends Error {
   readonly code = 'ALIASED_BUFFERS';
 }
 
-export { convOutputSize, poolOutputSize, type ConvShape, type DivergenceOptions, type MatmulLayout, type MatmulOptions, type PoolShape } from './ops/shapes.js';
+export { convBlockScratch, convOutputSize, poolOutputSize, type ConvShape, type DivergenceOptions, type MatmulLayout, type MatmulOptions, type PoolShape } from './ops/shapes.js';
 
 /** The kernel families, in the order of assembly/index.ts. */
 const FAMILIES = [MatmulOps, ActivationOps, SoftmaxOps, DivergenceOps, XcorrOps, ConvOps, VectorOps, OptimOps, RngOps, AudioOps] as const;

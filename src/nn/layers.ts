@@ -10,7 +10,7 @@
 import type { F32, I32 } from '../runtime/arena.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { ConvShape, Kernels, MatmulOptions, PoolShape } from '../kernels/ops.js';
-import { convOutputSize, poolOutputSize } from '../kernels/ops.js';
+import { convBlockScratch, convOutputSize, poolOutputSize } from '../kernels/ops.js';
 import { type Param, type ParamStore, slice } from './params.js';
 
 export interface Layer {
@@ -323,7 +323,8 @@ export class ConvBlock implements Layer {
 
   /** Whether a k×k 'same' convolution of this shape runs as a fused block (else: Conv2d, Activation, MaxPool). */
   static fits(rt: Runtime, s: ConvShape): boolean {
-    return s.kh % 2 === 1 && rt.kernels.convReluPoolFits(s);
+    const need = convBlockScratch(s);
+    return s.kh % 2 === 1 && need !== null && need <= (rt.kernels.raw.matmul_scratch_floats() as number);
   }
 
   private shape(batch: number): ConvShape {

@@ -5,7 +5,7 @@
 import type { F32, I32 } from '../../runtime/arena.js';
 import type { Kernels } from '../ops.js';
 import { ShapeError } from '../ops.js';
-import { convOutputSize, poolOutputSize, type ConvShape, type MatmulLayout, type MatmulOptions, type PoolShape } from './shapes.js';
+import { convBlockScratch, convOutputSize, poolOutputSize, type ConvShape, type MatmulLayout, type MatmulOptions, type PoolShape } from './shapes.js';
 import { dims, KernelBase } from './base.js';
 
 export class ConvOps extends KernelBase {
@@ -117,26 +117,9 @@ export class ConvOps extends KernelBase {
     this.apart(op, name, b, 'w', w);
   }
 
-  /**
-   * Check a convolution block's shape (a k×k 'same' convolution: kh = kw = 2·pad + 1, stride 1) and
-   * return the scratch floats its kernels need per thread; null when it is not such a block.
-   */
-  protected blockScratch(s: ConvShape): number | null {
-    const pad = s.pad ?? 0;
-    if (s.kh !== s.kw || s.kh !== 2 * pad + 1 || (s.stride ?? 1) !== 1) return null;
-    const r4 = (n: number) => (n + 3) & ~3;
-    const padded = r4((s.h + 2 * pad) * (s.w + 2 * pad) * s.c);
-    const kk = s.kh * s.kw * s.c;
-    return Math.max(padded + s.h * s.w * s.outChannels, r4(kk * s.outChannels) + (s.h + 2 * pad) * (s.w + 2 * pad) * s.outChannels);
-  }
-  /** Whether convReluPool takes this shape: a k×k 'same' convolution (k = 2·pad + 1, stride 1) whose sample fits a thread's scratch. */
-  convReluPoolFits(s: ConvShape): boolean {
-    const need = this.blockScratch(s);
-    return need !== null && need <= this.scratchFloats;
-  }
   protected block(op: string, s: ConvShape): { kk: number; hq: number; wq: number } {
     this.conv(op, s);
-    const need = this.blockScratch(s);
+    const need = convBlockScratch(s);
     if (need === null) throw new ShapeError(`${op}: needs a k×k 'same' convolution (kh = kw = 2·pad + 1, stride 1), got ${dims(s.kh, s.kw)} with pad ${s.pad ?? 0}, stride ${s.stride ?? 1}`);
     if (need > this.scratchFloats) throw new ShapeError(`${op}: one ${dims(s.h, s.w, s.c)} sample needs ${need} floats of scratch, more than the ${this.scratchFloats} a thread has; use conv2d, relu and maxPool`);
     return { kk: s.kh * s.kw * s.c, hq: s.h >> 1, wq: s.w >> 1 };
