@@ -457,7 +457,38 @@ export function conv_relu_pool_backward_input(dx: usize, dout: usize, code: usiz
     memory.fill(dcp, 0, <usize>(hp * rsd) << 2);
     unpool(dcp + (<usize>(pad * rsd + pad * oc) << 2), rsd, dout, code, b, hq, wq, oc);
     for (let iy = 0; iy < h; iy++) {
-      for (let ix = 0; ix < wd; ix++) {
+      let ix0 = 0;
+      if (ASC_FEATURE_SIMD && (c & 7) == 0) {
+        // Two pixels × 8 channels at a time (4 partial sums, 4 totals in registers); the same order per element.
+        for (; ix0 + 2 <= wd; ix0 += 2) {
+          const dst = dx + (<usize>(((b * h + iy) * wd + ix0) * c) << 2);
+          const cb = <usize>c << 2;
+          for (let ch = 0; ch < c; ch += 8) {
+            let a0 = f32x4.splat(0), a1 = a0, e0 = a0, e1 = a0; // pixel ix0: a0 a1, pixel ix0+1: e0 e1
+            for (let ky = k - 1; ky >= 0; ky--) {
+              for (let kx = k - 1; kx >= 0; kx--) {
+                const dp = dcp + (<usize>((iy + 2 * pad - ky) * rsd + (ix0 + 2 * pad - kx) * oc) << 2);
+                const dq = dp + (<usize>oc << 2);
+                let wp2 = wt + <usize>(ky * k + kx) * tapb + (<usize>ch << 2);
+                let t0 = f32x4.splat(0), t1 = t0, u0 = t0, u1 = t0;
+                for (let o = 0; o < oc; o++) {
+                  const w0 = v128.load(wp2), w1 = v128.load(wp2, 16);
+                  const g = v128.load32_splat(dp + (<usize>o << 2)), q = v128.load32_splat(dq + (<usize>o << 2));
+                  t0 = f32x4.add(t0, f32x4.mul(g, w0)); t1 = f32x4.add(t1, f32x4.mul(g, w1));
+                  u0 = f32x4.add(u0, f32x4.mul(q, w0)); u1 = f32x4.add(u1, f32x4.mul(q, w1));
+                  wp2 += cb;
+                }
+                a0 = f32x4.add(a0, t0); a1 = f32x4.add(a1, t1);
+                e0 = f32x4.add(e0, u0); e1 = f32x4.add(e1, u1);
+              }
+            }
+            const d0 = dst + (<usize>ch << 2);
+            v128.store(d0, a0); v128.store(d0, a1, 16);
+            v128.store(d0 + cb, e0); v128.store(d0 + cb, e1, 16);
+          }
+        }
+      }
+      for (let ix = ix0; ix < wd; ix++) {
         const dst = dx + (<usize>(((b * h + iy) * wd + ix) * c) << 2);
         let ch = 0;
         if (ASC_FEATURE_SIMD) {
