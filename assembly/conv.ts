@@ -175,7 +175,7 @@ export function max_pool_backward(dx: usize, dout: usize, argmax: usize, n: i32)
 // unfused layers' (conv2d, relu, maxPool and their backwards) as long as w is finite.
 //
 // Threads: forward and backward_input compute the samples [b0, b1); backward_weights the rows
-// [k0, k1) of dw (multiples of 4; dbias with the range that ends at k·k·c), each over every sample,
+// [k0, k1) of dw (any split; dbias with the range that ends at k·k·c), each over every sample,
 // so the reduction order does not depend on the split. scratch is the calling thread's private
 // buffer (the matmul scratch), holding one padded sample and one sample's dconv (and w transposed).
 //
@@ -383,6 +383,31 @@ export function conv_relu_pool_backward_weights(dw: usize, dbias: usize, dout: u
       const f3 = nk > 3 ? ((kt + 3) / kc) * rs + (kt + 3) % kc : 0;
       const o0 = <usize>f0 << 2, o1 = <usize>f1 << 2, o2 = <usize>f2 << 2, o3 = <usize>f3 << 2;
       let j = 0;
+      if (ASC_FEATURE_SIMD && nk <= 2) {
+        // A short last tile (e.g. the 9th row of a 3×3×1 filter bank): two rows, half the work of four.
+        for (; j + 8 <= oc; j += 8) {
+          const jo = <usize>j << 2;
+          const r0 = dw + (<usize>(kt * oc) << 2) + jo, rsb = <usize>oc << 2;
+          const z = f32x4.splat(0);
+          let c00 = v128.load(r0), c01 = v128.load(r0, 16);
+          let c10 = nk > 1 ? v128.load(r0 + rsb) : z, c11 = nk > 1 ? v128.load(r0 + rsb, 16) : z;
+          let d = dc + jo;
+          for (let oy = 0; oy < h; oy++) {
+            let xa = xp + (<usize>(oy * rs) << 2);
+            for (let ox = 0; ox < wd; ox++) {
+              const g0 = v128.load(d), g1 = v128.load(d, 16);
+              let a = v128.load32_splat(xa + o0);
+              c00 = f32x4.add(c00, f32x4.mul(a, g0)); c01 = f32x4.add(c01, f32x4.mul(a, g1));
+              a = v128.load32_splat(xa + o1);
+              c10 = f32x4.add(c10, f32x4.mul(a, g0)); c11 = f32x4.add(c11, f32x4.mul(a, g1));
+              xa += <usize>c << 2;
+              d += rsb;
+            }
+          }
+          v128.store(r0, c00); v128.store(r0, c01, 16);
+          if (nk > 1) { v128.store(r0 + rsb, c10); v128.store(r0 + rsb, c11, 16); }
+        }
+      }
       if (ASC_FEATURE_SIMD) {
         for (; j + 8 <= oc; j += 8) {
           const jo = <usize>j << 2;

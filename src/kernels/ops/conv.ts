@@ -202,7 +202,8 @@ export class ConvOps extends KernelBase {
     v[8] = s.c;
     v[9] = oc;
     v[10] = s.pad ?? 0;
-    this.split('conv_relu_pool_backward_weights', v, 12, kk, 4, macs, 11);
+    // Rows of dw in any chunks (the kernel tiles its own range): 9 rows of a 3×3×1 bank split 5 + 4.
+    this.split('conv_relu_pool_backward_weights', v, 12, kk, 1, macs, 11);
     if (!dx) return;
     const u = this.argv.conv_relu_pool_backward_input; // dx dout code w batch h wd c oc pad scratch b0 b1
     u[0] = dxp;
