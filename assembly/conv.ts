@@ -484,10 +484,46 @@ export function conv_relu_pool_backward_input(dx: usize, dout: usize, code: usiz
     for (let iy = 0; iy < h; iy++) {
       let ix0 = 0;
       if (ASC_FEATURE_SIMD && (c & 7) == 0) {
+        // Four pixels × 8 channels at a time: 8 partial sums in registers, the totals added in dx
+        // itself (from 0, one tap after the other: the same order per element).
+        const cb = <usize>c << 2;
+        for (; ix0 + 4 <= wd; ix0 += 4) {
+          const dst = dx + (<usize>(((b * h + iy) * wd + ix0) * c) << 2);
+          for (let ch = 0; ch < c; ch += 8) {
+            const d0 = dst + (<usize>ch << 2);
+            const z = f32x4.splat(0);
+            for (let p = 0; p < 4; p++) { v128.store(d0 + <usize>p * cb, z); v128.store(d0 + <usize>p * cb, z, 16); }
+            for (let ky = k - 1; ky >= 0; ky--) {
+              for (let kx = k - 1; kx >= 0; kx--) {
+                const dp = dcp + (<usize>((iy + 2 * pad - ky) * rsd + (ix0 + 2 * pad - kx) * oc) << 2);
+                const ob = <usize>oc << 2;
+                let wp2 = wt + <usize>(ky * k + kx) * tapb + (<usize>ch << 2);
+                let t0 = z, t1 = z, u0 = z, u1 = z, v0 = z, v1 = z, s0 = z, s1 = z;
+                for (let o = 0; o < oc; o++) {
+                  const w0 = v128.load(wp2), w1 = v128.load(wp2, 16);
+                  const q = dp + (<usize>o << 2);
+                  let g = v128.load32_splat(q);
+                  t0 = f32x4.add(t0, f32x4.mul(g, w0)); t1 = f32x4.add(t1, f32x4.mul(g, w1));
+                  g = v128.load32_splat(q + ob);
+                  u0 = f32x4.add(u0, f32x4.mul(g, w0)); u1 = f32x4.add(u1, f32x4.mul(g, w1));
+                  g = v128.load32_splat(q + 2 * ob);
+                  v0 = f32x4.add(v0, f32x4.mul(g, w0)); v1 = f32x4.add(v1, f32x4.mul(g, w1));
+                  g = v128.load32_splat(q + 3 * ob);
+                  s0 = f32x4.add(s0, f32x4.mul(g, w0)); s1 = f32x4.add(s1, f32x4.mul(g, w1));
+                  wp2 += cb;
+                }
+                v128.store(d0, f32x4.add(v128.load(d0), t0)); v128.store(d0, f32x4.add(v128.load(d0, 16), t1), 16);
+                const e1 = d0 + cb, e2 = d0 + 2 * cb, e3 = d0 + 3 * cb;
+                v128.store(e1, f32x4.add(v128.load(e1), u0)); v128.store(e1, f32x4.add(v128.load(e1, 16), u1), 16);
+                v128.store(e2, f32x4.add(v128.load(e2), v0)); v128.store(e2, f32x4.add(v128.load(e2, 16), v1), 16);
+                v128.store(e3, f32x4.add(v128.load(e3), s0)); v128.store(e3, f32x4.add(v128.load(e3, 16), s1), 16);
+              }
+            }
+          }
+        }
         // Two pixels × 8 channels at a time (4 partial sums, 4 totals in registers); the same order per element.
         for (; ix0 + 2 <= wd; ix0 += 2) {
           const dst = dx + (<usize>(((b * h + iy) * wd + ix0) * c) << 2);
-          const cb = <usize>c << 2;
           for (let ch = 0; ch < c; ch += 8) {
             let a0 = f32x4.splat(0), a1 = a0, e0 = a0, e1 = a0; // pixel ix0: a0 a1, pixel ix0+1: e0 e1
             for (let ky = k - 1; ky >= 0; ky--) {
