@@ -4,6 +4,8 @@
 // (kh·kw·c, o), out (batch·ho·wo, o) = col · W + bias, where col (batch·ho·wo, kh·kw·c) holds each
 // output position's receptive field in (ky, kx, channel) order, zero outside the padded input.
 // Backward: dW += colᵀ·dout, dcol = dout·Wᵀ, dx += col2im(dcol).
+// A convolution block (conv + bias + ReLU + 2×2 max-pool, the image CNN's layers) has fused kernels
+// without a patch matrix, conv_relu_pool_*: their contract is at the end of this file.
 // ho = (h + 2·pad − kh)/stride + 1, wo likewise; checked by the caller.
 //
 // Aliasing: none of these kernels is safe in place, and the wrappers reject any overlap.

@@ -331,10 +331,14 @@ export class ConvBlock implements Layer {
     this.geom.batch = batch;
     return this.geom;
   }
+  /** The codes of a batch: the buffer itself, or a prefix view made once per batch size (not per step). */
   private codes(batch: number): I32 {
     const n = batch * this.outFeatures;
-    return n === this.code.length ? this.code : { ...this.code, length: n };
+    if (n === this.code.length) return this.code;
+    if (this.codeView?.length !== n) this.codeView = { ...this.code, length: n };
+    return this.codeView;
   }
+  private codeView: I32 | null = null;
 
   forward(x: F32, batch: number): F32 {
     this.x = x;
