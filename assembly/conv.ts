@@ -4,6 +4,8 @@
 // (kh·kw·c, o), out (batch·ho·wo, o) = col · W + bias, where col (batch·ho·wo, kh·kw·c) holds each
 // output position's receptive field in (ky, kx, channel) order, zero outside the padded input.
 // Backward: dW += colᵀ·dout, dcol = dout·Wᵀ, dx += col2im(dcol).
+// A convolution block (conv + bias + ReLU + 2×2 max-pool, the image CNN's layers) has fused kernels
+// without a patch matrix, conv_relu_pool_*, in assembly/conv-block.ts (its contract in that file's header).
 // ho = (h + 2·pad − kh)/stride + 1, wo likewise; checked by the caller.
 //
 // Aliasing: none of these kernels is safe in place, and the wrappers reject any overlap.
@@ -19,14 +21,14 @@
 const SHORT_RUN: i32 = 16;
 
 // @ts-ignore: decorator
-@inline function copy(dst: usize, src: usize, n: i32): void {
+@inline export function copy(dst: usize, src: usize, n: i32): void {
   if (n <= SHORT_RUN) {
     for (let i = 0; i < n; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
   } else memory.copy(dst, src, <usize>n << 2);
 }
 
 // @ts-ignore: decorator
-@inline function zero(dst: usize, n: i32): void {
+@inline export function zero(dst: usize, n: i32): void {
   if (n <= SHORT_RUN) {
     for (let i = 0; i < n; i++) store<f32>(dst + (<usize>i << 2), 0);
   } else memory.fill(dst, 0, <usize>n << 2);

@@ -16,6 +16,8 @@ export { softmax_forward, softmax_backward, log_softmax_forward, log_softmax_bac
 export { js_divergence_forward, js_divergence_backward, kl_divergence_forward, kl_divergence_backward, entropy } from './divergence';
 export { standardize_forward, standardize_backward, cross_correlation_forward, cross_correlation_backward } from './xcorr';
 export { im2col, col2im, max_pool_forward, max_pool_backward } from './conv';
+export { conv_relu_pool_forward } from './conv-block';
+export { conv_relu_pool_backward_weights, conv_relu_pool_backward_input } from './conv-block-backward';
 export { dot, sumsq, axpy, scale, fill, copy, gather_rows } from './vector';
 export { sgd_step, adamw_step } from './optim';
 export { rng, rng_next, uniform, normal, permutation } from './rng';

@@ -183,6 +183,25 @@ describe('(a) reference backward = central differences of the reference forward'
     }
   });
 
+  it('convReluPool: dx, dw, dbias (values apart, so no window maximum or ReLU sign changes under the differences)', () => {
+    const shapes: ConvShape[] = [
+      { batch: 2, h: 4, w: 5, c: 2, outChannels: 3, kh: 3, kw: 3, pad: 1 },
+      { batch: 1, h: 5, w: 4, c: 1, outChannels: 2, kh: 1, kw: 1, pad: 0 },
+    ];
+    for (const s of shapes) {
+      const kk = s.kh * s.kw * s.c;
+      const x = r.f32(s.batch * s.h * s.w * s.c),
+        w = r.f32(kk * s.outChannels),
+        bias = r.f32(s.outChannels),
+        G = r.f32(s.batch * (s.h >> 1) * (s.w >> 1) * s.outChannels);
+      const g = R.convReluPoolBackward(G, x, w, bias, s);
+      const tag = `convReluPool ${s.batch}×${s.h}×${s.w}×${s.c} k${s.kh}`;
+      expectGradient(`${tag} dx`, g.dx, (v) => weightedSum(G, R.convReluPool(v, w, bias, s).out), x);
+      expectGradient(`${tag} dw`, g.dw, (v) => weightedSum(G, R.convReluPool(x, v, bias, s).out), w);
+      expectGradient(`${tag} dbias`, g.dbias, (v) => weightedSum(G, R.convReluPool(x, w, v, s).out), bias);
+    }
+  });
+
   it('max-pool (distinct values, so every window has one maximum)', () => {
     const shapes: PoolShape[] = [
       { batch: 1, h: 4, w: 4, c: 2, k: 2 },

@@ -37,4 +37,39 @@ describe('maxpool ties', () => {
       rt.dispose();
     }
   });
+
+  it.each(['scalar', 'simd'] as const)('%s build: the fused block (convReluPool) codes the first maximum after ReLU, −1 when it is not > 0', async (build) => {
+    const rt = await createRuntime({ threads: 1, build });
+    try {
+      const rng = new Rng(5);
+      // A 1×1 convolution by the identity: the map is x itself (exact), so ties and non-positive windows are everywhere.
+      for (const c of [1, 3, 4, 5, 8, 13]) {
+        const s = { batch: 2, h: 6, w: 5, c, outChannels: c, kh: 1, kw: 1, pad: 0 };
+        const x = Float32Array.from({ length: 2 * 6 * 5 * c }, () => rng.below(3) - 1);
+        const w = Float32Array.from({ length: c * c }, (_, i) => (Math.floor(i / c) === i % c ? 1 : 0));
+        const n = 2 * 3 * 2 * c;
+        const out = rt.arena.f32(n),
+          code = rt.arena.i32(n);
+        rt.kernels.convReluPool(out, code, rt.arena.f32From(x), rt.arena.f32From(w), null, s);
+        const got = rt.arena.viewI32(code),
+          gotOut = rt.arena.viewF32(out);
+        for (let b = 0; b < 2; b++)
+          for (let qy = 0; qy < 3; qy++)
+            for (let qx = 0; qx < 2; qx++)
+              for (let ch = 0; ch < c; ch++) {
+                let best = -1,
+                  bi = -1;
+                for (let p = 0; p < 4; p++) {
+                  const v = Math.max(0, x[((b * 6 + qy * 2 + (p >> 1)) * 5 + qx * 2 + (p & 1)) * c + ch]);
+                  if (bi < 0 || v > best) (best = v), (bi = p);
+                }
+                const i = ((b * 3 + qy) * 2 + qx) * c + ch;
+                expect(got[i]).toBe(best > 0 ? bi : -1);
+                expect(gotOut[i]).toBe(best);
+              }
+      }
+    } finally {
+      rt.dispose();
+    }
+  });
 });

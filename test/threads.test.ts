@@ -12,7 +12,7 @@ import type { WorkerPool } from '../src/runtime/pool.js';
 import { convGeometry } from './cases/index.js';
 import { expectBitwise, Rand, scoped } from './helpers.js';
 
-const SPLIT_KERNELS: readonly string[] = ['matmul_nn', 'matmul_nt', 'matmul_tn', 'im2col', 'gather_rows', 'col2im', 'max_pool_forward'];
+const SPLIT_KERNELS: readonly string[] = ['matmul_nn', 'matmul_nt', 'matmul_tn', 'im2col', 'gather_rows', 'col2im', 'max_pool_forward', 'conv_relu_pool_forward', 'conv_relu_pool_backward_weights', 'conv_relu_pool_backward_input'];
 
 /** The range a chunk covers: rows [r0, r1), and for matmul columns [c0, c1). */
 interface Range {
@@ -241,6 +241,51 @@ describe('1 and 2 threads are bitwise equal', () => {
       expectSplit('matmul_tn', 'rows', kk, oc, `${what} dw matmul`);
       expectSplit('matmul_nt', 'rows', rows, kk, `${what} dcol matmul`);
       expectSplit('col2im', 'rows', s.batch, kk, `${what} col2im (by samples)`);
+    }
+  });
+
+  // The fused block: the forward and the input gradient split by samples, the weight gradient by rows of dw.
+  const blockShapes: ConvShape[] = [
+    { batch: 16, h: 28, w: 28, c: 1, outChannels: 8, kh: 3, kw: 3, pad: 1 },
+    { batch: 9, h: 15, w: 14, c: 8, outChannels: 12, kh: 3, kw: 3, pad: 1 },
+  ];
+  it('convReluPool forward and backward', () => {
+    const r = new Rand(6);
+    for (const s of blockShapes) {
+      const oc = s.outChannels,
+        kk = s.kh * s.kw * s.c,
+        n = s.batch * (s.h >> 1) * (s.w >> 1) * oc;
+      const x = r.f32(s.batch * s.h * s.w * s.c),
+        w = r.f32(kk * oc),
+        bias = r.f32(oc),
+        dout = r.f32(n),
+        dw0 = r.f32(w.length),
+        db0 = r.f32(oc);
+      const run = (rt: Runtime, K: Kernels) =>
+        scoped(rt, () => {
+          const A = rt.arena;
+          const out = A.f32(n),
+            code = A.i32(n),
+            xb = A.f32From(x),
+            wb = A.f32From(w);
+          K.convReluPool(out, code, xb, wb, A.f32From(bias), s);
+          const dx = A.f32(x.length),
+            dw = A.f32From(dw0),
+            db = A.f32From(db0);
+          K.convReluPoolBackward(dx, dw, db, A.f32From(dout), code, xb, wb, s);
+          return { out: A.read(out), code: new Float32Array(A.viewI32(code).slice().buffer), dx: A.read(dx), dw: A.read(dw), dbias: A.read(db) };
+        });
+      const what = `convReluPool ${s.batch}×${s.h}×${s.w}×${s.c} → ${oc}`;
+      const single = run(one, one.kernels);
+      for (const [label, got] of [
+        ['', run(two, two.kernels)],
+        [' (recorded)', run(two, rec.kernels)],
+      ] as const) {
+        for (const key of Object.keys(single) as (keyof typeof single)[]) expectBitwise(`${what}${label} ${key}`, single[key], got[key]);
+      }
+      expectSplit('conv_relu_pool_forward', 'rows', s.batch, oc, `${what} forward (by samples)`);
+      expectSplit('conv_relu_pool_backward_weights', 'rows', kk, oc, `${what} dw (by rows of dw)`);
+      expectSplit('conv_relu_pool_backward_input', 'rows', s.batch, s.c, `${what} dx (by samples)`);
     }
   });
 });

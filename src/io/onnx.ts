@@ -24,7 +24,7 @@
  */
 import { DataError } from '../data/dataset.js';
 import type { ErrorCode } from '../errors.js';
-import { Activation, Conv2d, Dense, Dropout, type Layer, MaxPool } from '../nn/layers.js';
+import { Activation, Conv2d, ConvBlock, Dense, Dropout, type Layer, MaxPool } from '../nn/layers.js';
 import type { Param } from '../nn/params.js';
 import type { Model } from '../train/methods.js';
 import { VERSION } from '../version.js';
@@ -195,6 +195,27 @@ function encoder(g: Graph, model: Model, m: string, x: string): string {
     h = g.op('Reshape', [nhwc, g.int64s(`${prefix}.flat_shape`, [0, hh * ww * c])], `${prefix}.flat`);
     map = null;
   };
+  type Shape3 = readonly [number, number, number];
+  const conv = (inShape: Shape3, k: number, o: number, outShape: Shape3) => {
+    if (!map) toMap(inShape);
+    const [hh, ww, c] = inShape;
+    const pad = Math.floor(k / 2);
+    if (outShape[0] !== hh + 2 * pad - k + 1 || outShape[1] !== ww + 2 * pad - k + 1) throw fail('ONNX_LAYER', `encoder "${m}": a convolution whose output ${outShape.join('×')} is not that of stride 1 and padding ${pad}`);
+    const w = take('convolution filter', [k * k * c, o]);
+    const b = take('convolution bias', [o]);
+    // Engine: w[((ky·k + kx)·c + ch)·o + out]; ONNX: W[out][ch][ky][kx].
+    const src = read(w);
+    const dst = new Float32Array(src.length);
+    for (let out = 0; out < o; out++) for (let ch = 0; ch < c; ch++) for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) dst[((out * c + ch) * k + ky) * k + kx] = src[((ky * k + kx) * c + ch) * o + out];
+    const name = w.name.replace(/\.weight$/, '');
+    h = g.op('Conv', [h, g.floats(tensorName(w), [o, c, k, k], dst), g.floats(tensorName(b), [o], read(b))], `${prefix}.${name}`, { kernel_shape: [k, k], pads: [pad, pad, pad, pad], strides: [1, 1] });
+    map = outShape as [number, number, number];
+  };
+  const pool = (inShape: Shape3, k: number, outShape: Shape3) => {
+    if (!map) toMap(inShape);
+    h = g.op('MaxPool', [h], `${prefix}.pool`, { kernel_shape: [k, k], strides: [k, k] });
+    map = outShape as [number, number, number];
+  };
   for (const layer of branch.encoder.layers as Layer[]) {
     if (layer instanceof Dense) {
       if (map) toFlat();
@@ -203,25 +224,14 @@ function encoder(g: Graph, model: Model, m: string, x: string): string {
       const name = w.name.replace(/\.weight$/, '');
       h = g.op('Gemm', [h, g.floats(tensorName(w), w.shape, read(w)), g.floats(tensorName(b), b.shape, read(b))], `${prefix}.${name}`);
     } else if (layer instanceof Conv2d) {
-      if (!map) toMap(layer.inShape);
-      const [hh, ww, c] = layer.inShape;
-      const k = layer.kernel,
-        o = layer.channels,
-        pad = Math.floor(k / 2);
-      if (layer.outShape[0] !== hh + 2 * pad - k + 1 || layer.outShape[1] !== ww + 2 * pad - k + 1) throw fail('ONNX_LAYER', `encoder "${m}": a convolution whose output ${layer.outShape.join('×')} is not that of stride 1 and padding ${pad}`);
-      const w = take('convolution filter', [k * k * c, o]);
-      const b = take('convolution bias', [o]);
-      // Engine: w[((ky·k + kx)·c + ch)·o + out]; ONNX: W[out][ch][ky][kx].
-      const src = read(w);
-      const dst = new Float32Array(src.length);
-      for (let out = 0; out < o; out++) for (let ch = 0; ch < c; ch++) for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) dst[((out * c + ch) * k + ky) * k + kx] = src[((ky * k + kx) * c + ch) * o + out];
-      const name = w.name.replace(/\.weight$/, '');
-      h = g.op('Conv', [h, g.floats(tensorName(w), [o, c, k, k], dst), g.floats(tensorName(b), [o], read(b))], `${prefix}.${name}`, { kernel_shape: [k, k], pads: [pad, pad, pad, pad], strides: [1, 1] });
-      map = layer.outShape;
+      conv(layer.inShape, layer.kernel, layer.channels, layer.outShape);
     } else if (layer instanceof MaxPool) {
-      if (!map) toMap(layer.inShape);
-      h = g.op('MaxPool', [h], `${prefix}.pool`, { kernel_shape: [layer.k, layer.k], strides: [layer.k, layer.k] });
-      map = layer.outShape;
+      pool(layer.inShape, layer.k, layer.outShape);
+    } else if (layer instanceof ConvBlock) {
+      // The fused block is Conv, Relu and MaxPool.
+      conv(layer.inShape, layer.kernel, layer.channels, layer.convShape);
+      h = activation(g, 'relu', h, prefix);
+      pool(layer.convShape, layer.k, layer.outShape);
     } else if (layer instanceof Activation) {
       h = activation(g, layer.kind, h, prefix);
     } else if (layer instanceof Dropout) {

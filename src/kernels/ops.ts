@@ -42,7 +42,7 @@ import { XcorrOps } from './ops/xcorr.js';
 import { AliasingError, ShapeError } from '../errors.js';
 export { AliasingError, ShapeError };
 
-export { convOutputSize, poolOutputSize, type ConvShape, type DivergenceOptions, type MatmulLayout, type MatmulOptions, type PoolShape } from './ops/shapes.js';
+export { convBlockScratch, convOutputSize, poolOutputSize, type ConvShape, type DivergenceOptions, type MatmulLayout, type MatmulOptions, type PoolShape } from './ops/shapes.js';
 
 /** The kernel families, in the order of assembly/index.ts. */
 const FAMILIES = [MatmulOps, ActivationOps, SoftmaxOps, DivergenceOps, XcorrOps, ConvOps, VectorOps, OptimOps, RngOps, AudioOps, F64Ops] as const;

@@ -2,7 +2,7 @@
  * Encoders built from a config, and the per-modality network (encoder + linear head).
  */
 import type { Runtime } from '../runtime/runtime.js';
-import { Activation, Conv2d, Dense, Dropout, type Layer, MaxPool, Sequential } from './layers.js';
+import { Activation, Conv2d, ConvBlock, Dense, Dropout, type Layer, MaxPool, Sequential } from './layers.js';
 import type { ParamStore } from './params.js';
 import { ConfigError } from '../errors.js';
 
@@ -63,8 +63,17 @@ export function buildEncoder(ctx: BuildContext, group: string, inFeatures: numbe
     const [h, w, c] = positiveInts(`encoder ${group}: input`, cfg.input) as [number, number, number];
     if (h * w * c !== inFeatures) throw new ConfigError(`encoder ${group}: input ${h}×${w}×${c} = ${h * w * c} values, but the modality has ${inFeatures} features`);
     let shape: [number, number, number] = [h, w, c];
+    const kernel = cfg.kernel ?? 3;
     positiveInts(`encoder ${group}: channels`, cfg.channels).forEach((ch, i) => {
-      const conv = new Conv2d(rt, store, group, `conv${i}`, shape, ch, cfg.kernel ?? 3, maxBatch);
+      // conv + ReLU + pool as one fused layer where the kernels take the shape; the same parameters and bits.
+      const [bh, bw, bc] = shape;
+      if (act === 'relu' && ConvBlock.fits(rt, { batch: 1, h: bh, w: bw, c: bc, outChannels: ch, kh: kernel, kw: kernel, pad: Math.floor(kernel / 2) }) && bh >= 2 && bw >= 2) {
+        const block = new ConvBlock(rt, store, group, `conv${i}`, shape, ch, kernel, maxBatch);
+        layers.push(block);
+        shape = block.outShape;
+        return;
+      }
+      const conv = new Conv2d(rt, store, group, `conv${i}`, shape, ch, kernel, maxBatch);
       layers.push(conv, new Activation(rt, act, conv.outFeatures, maxBatch));
       const pool = new MaxPool(rt, conv.outShape, 2, maxBatch);
       layers.push(pool);

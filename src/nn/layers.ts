@@ -10,7 +10,7 @@
 import type { F32, I32 } from '../runtime/arena.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { ConvShape, Kernels, MatmulOptions, PoolShape } from '../kernels/ops.js';
-import { convOutputSize, poolOutputSize } from '../kernels/ops.js';
+import { convBlockScratch, convOutputSize, poolOutputSize } from '../kernels/ops.js';
 import { type Param, type ParamStore, slice } from './params.js';
 
 export interface Layer {
@@ -266,6 +266,91 @@ export class MaxPool implements Layer {
     // argmax came from this layer's own forward over a buffer of dx's size, so it is in range by
     // construction: call the kernel directly, without Kernels.maxPoolBackward's per-element scan.
     this.K.raw.max_pool_backward(dx.ptr, dy.ptr, this.argmax.ptr, n);
+    return dx;
+  }
+}
+
+/**
+ * A convolution block: a k×k 'same' convolution (k odd, stride 1) + bias, ReLU and a 2×2 max-pool,
+ * as one layer over the fused kernels (convReluPool): no patch matrix, and only the pooled map and
+ * a window code per pooled value are written. The same parameters (`<name>.weight` (k·k·c, channels),
+ * `<name>.bias`), values and bits as Conv2d, Activation('relu') and MaxPool(2) one after the other.
+ */
+export class ConvBlock implements Layer {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** The convolution's map (h, w, channels), before the pool. */
+  readonly convShape: [number, number, number];
+  readonly outShape: [number, number, number];
+  /** The pool's window. */
+  readonly k = 2;
+  private readonly y: F32;
+  private readonly code: I32;
+  private readonly dx: F32;
+  private readonly w: Param;
+  private readonly b: Param;
+  private x: F32 | null = null;
+  private readonly K: Kernels;
+  private readonly geom: ConvShape;
+
+  constructor(
+    rt: Runtime,
+    private readonly store: ParamStore,
+    group: string,
+    name: string,
+    readonly inShape: [number, number, number],
+    readonly channels: number,
+    readonly kernel: number,
+    maxBatch: number,
+  ) {
+    this.K = rt.kernels;
+    const [h, w, c] = inShape;
+    const pad = (kernel - 1) / 2;
+    this.geom = { batch: 0, h, w, c, outChannels: channels, kh: kernel, kw: kernel, pad };
+    if (!ConvBlock.fits(rt, this.geom)) throw new RangeError(`ConvBlock: a ${kernel}×${kernel} convolution of a ${h}×${w}×${c} map is not a fused block (odd kernel, sample within a thread's scratch)`);
+    if (h < 2 || w < 2) throw new RangeError(`max-pool window 2 does not fit a ${h}×${w} map`);
+    this.convShape = [h, w, channels];
+    this.outShape = [h >> 1, w >> 1, channels];
+    this.inFeatures = h * w * c;
+    this.outFeatures = (h >> 1) * (w >> 1) * channels;
+    const kk = kernel * kernel * c;
+    this.w = store.add(group, `${name}.weight`, [kk, channels], 'he', kk, channels);
+    this.b = store.add(group, `${name}.bias`, [channels], 'zeros', kk, channels);
+    this.y = rt.arena.f32(maxBatch * this.outFeatures);
+    this.code = rt.arena.i32(maxBatch * this.outFeatures);
+    this.dx = rt.arena.f32(maxBatch * this.inFeatures);
+  }
+
+  /** Whether a k×k 'same' convolution of this shape runs as a fused block (else: Conv2d, Activation, MaxPool). */
+  static fits(rt: Runtime, s: ConvShape): boolean {
+    const need = convBlockScratch(s);
+    return s.kh % 2 === 1 && need !== null && need <= (rt.kernels.raw.matmul_scratch_floats() as number);
+  }
+
+  private shape(batch: number): ConvShape {
+    this.geom.batch = batch;
+    return this.geom;
+  }
+  /** The codes of a batch: the buffer itself, or a prefix view made once per batch size (not per step). */
+  private codes(batch: number): I32 {
+    const n = batch * this.outFeatures;
+    if (n === this.code.length) return this.code;
+    if (this.codeView?.length !== n) this.codeView = { ...this.code, length: n };
+    return this.codeView;
+  }
+  private codeView: I32 | null = null;
+
+  forward(x: F32, batch: number): F32 {
+    this.x = x;
+    const y = prefix(this.y, batch * this.outFeatures);
+    this.K.convReluPool(y, this.codes(batch), x, this.store.paramOf(this.w), this.store.paramOf(this.b), this.shape(batch));
+    return y;
+  }
+
+  backward(dy: F32, batch: number, needDx: boolean): F32 | null {
+    if (!this.x) throw new Error('ConvBlock.backward before forward');
+    const dx = needDx ? prefix(this.dx, batch * this.inFeatures) : null;
+    this.K.convReluPoolBackward(dx, this.store.gradOf(this.w), this.store.gradOf(this.b), dy, this.codes(batch), this.x, this.store.paramOf(this.w), this.shape(batch));
     return dx;
   }
 }

@@ -87,6 +87,106 @@ export function convCases(r: Rand): KernelCase[] {
     );
   });
 
+  // The fused block (conv + bias + ReLU + 2×2 max-pool): 8- and 4-channel SIMD blocks and scalar tails
+  // (o = 12, 5, 1, 3), odd maps (the last row/column is not pooled), c = 1 and c = 8 (first and second
+  // layer of the image CNN), k = 1, 3, 5, no bias, an empty batch.
+  const blockShapes: ConvShape[] = [
+    { batch: 2, h: 6, w: 6, c: 1, outChannels: 8, kh: 3, kw: 3, pad: 1 },
+    { batch: 2, h: 7, w: 5, c: 8, outChannels: 16, kh: 3, kw: 3, pad: 1 },
+    { batch: 1, h: 8, w: 9, c: 3, outChannels: 12, kh: 5, kw: 5, pad: 2 },
+    { batch: 3, h: 4, w: 4, c: 2, outChannels: 5, kh: 1, kw: 1, pad: 0 },
+    { batch: 1, h: 2, w: 3, c: 4, outChannels: 1, kh: 3, kw: 3, pad: 1 },
+    { batch: 0, h: 4, w: 4, c: 2, outChannels: 3, kh: 3, kw: 3, pad: 1 },
+  ];
+  blockShapes.forEach((s, si) => {
+    const oc = s.outChannels,
+      kk = s.kh * s.kw * s.c,
+      hq = s.h >> 1,
+      wq = s.w >> 1;
+    const n = s.batch * hq * wq * oc;
+    const x = r.f32(s.batch * s.h * s.w * s.c),
+      w = r.f32(kk * oc),
+      bias = si % 3 === 2 ? null : r.f32(oc);
+    const dout = r.f32(n),
+      dx0 = r.f32(x.length),
+      dw0 = r.f32(w.length),
+      db0 = r.f32(oc);
+    const withDx = si !== 0; // as a first layer
+    /** Per pooled value, the tolerance of the window's largest sum: ReLU and max move no value by more than its inputs' error. */
+    const poolTol = () => {
+      const mag = tolDot(R.conv2d(abs(x), abs(w), bias && abs(bias), s), kk);
+      const t = new Float64Array(n);
+      for (let b = 0; b < s.batch; b++)
+        for (let qy = 0; qy < hq; qy++)
+          for (let qx = 0; qx < wq; qx++)
+            for (let j = 0; j < oc; j++)
+              for (let p = 0; p < 4; p++) {
+                const i = ((b * hq + qy) * wq + qx) * oc + j;
+                t[i] = Math.max(t[i], mag[((b * s.h + 2 * qy + (p >> 1)) * s.w + 2 * qx + (p & 1)) * oc + j]);
+              }
+      return t;
+    };
+    out.push(
+      kcase({
+        group: 'convReluPool',
+        kernels: ['conv_relu_pool_forward'],
+        label: `${shapeLabel(s)}${bias ? ' +bias' : ''}`,
+        run(rt) {
+          const o = rt.arena.f32(n),
+            code = rt.arena.i32(n);
+          rt.kernels.convReluPool(o, code, put(rt, x), put(rt, w), bias ? put(rt, bias) : null, s);
+          return { out: read(rt, o), code: rt.arena.viewI32(code).slice() };
+        },
+        expect() {
+          const ref = R.convReluPool(x, w, bias, s);
+          return { out: { ref: ref.out, tol: poolTol() }, code: exact(ref.code) };
+        },
+      }),
+      kcase({
+        group: 'convReluPoolBackward',
+        kernels: ['conv_relu_pool_forward', 'conv_relu_pool_backward_weights', 'conv_relu_pool_backward_input'],
+        label: `${shapeLabel(s)}${bias ? ' +bias' : ''}${withDx ? '' : ' (no dx)'}`,
+        backward: true,
+        run(rt) {
+          const K = rt.kernels;
+          const xb = put(rt, x),
+            wb = put(rt, w),
+            code = rt.arena.i32(n);
+          K.convReluPool(rt.arena.f32(n), code, xb, wb, bias ? put(rt, bias) : null, s);
+          const dx = put(rt, dx0),
+            dw = put(rt, dw0),
+            db = put(rt, db0);
+          K.convReluPoolBackward(withDx ? dx : null, dw, db, put(rt, dout), code, xb, wb, s);
+          return { dx: read(rt, dx), dw: read(rt, dw), dbias: read(rt, db) };
+        },
+        expect() {
+          const g = R.convReluPoolBackward(dout, x, w, bias, s);
+          const magDx = R.conv2dBackward(routeAbs(), abs(x), abs(w), s);
+          return {
+            // dx is overwritten (a layer's input gradient is fresh), dw and dbias accumulate
+            dx: withDx ? { ref: g.dx, tol: tolDot(magDx.dx, oc + s.kh * s.kw) } : exact(dx0),
+            dw: { ref: add(dw0, g.dw), tol: tolDot(add(abs(dw0), magDx.dw), s.batch * s.h * s.w) },
+            dbias: { ref: add(db0, g.dbias), tol: tolDot(add(abs(db0), magDx.dbias), s.batch * s.h * s.w) },
+          };
+        },
+      }),
+    );
+    /** |dout| routed through the pool as the reference forward routes dout (for the tolerances). */
+    function routeAbs(): Float64Array {
+      const { code } = R.convReluPool(x, w, bias, s);
+      const dmap = new Float64Array(s.batch * s.h * s.w * oc);
+      for (let b = 0; b < s.batch; b++)
+        for (let qy = 0; qy < hq; qy++)
+          for (let qx = 0; qx < wq; qx++)
+            for (let j = 0; j < oc; j++) {
+              const i = ((b * hq + qy) * wq + qx) * oc + j,
+                p = code[i];
+              if (p >= 0) dmap[((b * s.h + 2 * qy + (p >> 1)) * s.w + 2 * qx + (p & 1)) * oc + j] = Math.abs(dout[i]);
+            }
+      return dmap;
+    }
+  });
+
   const poolShapes: PoolShape[] = [
     { batch: 2, h: 6, w: 6, c: 3, k: 2 },
     { batch: 1, h: 7, w: 5, c: 2, k: 3, stride: 2 },

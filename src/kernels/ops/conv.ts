@@ -5,7 +5,7 @@
 import type { F32, I32 } from '../../runtime/arena.js';
 import type { Kernels } from '../ops.js';
 import { ShapeError } from '../../errors.js';
-import { convOutputSize, poolOutputSize, type ConvShape, type MatmulLayout, type MatmulOptions, type PoolShape } from './shapes.js';
+import { convBlockScratch, convOutputSize, poolOutputSize, type ConvShape, type MatmulLayout, type MatmulOptions, type PoolShape } from './shapes.js';
 import { dims, KernelBase } from './base.js';
 
 export class ConvOps extends KernelBase {
@@ -115,6 +115,108 @@ export class ConvOps extends KernelBase {
     this.apart(op, name, b, 'dout', dout);
     this.apart(op, name, b, 'col', col);
     this.apart(op, name, b, 'w', w);
+  }
+
+  protected block(op: string, s: ConvShape): { kk: number; hq: number; wq: number } {
+    this.conv(op, s);
+    const need = convBlockScratch(s);
+    if (need === null) throw new ShapeError(`${op}: needs a k×k 'same' convolution (kh = kw = 2·pad + 1, stride 1), got ${dims(s.kh, s.kw)} with pad ${s.pad ?? 0}, stride ${s.stride ?? 1}`);
+    if (need > this.scratchFloats) throw new ShapeError(`${op}: one ${dims(s.h, s.w, s.c)} sample needs ${need} floats of scratch, more than the ${this.scratchFloats} a thread has; use conv2d, relu and maxPool`);
+    return { kk: s.kh * s.kw * s.c, hq: s.h >> 1, wq: s.w >> 1 };
+  }
+
+  /**
+   * A convolution block: out, code (batch,⌊h/2⌋,⌊w/2⌋,outChannels) = 2×2 max-pool (stride 2) of
+   * relu(conv2d(x, w, bias)), for a k×k 'same' convolution (kh = kw = 2·pad + 1, stride 1) without a
+   * patch matrix; code = the window position (dy·2 + dx) of the first maximum, −1 where it is not > 0.
+   * The bits equal conv2d, relu and maxPool run one after the other.
+   * Aliasing: out and code overlap nothing (not x, w, bias nor each other).
+   */
+  convReluPool(out: F32, code: I32, x: F32, w: F32, bias: F32 | null, s: ConvShape): void {
+    const op = 'convReluPool';
+    const { kk, hq, wq } = this.block(op, s);
+    const n = s.batch * hq * wq * s.outChannels;
+    const v = this.argv.conv_relu_pool_forward; // out code x w bias h wd c oc pad scratch b0 b1
+    v[0] = this.buf(op, 'out', out, n, 'batch×⌊h/2⌋×⌊w/2⌋×outChannels', s.batch, hq, wq, s.outChannels);
+    v[1] = this.ibuf(op, 'code', code, n, 'batch×⌊h/2⌋×⌊w/2⌋×outChannels', s.batch, hq, wq, s.outChannels);
+    v[2] = this.buf(op, 'x', x, s.batch * s.h * s.w * s.c, 'batch×h×w×c', s.batch, s.h, s.w, s.c);
+    v[3] = this.buf(op, 'w', w, kk * s.outChannels, '(kh·kw·c)×outChannels', kk, s.outChannels);
+    v[4] = bias ? this.buf(op, 'bias', bias, s.outChannels, 'outChannels') : 0;
+    for (let i = 0; i < 2; i++) {
+      const wn = i === 0 ? 'out' : 'code',
+        wb = i === 0 ? out : code;
+      this.apart(op, wn, wb, 'x', x);
+      this.apart(op, wn, wb, 'w', w);
+      this.apart(op, wn, wb, 'bias', bias);
+    }
+    this.distinct(op, 'out', out, 'code', code);
+    v[5] = s.h;
+    v[6] = s.w;
+    v[7] = s.c;
+    v[8] = s.outChannels;
+    v[9] = s.pad ?? 0;
+    this.split('conv_relu_pool_forward', v, 11, s.batch, 1, s.batch * 4 * hq * wq * kk * s.outChannels, 10);
+  }
+
+  /**
+   * The backward of convReluPool from its code: dw += x_patchᵀ·dconv, dbias += Σ dconv (when not
+   * null), dx = the input gradient (overwritten; skipped when null, as for a first layer), where
+   * dconv is dout routed through the pool and the ReLU. Bits as conv2dBackward after relu and
+   * maxPool backward into zeroed buffers; dw and dbias are split over threads by rows of dw, dx by
+   * samples, so no reduction depends on the thread count.
+   * Aliasing: dx, dw and dbias overlap nothing: not each other, nor dout, code, x or w.
+   */
+  convReluPoolBackward(dx: F32 | null, dw: F32, dbias: F32 | null, dout: F32, code: I32, x: F32, w: F32, s: ConvShape): void {
+    const op = 'convReluPoolBackward';
+    const { kk, hq, wq } = this.block(op, s);
+    const n = s.batch * hq * wq * s.outChannels;
+    const oc = s.outChannels;
+    const doutp = this.buf(op, 'dout', dout, n, 'batch×⌊h/2⌋×⌊w/2⌋×outChannels', s.batch, hq, wq, oc);
+    const codep = this.ibuf(op, 'code', code, n, 'batch×⌊h/2⌋×⌊w/2⌋×outChannels', s.batch, hq, wq, oc);
+    const xp = this.buf(op, 'x', x, s.batch * s.h * s.w * s.c, 'batch×h×w×c', s.batch, s.h, s.w, s.c);
+    const wp = this.buf(op, 'w', w, kk * oc, '(kh·kw·c)×outChannels', kk, oc);
+    const dwp = this.buf(op, 'dw', dw, kk * oc, '(kh·kw·c)×outChannels', kk, oc);
+    const dbp = dbias ? this.buf(op, 'dbias', dbias, oc, 'outChannels') : 0;
+    const dxp = dx ? this.buf(op, 'dx', dx, s.batch * s.h * s.w * s.c, 'batch×h×w×c', s.batch, s.h, s.w, s.c) : 0;
+    for (let i = 0; i < 3; i++) {
+      const wn = i === 0 ? 'dx' : i === 1 ? 'dw' : 'dbias';
+      const wb = i === 0 ? dx : i === 1 ? dw : dbias;
+      this.apart(op, wn, wb, 'dout', dout);
+      this.apart(op, wn, wb, 'code', code);
+      this.apart(op, wn, wb, 'x', x);
+      this.apart(op, wn, wb, 'w', w);
+    }
+    this.distinct(op, 'dx', dx, 'dw', dw);
+    this.distinct(op, 'dx', dx, 'dbias', dbias);
+    this.distinct(op, 'dw', dw, 'dbias', dbias);
+    const macs = s.batch * s.h * s.w * kk * oc;
+    const v = this.argv.conv_relu_pool_backward_weights; // dw dbias dout code x batch h wd c oc pad scratch k0 k1
+    v[0] = dwp;
+    v[1] = dbp;
+    v[2] = doutp;
+    v[3] = codep;
+    v[4] = xp;
+    v[5] = s.batch;
+    v[6] = s.h;
+    v[7] = s.w;
+    v[8] = s.c;
+    v[9] = oc;
+    v[10] = s.pad ?? 0;
+    // Rows of dw in any chunks (the kernel tiles its own range): 9 rows of a 3×3×1 bank split 5 + 4.
+    this.split('conv_relu_pool_backward_weights', v, 12, kk, 1, macs, 11);
+    if (!dx) return;
+    const u = this.argv.conv_relu_pool_backward_input; // dx dout code w batch h wd c oc pad scratch b0 b1
+    u[0] = dxp;
+    u[1] = doutp;
+    u[2] = codep;
+    u[3] = wp;
+    u[4] = s.batch;
+    u[5] = s.h;
+    u[6] = s.w;
+    u[7] = s.c;
+    u[8] = oc;
+    u[9] = s.pad ?? 0;
+    this.split('conv_relu_pool_backward_input', u, 11, s.batch, 1, macs, 10);
   }
 
   /**

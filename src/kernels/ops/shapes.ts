@@ -53,3 +53,17 @@ export function poolOutputSize(s: PoolShape): { ho: number; wo: number } {
   const stride = s.stride ?? s.k;
   return { ho: Math.floor((s.h - s.k) / stride) + 1, wo: Math.floor((s.w - s.k) / stride) + 1 };
 }
+
+/**
+ * Floats of per-thread scratch the fused convolution block (convReluPool) needs for one sample, or
+ * null when the shape is not such a block (a k×k 'same' convolution: kh = kw = 2·pad + 1, stride 1).
+ */
+export function convBlockScratch(s: ConvShape): number | null {
+  const pad = s.pad ?? 0;
+  if (s.kh !== s.kw || s.kh !== 2 * pad + 1 || (s.stride ?? 1) !== 1) return null;
+  const r4 = (n: number) => (n + 3) & ~3;
+  const hp = s.h + 2 * pad,
+    wp = s.w + 2 * pad;
+  // forward: a padded sample; weights: + one sample's dconv; input: w transposed + a padded dconv
+  return Math.max(r4(hp * wp * s.c) + s.h * s.w * s.outChannels, r4(s.kh * s.kw * s.c * s.outChannels) + hp * wp * s.outChannels);
+}

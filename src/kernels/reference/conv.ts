@@ -116,3 +116,50 @@ export function maxPoolBackward(dout: Vec, x: Vec, s: PoolShape): Float64Array {
   for (let i = 0; i < argmax.length; i++) dx[argmax[i]] += dout[i];
   return dx;
 }
+
+/**
+ * out, code (batch,⌊h/2⌋,⌊w/2⌋,o) = 2×2 max-pool (stride 2) of relu(conv2d(x, w, bias)) for a k×k
+ * 'same' convolution (kh = kw = 2·pad + 1, stride 1); code = the window position (dy·2 + dx) of the
+ * first maximum in (dy, dx) order, −1 when that maximum is not > 0.
+ */
+export function convReluPool(x: Vec, w: Vec, bias: Vec | null, s: ConvShape): { out: Float64Array; code: Int32Array } {
+  const map = conv2d(x, w, bias, s);
+  const o = s.outChannels,
+    hq = s.h >> 1,
+    wq = s.w >> 1;
+  const out = new Float64Array(s.batch * hq * wq * o),
+    code = new Int32Array(out.length);
+  for (let b = 0; b < s.batch; b++)
+    for (let qy = 0; qy < hq; qy++)
+      for (let qx = 0; qx < wq; qx++)
+        for (let j = 0; j < o; j++) {
+          let best = 0,
+            bi = -1;
+          for (let p = 0; p < 4; p++) {
+            const v = Math.max(0, map[((b * s.h + 2 * qy + (p >> 1)) * s.w + 2 * qx + (p & 1)) * o + j]);
+            if (bi < 0 || v > best) (best = v), (bi = p);
+          }
+          const i = ((b * hq + qy) * wq + qx) * o + j;
+          out[i] = best;
+          code[i] = best > 0 ? bi : -1;
+        }
+  return { out, code };
+}
+
+/** dx, dw, dbias of Σ dout ⊙ convReluPool(x, w, bias).out: dout routed to each window's maximum (if > 0), then conv2dBackward. */
+export function convReluPoolBackward(dout: Vec, x: Vec, w: Vec, bias: Vec | null, s: ConvShape): { dx: Float64Array; dw: Float64Array; dbias: Float64Array } {
+  const { code } = convReluPool(x, w, bias, s);
+  const o = s.outChannels,
+    hq = s.h >> 1,
+    wq = s.w >> 1;
+  const dmap = new Float64Array(s.batch * s.h * s.w * o);
+  for (let b = 0; b < s.batch; b++)
+    for (let qy = 0; qy < hq; qy++)
+      for (let qx = 0; qx < wq; qx++)
+        for (let j = 0; j < o; j++) {
+          const i = ((b * hq + qy) * wq + qx) * o + j,
+            p = code[i];
+          if (p >= 0) dmap[((b * s.h + 2 * qy + (p >> 1)) * s.w + 2 * qx + (p & 1)) * o + j] = dout[i];
+        }
+  return conv2dBackward(dmap, x, w, s);
+}
