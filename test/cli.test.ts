@@ -100,7 +100,7 @@ describe('udi train --data, and the summaries', () => {
 
   it.runIf(hasScript)('on a terminal: readable summaries for udi train and udi eval; --json keeps one JSON line', async () => {
     const t = await udiOnTty(['train', '--config', join(dir, 'cfg.json'), '--out', join(dir, 'tty'), '--data', join(ROOT, '..', 'shared', 'data'), '--threads', '1']);
-    expect(t).toMatch(/stage 2\/2 solo:mor\s+epoch\s+\d\/2/); // the live line, with totals
+    expect(t).toMatch(/stage 2\/2 solo:mor · epoch \d\/2 · step [\d,]+\/[\d,]+ · \d+% · .* · loss \d\.\d{4} · val acc /); // the live line, with totals
     expect(t).toMatch(/done in \d+\.\d s: .*tty\/model\.safetensors\n {2}fused on the test split: accuracy \d+\.\d\d%, macro-F1 \d+\.\d\d%\n {2}modality +alone +in model +updates\n {2}fac +\d+\.\d\d% +\d+\.\d\d% +[\d,]+\n {2}mor /);
     expect(t).not.toMatch(/\{"checkpoint"/);
     const e = await udiOnTty(['eval', '--checkpoint', join(dir, 'tty')]);
