@@ -308,7 +308,7 @@ describe('joint-family steps against the reference', () => {
 
   it('OGM-GE: the dominant modality exactly, replaying the engine noise stream (white-box)', async () => {
     // White-box: assumes the engine draws its noise from Kernels.rng(seed, 77), tensor by tensor in
-    // parameter order, N(0, std(g) + 1e-8) (src/train/methods.ts jointStage). With the noise known,
+    // parameter order, N(0, std(g) + 1e-8) (src/train/methods/ogm-ge.ts). With the noise known,
     // g_engine − noise = k·g pins the coefficient k to float32 precision.
     const cfg = config((c) => (c.ogmAlpha = 0.5));
     const p = await probe('ogm-ge', 'ogm-ge', cfg);
