@@ -11,7 +11,8 @@ import { scores, type Scores } from './metrics.js';
 import { MultimodalNet } from './net.js';
 import { planStages } from './plan.js';
 import { RECIPES } from './methods/index.js';
-import { type Callbacks, type EpochLog, infer, runStage, type Stage, type StageConfig, type StageResult, type StageState, TrainingError, type TrainPlan } from './trainer.js';
+import { infer } from './infer.js';
+import { type Callbacks, type EpochLog, runStage, type Stage, type StageConfig, type StageResult, type StageState, TrainingError, type TrainPlan } from './trainer.js';
 import type { LambdaStep, Method, MethodConfig, Result, Splits, TrainState } from './types.js';
 
 /**

@@ -7,7 +7,8 @@ import { applyStandardize, type Dataset, fitStandardize, type Standardization } 
 import { fuseMean, fuseProbs } from './fusion.js';
 import { RECIPES } from './methods/index.js';
 import { Run, trainingParts } from './run.js';
-import { infer, TrainingError } from './trainer.js';
+import { infer } from './infer.js';
+import { TrainingError } from './trainer.js';
 import { type Method, type MethodConfig, METHODS, type Model, type Result, type Splits, type TrainOptions } from './types.js';
 
 /** Largest |value| of a float32. */

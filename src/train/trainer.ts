@@ -6,7 +6,6 @@
  * yielding to the event loop.
  */
 import type { Dataset } from '../data/dataset.js';
-import { prefix } from '../nn/layers.js';
 import { dcosHalfTurn } from '../util/detmath.js';
 import { Rng } from '../util/rng.js';
 import type { MultimodalNet } from './net.js';
@@ -327,61 +326,4 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
   const result: StageResult = { name: stage.name, epochs: epoch, bestEpoch, bestMonitor: best, steps, wallMs: now() - t0, stoppedEarly: epoch < cfg.epochs, history };
   cb.onStageEnd?.(stage.name, result, progress(true));
   return result;
-}
-
-export interface Outputs {
-  /** Own-head probabilities per modality, n × classes. */
-  probs: Record<string, Float32Array>;
-  /** Encoder features per modality, n × featureDim (when asked). */
-  feats: Record<string, Float32Array>;
-  /** Joint-head probabilities (when asked). */
-  joint?: Float32Array;
-  /** In-model probabilities of each modality's block of the joint head (when asked). */
-  jointBlocks?: Record<string, Float32Array>;
-}
-
-/**
- * Run the network in inference mode over a dataset, in batches. Own-head (or shared-head)
- * probabilities for every modality in `modalities`; features and joint outputs on request.
- */
-export function infer(net: MultimodalNet, ds: Dataset, modalities: readonly string[], opts: { feats?: boolean; joint?: boolean; head?: 'own' | 'shared' } = {}): Outputs {
-  const K = net.rt.kernels;
-  const arena = net.rt.arena;
-  const C = net.classes;
-  const out: Outputs = { probs: {}, feats: {} };
-  for (const m of modalities) {
-    out.probs[m] = new Float32Array(ds.size * C);
-    if (opts.feats) out.feats[m] = new Float32Array(ds.size * net.branch(m).featureDim);
-  }
-  if (opts.joint) {
-    out.joint = new Float32Array(ds.size * C);
-    out.jointBlocks = Object.fromEntries(net.branches.map((b) => [b.name, new Float32Array(ds.size * C)]));
-  }
-  const idx = new Int32Array(net.maxBatch);
-  for (let start = 0; start < ds.size; start += net.maxBatch) {
-    const n = Math.min(net.maxBatch, ds.size - start);
-    for (let i = 0; i < n; i++) idx[i] = start + i;
-    const rows = idx.subarray(0, n);
-    net.load(ds, rows, modalities);
-    for (const m of modalities) {
-      const b = net.forward(m, n, false, opts.head);
-      const p = prefix(b.probs, n * C);
-      K.softmax(p, b.logits!, n, C);
-      out.probs[m].set(arena.viewF32(p), start * C);
-      if (opts.feats) out.feats[m].set(arena.viewF32(b.feat!), start * b.featureDim);
-    }
-    if (opts.joint) {
-      const z = net.jointForward(n);
-      const p = prefix(net.jointProbs, n * C);
-      K.softmax(p, z, n, C);
-      out.joint!.set(arena.viewF32(p), start * C);
-      net.branches.forEach((b, i) => {
-        const blk = prefix(net.jointDlogits, n * C); // scratch: not in use during inference
-        net.jointBlockLogits(i, n, blk);
-        K.softmax(p, blk, n, C);
-        out.jointBlocks![b.name].set(arena.viewF32(p), start * C);
-      });
-    }
-  }
-  return out;
 }

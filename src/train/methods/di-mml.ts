@@ -16,7 +16,8 @@ import { prefix } from '../../nn/layers.js';
 import { fuseMean } from '../fusion.js';
 import { scores } from '../metrics.js';
 import type { Run } from '../run.js';
-import { infer, type Stage, TrainingError } from '../trainer.js';
+import { infer } from '../infer.js';
+import { type Stage, TrainingError } from '../trainer.js';
 import { trainFusionHead } from './late-fusion.js';
 import type { Recipe } from './recipe.js';
 
@@ -56,15 +57,11 @@ function dimmlStage(run: Run): Stage {
     trainable: [...run.names.map((m) => `enc:${m}`), 'head:shared'],
     modalities: run.names,
     step: (n) => {
-      const lab = net.batchLabels(n);
       const ce: Record<string, number> = {};
       for (const m of run.names) {
         const b = net.forward(m, n, true, 'shared');
-        ce[m] = K.softmaxCrossEntropy(prefix(b.probs, n * C), b.logits!, lab, n, C);
-        const dz = prefix(b.dlogits, n * C);
-        K.fill(dz, 0);
-        K.softmaxCrossEntropyBackward(dz, prefix(b.probs, n * C), lab, n, C);
-        K.copy(prefix(dfeat[m], n * d), net.shared!.backward(dz, n, true)!);
+        ce[m] = net.headLoss(b, n);
+        K.copy(prefix(dfeat[m], n * d), net.ceBackward(b, n, { head: 'shared' }));
       }
       // One-way contrast: every other modality's features towards the strongest one's (no gradient to it).
       const strong = [...run.names].sort((a, b) => ce[a] - ce[b])[0];

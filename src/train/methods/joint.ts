@@ -21,7 +21,8 @@ import { prefix } from '../../nn/layers.js';
 import { scores } from '../metrics.js';
 import { type Branch, MultimodalNet } from '../net.js';
 import type { Run } from '../run.js';
-import { infer, type Stage } from '../trainer.js';
+import { infer } from '../infer.js';
+import type { Stage } from '../trainer.js';
 import type { Recipe, RecipeOutput } from './recipe.js';
 
 /** A change to the joint stage's objective or gradients. Every hook runs in the order given. */
@@ -31,7 +32,7 @@ export interface JointHook {
   /** After the joint head's backward, before any encoder's: each branch's dfeat holds ∂L_joint/∂f_m. */
   afterJointBackward?(n: number): void;
   /** Per branch, before its encoder's backward: add this term's ∂/∂f into df, record its parts; returns what it adds to the loss. */
-  perBranch?(b: Branch, n: number, df: F32, idx: Int32Array, parts: Record<string, number>): number;
+  perBranch?(b: Branch, n: number, df: F32, parts: Record<string, number>): number;
   /** After every encoder's backward: change the encoder gradients, record parts. */
   afterBackward?(n: number, parts: Record<string, number>): void;
 }
@@ -43,16 +44,12 @@ export type JointHookFactory = (run: Run, noise: I32) => JointHook;
 export const unimodalHeads: JointHookFactory = (run) => {
   const net = run.net;
   const K = net.rt.kernels;
-  const C = net.classes;
   return {
     ownHeads: true,
-    perBranch: (b, n, df, _idx, parts) => {
+    perBranch: (b, n, df, parts) => {
       const l = net.headLoss(b, n);
       parts[`ce_${b.name}`] = l;
-      const dzu = prefix(b.dlogits, n * C);
-      K.fill(dzu, 0);
-      K.softmaxCrossEntropyBackward(dzu, prefix(b.probs, n * C), net.batchLabels(n), n, C);
-      K.axpy(df, net.headBackward(b, n, dzu), 1);
+      K.axpy(df, net.ceBackward(b, n), 1);
       return l;
     },
   };
@@ -62,7 +59,6 @@ export function jointStage(run: Run, name: string, factories: readonly JointHook
   const net = run.net;
   const K = net.rt.kernels;
   const arena = net.rt.arena;
-  const C = net.classes;
   const noiseRng = K.rng(run.cfg.seed, 77);
   const hooks = factories.map((f) => f(run, noiseRng));
   const ownHeads = hooks.some((h) => h.ownHeads);
@@ -73,22 +69,16 @@ export function jointStage(run: Run, name: string, factories: readonly JointHook
     modalities: run.names,
     saveState: () => Array.from(arena.viewI32(noiseRng)),
     loadState: (x) => arena.viewI32(noiseRng).set(x as number[]),
-    step: (n, idx) => {
+    step: (n) => {
       for (const m of run.names) net.forward(m, n, true);
-      const z = net.jointForward(n);
-      const p = prefix(net.jointProbs, n * C);
-      const lab = net.batchLabels(n);
-      const jointLoss = K.softmaxCrossEntropy(p, z, lab, n, C);
-      const dz = prefix(net.jointDlogits, n * C);
-      K.fill(dz, 0);
-      K.softmaxCrossEntropyBackward(dz, p, lab, n, C);
-      net.jointBackward(n, dz); // writes each branch's dfeat
+      const jointLoss = net.jointLoss(n);
+      net.ceBackward('joint', n); // writes each branch's dfeat
       const parts: Record<string, number> = { joint: jointLoss };
       let loss = jointLoss;
       for (const h of hooks) h.afterJointBackward?.(n);
       for (const b of net.branches) {
         const df = prefix(b.dfeat, n * b.featureDim);
-        for (const h of hooks) if (h.perBranch) loss += h.perBranch(b, n, df, idx, parts);
+        for (const h of hooks) if (h.perBranch) loss += h.perBranch(b, n, df, parts);
         net.encoderBackward(b, n, df);
       }
       for (const h of hooks) h.afterBackward?.(n, parts);

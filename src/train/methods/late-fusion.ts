@@ -7,11 +7,11 @@
  *   head (fusion-head stage)                   p = softmax(b + Σ_m f_m W_m), only W, b trained (group
  *                                              head:joint), L = CE(p, y); the encoders are frozen
  */
-import { prefix } from '../../nn/layers.js';
 import { type FusionKind, fuseProbs } from '../fusion.js';
 import { scores, type Scores } from '../metrics.js';
 import type { Run } from '../run.js';
-import { infer, type PlannedStage } from '../trainer.js';
+import { infer } from '../infer.js';
+import type { PlannedStage } from '../trainer.js';
 import type { PlanConfig, PlanStage } from './recipe.js';
 
 /** The fusion-head stage, when the config fuses with a head. */
@@ -22,8 +22,6 @@ export function fusionHeadPlan(stage: PlanStage, cfg: PlanConfig): PlannedStage[
 /** Train the linear fusion head (group head:joint) on the frozen encoders' features. */
 export async function trainFusionHead(run: Run): Promise<void> {
   const net = run.net;
-  const K = net.rt.kernels;
-  const C = net.classes;
   await run.stage(
     {
       name: 'fusion-head',
@@ -31,13 +29,8 @@ export async function trainFusionHead(run: Run): Promise<void> {
       modalities: run.names,
       step: (n) => {
         for (const m of run.names) net.forward(m, n, false);
-        const z = net.jointForward(n);
-        const p = prefix(net.jointProbs, n * C);
-        const loss = K.softmaxCrossEntropy(p, z, net.batchLabels(n), n, C);
-        const dz = prefix(net.jointDlogits, n * C);
-        K.fill(dz, 0);
-        K.softmaxCrossEntropyBackward(dz, p, net.batchLabels(n), n, C);
-        net.jointBackward(n, dz);
+        const loss = net.jointLoss(n);
+        net.ceBackward('joint', n);
         return { loss };
       },
       validate: () => run.validation('fused', 'heads'),

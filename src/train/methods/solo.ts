@@ -10,11 +10,11 @@
  * Each modality's stage trains only its own groups (enc:m, head:m); the others are frozen, so their
  * validation probabilities are computed once per stage.
  */
-import { prefix } from '../../nn/layers.js';
 import { scores } from '../metrics.js';
 import { MultimodalNet } from '../net.js';
 import type { Run } from '../run.js';
-import { infer, type Stage } from '../trainer.js';
+import { infer } from '../infer.js';
+import type { Stage } from '../trainer.js';
 import { finishLateFusion, fusionHeadPlan } from './late-fusion.js';
 import type { Recipe } from './recipe.js';
 
@@ -29,10 +29,7 @@ export function soloStage(run: Run, m: string): Stage {
     step: (n) => {
       const b = net.forward(m, n, true);
       const loss = net.headLoss(b, n);
-      const dz = prefix(b.dlogits, n * net.classes);
-      net.rt.kernels.fill(dz, 0);
-      net.rt.kernels.softmaxCrossEntropyBackward(dz, prefix(b.probs, n * net.classes), net.batchLabels(n), n, net.classes);
-      net.encoderBackward(b, n, net.headBackward(b, n, dz));
+      net.encoderBackward(b, n, net.ceBackward(b, n));
       return { loss };
     },
     validate: () => run.validation(m, 'none', frozen),

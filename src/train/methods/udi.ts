@@ -63,14 +63,13 @@ export function guidedStage(run: Run, follower: string, cache: AnchorCache): Sta
   let lastCos = Number.NaN;
   const div = { temperature: o.temperature, eps: o.eps };
 
+  /** The JS term's gradient with respect to the logits, times `scale`, added into dz. */
+  const jsBackward = (n: number, scale: number) => (dz: F32) => K.jsDivergenceBackward(dz, prefix(pa, n * C), prefix(pm, n * C), n, C, { ...div, scale });
+
   /** One backward pass of CE·wCE + JS·wCon + xcorr·wCom into the follower's gradients. */
   const backward = (n: number, wCE: number, wCon: number, wCom: number) => {
-    const dz = prefix(b.dlogits, n * C);
-    K.fill(dz, 0);
-    if (wCE) K.softmaxCrossEntropyBackward(dz, prefix(b.probs, n * C), net.batchLabels(n), n, C, wCE);
-    if (wCon) K.jsDivergenceBackward(dz, prefix(pa, n * C), prefix(pm, n * C), n, C, { ...div, scale: wCon });
     let df: F32;
-    if (wCE || wCon) df = net.headBackward(b, n, dz);
+    if (wCE || wCon) df = net.ceBackward(b, n, { scale: wCE, add: wCon ? jsBackward(n, wCon) : undefined });
     else {
       df = prefix(b.dfeat, n * d);
       K.fill(df, 0);
@@ -89,14 +88,11 @@ export function guidedStage(run: Run, follower: string, cache: AnchorCache): Sta
       ({ lambdaCon, lambdaCom } = st);
       lastCos = st.lastCos ?? Number.NaN;
     },
-    step: (n, idx, step) => {
-      // Gather the anchor's cached targets for these rows.
-      const paV = arena.viewF32(pa),
-        gV = arena.viewF32(g);
-      for (let i = 0; i < n; i++) {
-        paV.set(cache.probs.subarray(idx[i] * C, (idx[i] + 1) * C), i * C);
-        gV.set(cache.feats.subarray(idx[i] * da, (idx[i] + 1) * da), i * da);
-      }
+    step: (n, _idx, step) => {
+      // The anchor's cached targets for the batch's rows.
+      const rows = net.batchRows(n);
+      K.gatherRows(prefix(pa, n * C), cache.probs, rows, n, C);
+      if (useCom) K.gatherRows(prefix(g, n * da), cache.feats, rows, n, da);
       net.forward(follower, n, true);
       const ce = net.headLoss(b, n);
       const con = K.jsDivergence(prefix(pm, n * C), prefix(pa, n * C), b.logits!, n, C, div);
