@@ -8,11 +8,18 @@
 import type { Dataset } from '../data/dataset.js';
 import { dcosHalfTurn } from '../util/detmath.js';
 import { Rng } from '../util/rng.js';
+import { STAGE_DEFAULTS } from './config.js';
 import type { MultimodalNet } from './net.js';
 
+/**
+ * A stage's optimiser. defaultConfig() and config files fill every field (the defaults are
+ * ./config.ts's schema); in a hand-built one an absent field takes that default (STAGE_DEFAULTS),
+ * except weightDecay, which is then 0.
+ */
 export interface OptimizerConfig {
   type: 'adamw' | 'sgd';
   lr: number;
+  /** Decoupled for AdamW, L2 for SGD (absent: 0). */
   weightDecay?: number;
   /** SGD only. */
   momentum?: number;
@@ -33,7 +40,7 @@ export interface StageConfig {
   schedule?: ScheduleConfig;
   /** Clip the global gradient norm of the trained groups to this value (0 or absent: off). */
   clipNorm?: number;
-  /** Stop when the validation monitor has not improved by minDelta for `patience` epochs, and restore the best weights. */
+  /** Stop when the validation monitor has not improved by minDelta for `patience` epochs, and restore the best weights (absent: the default, STAGE_DEFAULTS). */
   earlyStopping?: { patience: number; minDelta: number } | false;
 }
 
@@ -219,7 +226,7 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
   const bs = Math.min(cfg.batchSize, net.maxBatch);
   const perEpoch = Math.ceil(train.size / bs);
   const total = perEpoch * cfg.epochs;
-  const es = cfg.earlyStopping === undefined ? { patience: 5, minDelta: 0 } : cfg.earlyStopping;
+  const es = cfg.earlyStopping === undefined ? STAGE_DEFAULTS.earlyStopping : cfg.earlyStopping;
   let best = -Infinity,
     bestEpoch = -1,
     wait = 0,
@@ -261,8 +268,9 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
   cb.onStageBegin?.(stage.name, progress());
   // The optimiser's options, made once and updated per step.
   const o = cfg.optimizer;
-  const adam = o.type === 'adamw' ? { lr: 0, step: 0, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay } : { lr: 0, step: 0 };
-  const sgd = o.type === 'adamw' ? { lr: 0 } : { lr: 0, momentum: o.momentum ?? 0.9, weightDecay: o.weightDecay, nesterov: o.nesterov };
+  const D = STAGE_DEFAULTS.optimizer;
+  const adam = o.type === 'adamw' ? { lr: 0, step: 0, beta1: o.beta1 ?? D.beta1, beta2: o.beta2 ?? D.beta2, eps: o.eps ?? D.eps, weightDecay: o.weightDecay } : { lr: 0, step: 0 };
+  const sgd = o.type === 'adamw' ? { lr: 0 } : { lr: 0, momentum: o.momentum ?? D.momentum, weightDecay: o.weightDecay, nesterov: o.nesterov ?? D.nesterov };
   for (; epoch < cfg.epochs && !(es && wait >= es.patience); epoch++) {
     cb.onEpochBegin?.(epoch, stage.name, progress());
     const order = rng.permutation(train.size);
