@@ -10,6 +10,7 @@ import type { Dataset } from '../data/dataset.js';
 import { buildEncoder, type EncoderConfig } from '../nn/encoders.js';
 import { Dense, Dropout, prefix, type Sequential } from '../nn/layers.js';
 import { type Param, ParamStore, slice } from '../nn/params.js';
+import { biasAddScaled } from './loops.js';
 import { TrainingError } from './trainer.js';
 
 /** Datasets up to this size (all modalities a network has loaded, together) are kept in WebAssembly memory. */
@@ -290,9 +291,6 @@ export class MultimodalNet {
     const K = this.rt.kernels;
     const W = this.store.paramOf(this.jointW);
     K.matmul(out, b.feat!, slice(W, this.jointOffsets[i] * this.classes, b.featureDim * this.classes), { m: n, n: this.classes, k: b.featureDim });
-    const bias = this.rt.arena.viewF32(this.store.paramOf(this.jointB));
-    const o = this.rt.arena.viewF32(out);
-    const M = this.branches.length;
-    for (let r = 0; r < n; r++) for (let c = 0; c < this.classes; c++) o[r * this.classes + c] += bias[c] / M;
+    biasAddScaled(this.rt.arena, out, this.store.paramOf(this.jointB), n, this.classes, this.branches.length);
   }
 }

@@ -14,6 +14,7 @@
  */
 import { prefix } from '../../nn/layers.js';
 import { fuseMean } from '../fusion.js';
+import { rowNormalize, rowNormalizeBackward } from '../loops.js';
 import { scores } from '../metrics.js';
 import type { Run } from '../run.js';
 import { infer } from '../infer.js';
@@ -31,7 +32,6 @@ function dimmlStage(run: Run): Stage {
   const d = net.branches[0].featureDim;
   const { contrastWeight, temperature } = run.cfg.dimml;
   const hat = Object.fromEntries(net.branches.map((b) => [b.name, arena.f32(B * d)]));
-  const norms = Object.fromEntries(net.branches.map((b) => [b.name, new Float64Array(B)]));
   const S = arena.f32(B * B),
     P = arena.f32(B * B),
     dS = arena.f32(B * B),
@@ -39,18 +39,9 @@ function dimmlStage(run: Run): Stage {
   const diag = arena.i32From(Int32Array.from({ length: B }, (_, i) => i));
   const dfeat = Object.fromEntries(net.branches.map((b) => [b.name, arena.f32(B * d)]));
 
-  /** Row-normalise a branch's features into hat[m], remembering the norms. */
-  const normalise = (m: string, n: number) => {
-    const f = arena.viewF32(net.branch(m).feat!),
-      h = arena.viewF32(hat[m]);
-    for (let i = 0; i < n; i++) {
-      let s = 0;
-      for (let j = 0; j < d; j++) s += f[i * d + j] * f[i * d + j];
-      const r = Math.sqrt(s) + 1e-12;
-      norms[m][i] = r;
-      for (let j = 0; j < d; j++) h[i * d + j] = f[i * d + j] / r;
-    }
-  };
+  const feat = (m: string, n: number) => prefix(net.branch(m).feat!, n * d);
+  /** Row-normalise a branch's features into hat[m]. */
+  const normalise = (m: string, n: number) => rowNormalize(arena, prefix(hat[m], n * d), feat(m, n), n, d);
 
   return {
     name: 'di-mml',
@@ -82,15 +73,8 @@ function dimmlStage(run: Run): Stage {
           K.fill(ds, 0);
           K.softmaxCrossEntropyBackward(ds, p, { ...diag, length: n }, n, n, contrastWeight / temperature);
           K.matmul(dh, ds, prefix(hat[strong], n * d), { m: n, n: d, k: n });
-          // Through the row normalisation: df = (dh − h (h·dh)) / |f|.
-          const hv = arena.viewF32(hat[m]),
-            gv = arena.viewF32(dh),
-            dv = arena.viewF32(dfeat[m]);
-          for (let i = 0; i < n; i++) {
-            let dot = 0;
-            for (let j = 0; j < d; j++) dot += hv[i * d + j] * gv[i * d + j];
-            for (let j = 0; j < d; j++) dv[i * d + j] += (gv[i * d + j] - hv[i * d + j] * dot) / norms[m][i];
-          }
+          // Through the row normalisation: df += (dh − h (h·dh)) / |f|.
+          rowNormalizeBackward(arena, prefix(dfeat[m], n * d), dh, prefix(hat[m], n * d), feat(m, n), n, d);
         }
       }
       for (const m of run.names) net.encoderBackward(net.branch(m), n, prefix(dfeat[m], n * d));

@@ -11,6 +11,7 @@
  */
 import { prefix } from '../../nn/layers.js';
 import { dtanh } from '../../util/detmath.js';
+import { labelProbSum, sampleStd } from '../loops.js';
 import { type JointHookFactory, jointRecipe } from './joint.js';
 
 export const gradientModulation: JointHookFactory = (run, noiseRng) => {
@@ -29,11 +30,7 @@ export const gradientModulation: JointHookFactory = (run, noiseRng) => {
       const score: number[] = net.branches.map((_, i) => {
         net.jointBlockLogits(i, n, prefix(blk, n * C));
         K.softmax(prefix(blkP, n * C), prefix(blk, n * C), n, C);
-        const pv = arena.viewF32(blkP);
-        const y = arena.viewI32(lab);
-        let s = 0;
-        for (let r = 0; r < n; r++) s += pv[r * C + y[r]];
-        return s;
+        return labelProbSum(arena, prefix(blkP, n * C), lab, n, C);
       });
       net.branches.forEach((b, i) => {
         const others = score.filter((_, j) => j !== i);
@@ -45,13 +42,7 @@ export const gradientModulation: JointHookFactory = (run, noiseRng) => {
         for (const prm of net.store.parameters) {
           if (prm.group !== `enc:${b.name}`) continue;
           const gr = net.store.gradOf(prm);
-          const v = arena.viewF32(gr);
-          let sum = 0;
-          for (let k = 0; k < v.length; k++) sum += v[k];
-          const mean = sum / v.length;
-          let ss = 0;
-          for (let k = 0; k < v.length; k++) ss += (v[k] - mean) * (v[k] - mean);
-          const std = v.length > 1 ? Math.sqrt(ss / (v.length - 1)) : 0;
+          const std = sampleStd(arena, gr);
           K.scale(gr, coeff);
           const nz = prefix(noise, gr.length);
           K.normal(nz, noiseRng, 0, std + 1e-8);
