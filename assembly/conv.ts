@@ -9,9 +9,9 @@
 // Aliasing: none of these kernels is safe in place, and the wrappers reject any overlap.
 //   im2col: col must not overlap x (col rows are written while x is read, by every thread).
 //   col2im: dx must not overlap dcol (dx is added into while dcol is read).
-//   maxpool_forward: out and argmax must not overlap x nor each other (later windows of x are read
+//   max_pool_forward: out and argmax must not overlap x nor each other (later windows of x are read
 //                     after earlier outputs are stored).
-//   maxpool_backward: dx must not overlap dout (scattered writes) nor argmax (the indices were
+//   max_pool_backward: dx must not overlap dout (scattered writes) nor argmax (the indices were
 //                     checked before the call; writes must not change them).
 
 // Short runs (a first layer's c = 1 gives runs of kw floats) are moved by plain loads and stores:
@@ -99,7 +99,7 @@ export function col2im(dx: usize, dcol: usize, batch: i32, h: i32, w: i32, c: i3
  * argmax (same shape, i32) = flat index into x of the first maximum in (ky, kx) order.
  * Samples [b0, b1) only (for threads).
  */
-export function maxpool_forward(out: usize, argmax: usize, x: usize, batch: i32, h: i32, w: i32, c: i32, k: i32, stride: i32, ho: i32, wo: i32, b0: i32, b1: i32): void {
+export function max_pool_forward(out: usize, argmax: usize, x: usize, batch: i32, h: i32, w: i32, c: i32, k: i32, stride: i32, ho: i32, wo: i32, b0: i32, b1: i32): void {
   const first = max(b0, 0);
   let o: usize = <usize>first * <usize>ho * <usize>wo * <usize>c;
   for (let b = first; b < min(b1, batch); b++) {
@@ -146,7 +146,7 @@ export function maxpool_forward(out: usize, argmax: usize, x: usize, batch: i32,
 }
 
 /** dx[argmax[i]] += dout[i] for i in 0..n (n = batch·ho·wo·c), in order. */
-export function maxpool_backward(dx: usize, dout: usize, argmax: usize, n: i32): void {
+export function max_pool_backward(dx: usize, dout: usize, argmax: usize, n: i32): void {
   for (let i = 0; i < n; i++) {
     const p = dx + (<usize>load<i32>(argmax + (<usize>i << 2)) << 2);
     store<f32>(p, load<f32>(p) + load<f32>(dout + (<usize>i << 2)));

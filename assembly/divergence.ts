@@ -4,14 +4,14 @@
 //   JS(pa || pm) = ½ KL(pa || r) + ½ KL(pm || r),  r = (pa + pm)/2
 //   KL(pa || pm) = Σ pa (log pa − log pm)
 // Probabilities are clamped to >= eps inside every log. Values are means over rows; backward passes
-// give the gradient with respect to zm only (the anchor side is constant) and accumulate: js_backward
-// the exact gradient of the clamped value js_forward reports, kl_backward the gradient of the
+// give the gradient with respect to zm only (the anchor side is constant) and accumulate: js_divergence_backward
+// the exact gradient of the clamped value js_divergence_forward reports, kl_divergence_backward the gradient of the
 // unclamped KL (its clamp guards the value only).
 //
 // Aliasing ("may be" = the very same buffer; partial overlaps are wrong):
-//   js_forward, kl_forward: pm must not overlap zm (softmaxRows is not safe in place) nor pa (all of
+//   js_divergence_forward, kl_divergence_forward: pm must not overlap zm (softmaxRows is not safe in place) nor pa (all of
 //                     pm is written before pa is read).
-//   js_backward, kl_backward: dzm may be pa or pm (a row's sum is taken before the row is written;
+//   js_divergence_backward, kl_divergence_backward: dzm may be pa or pm (a row's sum is taken before the row is written;
 //                     then each element is read before it is written).
 //   entropy: writes nothing.
 
@@ -31,7 +31,7 @@ import { softmaxRows } from './softmax';
 }
 
 /** pm (rows,cols) = softmax(zm·invT); returns mean JS(pa || pm). pa is (rows,cols). */
-export function js_forward(pm: usize, pa: usize, zm: usize, rows: i32, cols: i32, invT: f32, eps: f32): f32 {
+export function js_divergence_forward(pm: usize, pa: usize, zm: usize, rows: i32, cols: i32, invT: f32, eps: f32): f32 {
   softmaxRows(pm, zm, rows, cols, <f64>invT);
   const e = <f64>eps;
   let total: f64 = 0;
@@ -51,10 +51,10 @@ export function js_forward(pm: usize, pa: usize, zm: usize, rows: i32, cols: i32
 
 /**
  * dzm (rows,cols) += scale/rows · invT · pm ⊙ (g − Σ pm g), g = ½ (clog pm − clog r + [pm > eps] − [r > eps]):
- * the exact gradient of the clamped value js_forward reports (a clamped log has derivative 0 where
+ * the exact gradient of the clamped value js_divergence_forward reports (a clamped log has derivative 0 where
  * the clamp binds; while every p > eps the two indicators cancel).
  */
-export function js_backward(dzm: usize, pa: usize, pm: usize, rows: i32, cols: i32, invT: f32, eps: f32, scale: f32): void {
+export function js_divergence_backward(dzm: usize, pa: usize, pm: usize, rows: i32, cols: i32, invT: f32, eps: f32, scale: f32): void {
   const e = <f64>eps;
   const f = <f64>scale * <f64>invT / <f64>rows;
   for (let r = 0; r < rows; r++) {
@@ -75,7 +75,7 @@ export function js_backward(dzm: usize, pa: usize, pm: usize, rows: i32, cols: i
 }
 
 /** pm (rows,cols) = softmax(zm·invT); returns mean KL(pa || pm). */
-export function kl_forward(pm: usize, pa: usize, zm: usize, rows: i32, cols: i32, invT: f32, eps: f32): f32 {
+export function kl_divergence_forward(pm: usize, pa: usize, zm: usize, rows: i32, cols: i32, invT: f32, eps: f32): f32 {
   softmaxRows(pm, zm, rows, cols, <f64>invT);
   const e = <f64>eps;
   let total: f64 = 0;
@@ -91,7 +91,7 @@ export function kl_forward(pm: usize, pa: usize, zm: usize, rows: i32, cols: i32
 }
 
 /** dzm (rows,cols) += scale/rows · invT · (pm·Σpa − pa). */
-export function kl_backward(dzm: usize, pa: usize, pm: usize, rows: i32, cols: i32, invT: f32, scale: f32): void {
+export function kl_divergence_backward(dzm: usize, pa: usize, pm: usize, rows: i32, cols: i32, invT: f32, scale: f32): void {
   const f = <f64>scale * <f64>invT / <f64>rows;
   for (let r = 0; r < rows; r++) {
     const base = <usize>r * <usize>cols << 2;

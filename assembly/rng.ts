@@ -2,7 +2,7 @@
 // The state is 4 u32 words at `state`, owned by the caller, so the module keeps no static data and
 // every stream (initialisation, dropout, shuffling) is independent and reproducible.
 //
-// Aliasing: rng_uniform, rng_normal, rng_permutation: out must not overlap state (both are written).
+// Aliasing: uniform, normal, permutation: out must not overlap state (both are written).
 
 import { logd } from "./math";
 
@@ -30,7 +30,7 @@ import { logd } from "./math";
 }
 
 /** Seed the generator at `state` (16 bytes) from a 32-bit seed and a 32-bit stream id. */
-export function rng_seed(state: usize, seed: i32, stream: i32): void {
+export function rng(state: usize, seed: i32, stream: i32): void {
   let x: u64 = (<u64>(<u32>seed) << 32) | <u64>(<u32>stream);
   x += 0x9e3779b97f4a7c15; const a = splitmix(x);
   x += 0x9e3779b97f4a7c15; const b = splitmix(x);
@@ -45,7 +45,7 @@ export function rng_next(state: usize): i32 {
 }
 
 /** out (n) = uniform in [lo, hi): lo + (hi - lo)·u, u = top 24 bits / 2^24. */
-export function rng_uniform(out: usize, n: i32, state: usize, lo: f32, hi: f32): void {
+export function uniform(out: usize, n: i32, state: usize, lo: f32, hi: f32): void {
   const w = hi - lo;
   for (let i = 0; i < n; i++) {
     const u = <f32>(next(state) >>> 8) * <f32>5.9604644775390625e-8;
@@ -54,7 +54,7 @@ export function rng_uniform(out: usize, n: i32, state: usize, lo: f32, hi: f32):
 }
 
 /** out (n) = normal(mean, std) by Marsaglia's polar method (only log and sqrt, computed deterministically). */
-export function rng_normal(out: usize, n: i32, state: usize, mean: f32, std: f32): void {
+export function normal(out: usize, n: i32, state: usize, mean: f32, std: f32): void {
   let i = 0;
   while (i < n) {
     const u = <f64>(next(state) >>> 8) * (2.0 / 16777216.0) - 1.0;
@@ -72,7 +72,7 @@ export function rng_normal(out: usize, n: i32, state: usize, mean: f32, std: f32
 }
 
 /** out (n, i32) = a uniformly random permutation of 0..n-1 (Fisher-Yates, unbiased by rejection). */
-export function rng_permutation(out: usize, n: i32, state: usize): void {
+export function permutation(out: usize, n: i32, state: usize): void {
   for (let i = 0; i < n; i++) store<i32>(out + (<usize>i << 2), i);
   for (let i = n - 1; i > 0; i--) {
     const bound = <u32>(i + 1);

@@ -8,9 +8,9 @@
 //   softmax_backward, log_softmax_backward: dx may be dy or y (a row's sum is taken before the row
 //                     is written; then each element is read before it is written).
 //   log_softmax_forward: out may be x (the row's max and sum are taken first; then element-wise).
-//   softmax_xent_forward: probs must not overlap logits (logits[label] is read after the row of
+//   softmax_cross_entropy_forward: probs must not overlap logits (logits[label] is read after the row of
 //                     probs is stored) nor labels (read after earlier rows of probs are stored).
-//   softmax_xent_backward: dlogits may be probs (element-wise); it must not overlap labels.
+//   softmax_cross_entropy_backward: dlogits may be probs (element-wise); it must not overlap labels.
 
 import { expd, logd } from './math';
 
@@ -84,7 +84,7 @@ export function log_softmax_backward(dx: usize, dy: usize, y: usize, rows: i32, 
  * probs (rows,cols) = softmax(logits); returns mean over rows of −log p[label].
  * labels: (rows) i32 in [0, cols), checked by the caller.
  */
-export function softmax_xent_forward(probs: usize, logits: usize, labels: usize, rows: i32, cols: i32): f32 {
+export function softmax_cross_entropy_forward(probs: usize, logits: usize, labels: usize, rows: i32, cols: i32): f32 {
   let total: f64 = 0;
   for (let r = 0; r < rows; r++) {
     const xr = logits + (<usize>r * <usize>cols << 2), pr = probs + (<usize>r * <usize>cols << 2);
@@ -101,7 +101,7 @@ export function softmax_xent_forward(probs: usize, logits: usize, labels: usize,
 }
 
 /** dlogits (rows,cols) += scale · (probs − onehot(labels)) / rows. */
-export function softmax_xent_backward(dlogits: usize, probs: usize, labels: usize, rows: i32, cols: i32, scale: f32): void {
+export function softmax_cross_entropy_backward(dlogits: usize, probs: usize, labels: usize, rows: i32, cols: i32, scale: f32): void {
   const f = <f64>scale / <f64>rows;
   for (let r = 0; r < rows; r++) {
     const base = <usize>r * <usize>cols << 2;

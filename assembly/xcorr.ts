@@ -12,10 +12,10 @@
 //                     column j is read again) nor xhat.
 //   standardize_backward: dx may be dxhat or xhat (column by column, sums first); dx must not
 //                     overlap invstd.
-//   xcorr_forward: fhat may be f (standardize_forward); c, fhat and invstd overlap nothing else (c is
+//   cross_correlation_forward: fhat may be f (standardize_forward); c, fhat and invstd overlap nothing else (c is
 //                     written while fhat and ghat are read; c = f happens to work, as f is consumed
 //                     first, but is not promised).
-//   xcorr_backward: df may be fhat (standardize_backward's dx = xhat); work overlaps nothing (it is
+//   cross_correlation_backward: df may be fhat (standardize_backward's dx = xhat); work overlaps nothing (it is
 //                     written first, and df's old values are still needed after); df overlaps
 //                     nothing else.
 
@@ -64,7 +64,7 @@ export function standardize_backward(dx: usize, dxhat: usize, xhat: usize, invst
  * Forward: fhat (rows,d1) and invstd (d1) from f; c (d1,d2) = fhatᵀ ghat / rows; returns Σ c² / (d1·d2).
  * ghat is (rows,d2), already standardised.
  */
-export function xcorr_forward(c: usize, fhat: usize, invstd: usize, f: usize, ghat: usize, rows: i32, d1: i32, d2: i32, eps: f32): f32 {
+export function cross_correlation_forward(c: usize, fhat: usize, invstd: usize, f: usize, ghat: usize, rows: i32, d1: i32, d2: i32, eps: f32): f32 {
   standardize_forward(fhat, invstd, f, rows, d1, eps);
   const inv = rows > 0 ? 1.0 / <f64>rows : 0.0;
   let total: f64 = 0;
@@ -86,7 +86,7 @@ export function xcorr_forward(c: usize, fhat: usize, invstd: usize, f: usize, gh
  * Backward: df (rows,d1) += scale · dL/df. work holds rows·d1 floats (dL/dfhat).
  * dL/dC = 2C/(d1·d2); dL/dfhat[r,i] = Σ_j ghat[r,j] · dL/dC[i,j] / rows; then standardize_backward.
  */
-export function xcorr_backward(df: usize, c: usize, fhat: usize, invstd: usize, ghat: usize, rows: i32, d1: i32, d2: i32, scale: f32, work: usize): void {
+export function cross_correlation_backward(df: usize, c: usize, fhat: usize, invstd: usize, ghat: usize, rows: i32, d1: i32, d2: i32, scale: f32, work: usize): void {
   if (rows <= 0 || d1 <= 0 || d2 <= 0) return;
   const k = 2.0 * <f64>scale / (<f64>d1 * <f64>d2 * <f64>rows);
   for (let r = 0; r < rows; r++) {

@@ -11,7 +11,7 @@
  * separates the cost of the shared-memory build from the cost of threading), udi-scalar,
  * tfjs-wasm (XNNPACK, SIMD binary, 1 thread: it has no threads in Node) and plain JS (i-k-j loop).
  *
- * Method, per shape:
+ * Method, per shape (the timing harness is bench/harness.ts, shared with bench/e2e.ts):
  *   1. every implementation computes C once and is checked against a float64 reference; the error
  *      of each element is |c - ref| / sum_k |a_ik·b_kj| (the scale of f32 rounding in a dot
  *      product); an implementation whose worst error exceeds 2·k·2^-24 (twice the worst-case
@@ -33,14 +33,15 @@
  * the second core was really available; 2-thread rows are compared with 2 x the 1-thread ceiling.
  */
 import { parseArgs } from 'node:util';
-import os from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../src/index.js';
-import { OTHER_CPU_MAX, OtherCpu } from './meter.js';
+import { OTHER_CPU_MAX } from './meter.js';
+import { type Bound, type Impl, maxRelErr, PLAIN_JS_MAX_MACS, plainImpl, randomF32, reference, type Shape, tfjsImpl, udiImpl } from './lab/matmul.js';
+import { banner, fmt, Harness, machine, median, now } from './harness.js';
 import { orExit, positiveInt } from './args.js';
 import { Ceiling, CEIL_ACCS, CEIL_FLOPS_PER_TRIP, CEIL_UNROLL } from './ceiling.js';
 
@@ -71,11 +72,6 @@ if (opts.help) {
   process.exit(0);
 }
 
-interface Shape {
-  m: number;
-  n: number;
-  k: number;
-}
 const DEFAULT_SIZES = '64,128,256,512,1024,64x784x256,128x512x256';
 const QUICK_SIZES = '64,128,64x784x256';
 
@@ -96,171 +92,10 @@ const shapes = orExit(HELP, () => parseShapes(opts.sizes ?? (quick ? QUICK_SIZES
 const RUNS = orExit(HELP, () => positiveInt('runs', opts.runs, quick ? 5 : 7, 5));
 const BATCH_MS = orExit(HELP, () => positiveInt('batch-ms', opts['batch-ms'], quick ? 20 : 60, 1));
 const WARM_MS = quick ? 40 : 150;
-/** Plain JS only up to this many multiply-adds per call (256^3; 1024^3 would take seconds per call). */
-const PLAIN_JS_MAX_MACS = 256 ** 3;
 /** The scalar build is skipped above this in --quick. */
 const QUICK_SCALAR_MAX_MACS = 256 ** 3;
 
 const shapeLabel = (s: Shape) => (s.m === s.n && s.n === s.k ? `${s.m}³` : `${s.m}×${s.k}·${s.k}×${s.n}`);
-const now = () => performance.now();
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-};
-
-// ---- data and reference ------------------------------------------------------------------------
-
-/** Deterministic uniform [-1, 1) floats (mulberry32). */
-function randomF32(len: number, seed: number): Float32Array {
-  const out = new Float32Array(len);
-  let s = seed >>> 0;
-  for (let i = 0; i < len; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
-
-/** C = A·B in float64, plus sum_k |a_ik·b_kj| per element (the scale for relative errors). */
-function reference(a: Float32Array, b: Float32Array, s: Shape): { c: Float64Array; scale: Float64Array } {
-  const { m, n, k } = s;
-  const c = new Float64Array(m * n);
-  const scale = new Float64Array(m * n);
-  const absB = Float64Array.from(b, Math.abs);
-  for (let i = 0; i < m; i++) {
-    const ro = i * n;
-    for (let p = 0; p < k; p++) {
-      const av = a[i * k + p];
-      const aa = Math.abs(av);
-      const bo = p * n;
-      for (let j = 0; j < n; j++) {
-        c[ro + j] += av * b[bo + j];
-        scale[ro + j] += aa * absB[bo + j];
-      }
-    }
-  }
-  return { c, scale };
-}
-
-function maxRelErr(got: Float32Array, ref: { c: Float64Array; scale: Float64Array }): number {
-  if (got.length !== ref.c.length) return Infinity;
-  let worst = 0;
-  for (let i = 0; i < got.length; i++) {
-    const e = Math.abs(got[i] - ref.c[i]) / (ref.scale[i] || Number.MIN_VALUE);
-    if (!(e <= worst)) worst = Number.isNaN(e) ? Infinity : e; // NaN (unwritten output) fails
-  }
-  return worst;
-}
-
-// ---- implementations ---------------------------------------------------------------------------
-
-interface Bound {
-  /** Run `calls` matmuls; returns only when all have completed. */
-  runBatch(calls: number): void;
-  /** C after the last call. */
-  output(): Float32Array;
-  release(): void;
-}
-interface Impl {
-  name: string;
-  threads: number;
-  /** Skip shapes with more multiply-adds than this. */
-  maxMacs?: number;
-  bind(s: Shape, a: Float32Array, b: Float32Array): Bound;
-}
-
-function udiImpl(rt: Runtime): Impl {
-  return {
-    name: `udi-${rt.info.build}`,
-    threads: rt.info.threads,
-    maxMacs: rt.info.build === 'scalar' && quick ? QUICK_SCALAR_MAX_MACS : undefined,
-    bind(s, a, b) {
-      const mark = rt.arena.mark();
-      const A = rt.arena.f32From(a);
-      const B = rt.arena.f32From(b);
-      const C = rt.arena.f32(s.m * s.n);
-      rt.arena.viewF32(C).fill(NaN); // an element the kernel does not write fails validation
-      const o = { m: s.m, n: s.n, k: s.k };
-      const kern = rt.kernels;
-      return {
-        runBatch(calls) {
-          for (let i = 0; i < calls; i++) kern.matmul(C, A, B, o);
-        },
-        output: () => rt.arena.read(C),
-        release: () => rt.arena.release(mark),
-      };
-    },
-  };
-}
-
-function tfjsImpl(): Impl {
-  return {
-    name: 'tfjs-wasm',
-    threads: tfwasm.getThreadsCount(),
-    bind(s, a, b) {
-      const ta = tf.tensor2d(a, [s.m, s.k]);
-      const tb = tf.tensor2d(b, [s.k, s.n]);
-      return {
-        // The wasm backend runs each kernel synchronously; dataSync() on the last result of the
-        // batch makes completion explicit without adding a copy-out to every call.
-        runBatch(calls) {
-          for (let i = 0; i < calls; i++) {
-            const c = tf.matMul(ta, tb);
-            if (i === calls - 1) c.dataSync();
-            c.dispose();
-          }
-        },
-        output() {
-          const c = tf.matMul(ta, tb);
-          const d = Float32Array.from(c.dataSync() as Float32Array);
-          c.dispose();
-          return d;
-        },
-        release() {
-          ta.dispose();
-          tb.dispose();
-        },
-      };
-    },
-  };
-}
-
-/** The straightforward i-k-j loop on Float32Array. */
-function matmulPlain(c: Float32Array, a: Float32Array, b: Float32Array, m: number, n: number, k: number): void {
-  c.fill(0);
-  for (let i = 0; i < m; i++) {
-    const ro = i * n;
-    for (let p = 0; p < k; p++) {
-      const av = a[i * k + p];
-      const bo = p * n;
-      for (let j = 0; j < n; j++) c[ro + j] += av * b[bo + j];
-    }
-  }
-}
-
-function plainImpl(): Impl {
-  return {
-    name: 'plain-js',
-    threads: 1,
-    maxMacs: PLAIN_JS_MAX_MACS,
-    bind(s, a, b) {
-      const c = new Float32Array(s.m * s.n).fill(NaN);
-      return {
-        runBatch(calls) {
-          for (let i = 0; i < calls; i++) matmulPlain(c, a, b, s.m, s.n, s.k);
-        },
-        output: () => c.slice(),
-        release() {},
-      };
-    },
-  };
-}
-
-// ---- contention --------------------------------------------------------------------------------
 
 // ---- measurement -------------------------------------------------------------------------------
 
@@ -297,57 +132,11 @@ interface Slot {
   row: Row;
 }
 
-/** One round: ms per call of each slot, the two ceiling samples, other processes' CPU. */
-interface Round {
-  ms: number[];
-  ceil1: number;
-  ceil2: number;
-  other: number | null;
-}
-const isClean = (r: Round) => r.other === null || r.other <= OTHER_CPU_MAX;
-/** The clean rounds if there are RUNS of them, else all (and the caller flags the result). */
-const usable = (rounds: Round[]) => (rounds.filter(isClean).length >= RUNS ? rounds.filter(isClean) : rounds);
-const allRounds: Round[] = [];
+/** Rounds of the shared harness (bench/harness.ts); each ends with one 1-thread and one 2-thread ceiling batch (extra[0], extra[1]). */
+const harness = new Harness({ runs: RUNS, batchMs: BATCH_MS, warmMs: WARM_MS });
+const ceilingRounds = (ceiling: Ceiling, batches: (() => void)[]) => harness.rounds(batches, [() => ceiling.sample(), () => ceiling.sampleTwo()]);
 
-function warmAndSize(b: Bound): number {
-  const t0 = now();
-  let calls = 0;
-  while (calls < 2 || now() - t0 < WARM_MS) {
-    b.runBatch(1);
-    calls++;
-  }
-  // per-call time from a short timed batch after warm-up
-  const probe = Math.max(1, Math.min(64, Math.round(calls / 4)));
-  const t = now();
-  b.runBatch(probe);
-  const per = (now() - t) / probe;
-  return Math.max(1, Math.round(BATCH_MS / per));
-}
-
-/**
- * Rounds until RUNS of them were clean (or 3 x RUNS in all). Each round times one batch of every
- * slot back to back in a rotating order, then one 1-thread and one 2-thread ceiling batch.
- */
-function runRounds(slots: { runBatch(): void }[], ceiling: Ceiling, meter: OtherCpu): Round[] {
-  const rounds: Round[] = [];
-  for (let r = 0; rounds.filter(isClean).length < RUNS && r < 3 * RUNS; r++) {
-    meter.start();
-    const ms = new Array<number>(slots.length).fill(0);
-    for (let j = 0; j < slots.length; j++) {
-      const i = (j + r) % slots.length;
-      const t = now();
-      slots[i].runBatch();
-      ms[i] = now() - t;
-    }
-    const ceil1 = ceiling.sample();
-    const ceil2 = ceiling.sampleTwo();
-    rounds.push({ ms, ceil1, ceil2, other: meter.stop() });
-  }
-  allRounds.push(...rounds);
-  return rounds;
-}
-
-async function measureShape(s: Shape, impls: Impl[], ceiling: Ceiling, meter: OtherCpu): Promise<Row[]> {
+async function measureShape(s: Shape, impls: Impl[], ceiling: Ceiling): Promise<Row[]> {
   const macs = s.m * s.n * s.k;
   const flops = 2 * macs;
   const seed = s.m * 1_000_003 + s.k * 1009 + s.n;
@@ -385,13 +174,12 @@ async function measureShape(s: Shape, impls: Impl[], ceiling: Ceiling, meter: Ot
   }
 
   const live = slots.filter((x) => x.bound);
-  for (const x of live) x.calls = warmAndSize(x.bound!);
-  const rounds = runRounds(
-    live.map((x) => ({ runBatch: () => x.bound!.runBatch(x.calls) })),
+  for (const x of live) x.calls = harness.size((calls) => x.bound!.runBatch(calls));
+  const rounds = await ceilingRounds(
     ceiling,
-    meter,
+    live.map((x) => () => x.bound!.runBatch(x.calls)),
   );
-  const used = usable(rounds);
+  const used = harness.usable(rounds);
   const others = used.map((r) => r.other).filter((o): o is number => o !== null);
   live.forEach((x, i) => {
     const perCall = used.map((r) => r.ms[i] / x.calls);
@@ -412,8 +200,6 @@ async function measureShape(s: Shape, impls: Impl[], ceiling: Ceiling, meter: Ot
 }
 
 // ---- output ------------------------------------------------------------------------------------
-
-const fmt = (v: number | null | undefined, digits: number) => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
 
 function printTable(rows: Row[]): void {
   const head = ['shape', 'impl', 'thr', 'GFLOP/s', 'range', 'ms/call', 'of ceiling', 'vs tfjs', 'maxRelErr', 'rounds', 'others'];
@@ -451,16 +237,14 @@ function printTable(rows: Row[]): void {
 
 async function main(): Promise<void> {
   const started = now();
-  const cpus = os.cpus();
-  console.log(`kernel lab: node ${process.version}, ${cpus[0]?.model ?? 'unknown cpu'} x${cpus.length}, runs ${RUNS}, batch ~${BATCH_MS} ms${quick ? ', quick' : ''}`);
-
-  const meter = new OtherCpu();
+  console.log(banner('kernel lab', harness.o, quick));
+  const meter = harness.meter;
   const ceiling = await Ceiling.create(WARM_MS, BATCH_MS);
   const runtimes: Runtime[] = [];
   try {
     // a first block of ceiling-only rounds, then one 1-thread and one 2-thread sample per round of every shape
-    runRounds([], ceiling, meter);
-    console.log(`ceiling (f32x4 mul+add, ${CEIL_ACCS} accumulators, 1 thread): ${median(usable(allRounds).map((r) => r.ceil1)).toFixed(2)} GFLOP/s at start`);
+    await ceilingRounds(ceiling, []);
+    console.log(`ceiling (f32x4 mul+add, ${CEIL_ACCS} accumulators, 1 thread): ${median(harness.usable(harness.allRounds).map((r) => r.extra[0])).toFixed(2)} GFLOP/s at start`);
 
     const impls: Impl[] = [];
     const notes: string[] = [];
@@ -474,7 +258,7 @@ async function main(): Promise<void> {
       try {
         const rt = await createRuntime(o);
         runtimes.push(rt);
-        impls.push(udiImpl(rt));
+        impls.push(udiImpl(rt, o.build === 'scalar' && quick ? QUICK_SCALAR_MAX_MACS : undefined));
         if (rt.info.threadsNote) notes.push(`udi ${o.build} threads ${o.threads}: ${rt.info.threadsNote}`);
       } catch (e) {
         notes.push(`udi ${o.build} threads ${o.threads}: could not start: ${(e as Error).message}`);
@@ -530,15 +314,16 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     for (const s of shapes) {
       const t = now();
-      const r = await measureShape(s, impls, ceiling, meter);
+      const r = await measureShape(s, impls, ceiling);
       rows.push(...r);
       const brief = r.map((x) => `${x.impl}/${x.threads} ${x.status === 'ok' ? fmt(x.gflops, 1) : x.status}`).join(', ');
       console.log(`  ${shapeLabel(s).padEnd(16)} ${((now() - t) / 1000).toFixed(1).padStart(5)} s  ${brief}`);
     }
 
-    const used = usable(allRounds);
-    const c1 = used.map((r) => r.ceil1);
-    const c2 = used.map((r) => r.ceil2);
+    const allRounds = harness.allRounds;
+    const used = harness.usable(allRounds);
+    const c1 = used.map((r) => r.extra[0]);
+    const c2 = used.map((r) => r.extra[1]);
     const others = used.map((r) => r.other).filter((o): o is number => o !== null);
     const ceil1 = median(c1);
     const ceil2 = median(c2);
@@ -565,7 +350,7 @@ async function main(): Promise<void> {
       status: 'ok',
     });
     const all = [ceilRow(1, c1, ceil1), ceilRow(2, c2, ceil2), ...rows];
-    const discarded = allRounds.length - allRounds.filter(isClean).length;
+    const discarded = allRounds.length - allRounds.filter(Harness.isClean).length;
 
     console.log('');
     printTable(all);
@@ -581,14 +366,7 @@ async function main(): Promise<void> {
 
     if (opts.json) {
       const metadata = {
-        date: new Date().toISOString(),
-        node: process.version,
-        v8: process.versions.v8,
-        platform: `${os.platform()} ${os.arch()}`,
-        cpu: cpus[0]?.model ?? 'unknown',
-        cpuCount: cpus.length,
-        availableParallelism: os.availableParallelism(),
-        command: `npm run bench:kernels -- ${process.argv.slice(2).join(' ')}`.trim(),
+        ...machine('npm run bench:kernels --'),
         options: { quick, runs: RUNS, batchMs: BATCH_MS, warmMs: WARM_MS, shapes, plainJsMaxMacs: PLAIN_JS_MAX_MACS, otherCpuMax: OTHER_CPU_MAX },
         ceiling: {
           loop: `f32x4.mul + f32x4.add, ${CEIL_ACCS} independent accumulators, ${CEIL_UNROLL}x unrolled, no memory traffic`,

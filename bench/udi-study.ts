@@ -29,7 +29,7 @@
 //   run, shared through a resumable training state, so every variant sees the same solo models);
 //   `ensemble` (mean and calibrated fusion) and `joint` are reported beside them.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { bootstrapMeanCI } from '../src/compare.js';
+import { bootstrapMeanCI } from '../src/compare-stats.js';
 import { createRuntime } from '../src/index.js';
 import { loadAvmnist } from '../src/data/avmnist.js';
 import { loadMfeat, type MfeatView } from '../src/data/mfeat.js';

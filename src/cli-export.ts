@@ -12,7 +12,7 @@ import { UsageError } from './cli-text.js';
 import { exportOnnx } from './io/onnx.js';
 import { createRuntime } from './index.js';
 
-export const EXPORT_FORMATS = ['onnx'] as const;
+const EXPORT_FORMATS = ['onnx'] as const;
 
 export const EXPORT_HELP = `udi export: a checkpoint as an ONNX model (input standardisation, encoders, heads and fusion in
 one graph; opset 13), to run in onnxruntime (web, node, Python), or any ONNX runtime.

@@ -64,16 +64,56 @@ Usage:
   udi info [--threads N|auto] [--build scalar|simd|simd-threads|auto]
 `;
 
-/** A one-line usage error naming the problem and where the command's options are listed. */
-/** Bad usage of the command line: printed as one line with the command's help hint, exit 2. */
-export class UsageError extends Error {}
+import { ERRORS, EXIT, UdiError, UsageError } from './errors.js';
+import { VERSION } from './version.js';
+export { UsageError };
+
+/** parseArgs' own usage errors (unknown option, missing value, ...). */
+const isParseArgsError = (e: unknown) => typeof (e as { code?: unknown })?.code === 'string' && (e as { code: string }).code.startsWith('ERR_PARSE_ARGS');
+
+/**
+ * An error from the operating system about a path or a resource (ENOENT, EACCES, ENOSPC, EMFILE,
+ * ...: Node's system errors carry `syscall` and `errno`): the user's environment, not a bug.
+ */
+const isSystemError = (e: unknown) => typeof (e as { syscall?: unknown })?.syscall === 'string' && typeof (e as { errno?: unknown })?.errno === 'number';
+
+/**
+ * The `udi` command's exit status for an error: bad usage 2; a UdiError its code's (1 unless ERRORS
+ * says otherwise) and so a system error (1); anything else (a TypeError, a WebAssembly trap, a
+ * failed internal check) is a bug in udi-wasm: EXIT.INTERNAL (70, sysexits' EX_SOFTWARE).
+ */
+export function exitStatus(e: unknown): number {
+  if (isParseArgsError(e)) return EXIT.USAGE;
+  if (e instanceof UdiError) {
+    const entry: { meaning: string; exit?: number } = ERRORS[e.code];
+    return entry.exit ?? EXIT.USER;
+  }
+  return isSystemError(e) ? EXIT.USER : EXIT.INTERNAL;
+}
+
+/** What `udi` prints for an error that ends a command: one line for usage and user errors; for a bug, its stack and a request to report it. */
+export function errorText(cmd: string | undefined, e: unknown): string {
+  const status = exitStatus(e);
+  if (status === EXIT.USAGE) return usageLine(cmd, e as Error);
+  if (status !== EXIT.INTERNAL) return `udi: ${(e as Error).message}\n`;
+  const stack = (e instanceof Error ? e.stack : undefined) ?? String(e);
+  return (
+    `udi: internal error: this is a bug in udi-wasm ${VERSION}, not a problem with your input or options.\n` +
+    `Please report it with the command you ran and the text below (exit status ${EXIT.INTERNAL}).\n` +
+    `${stack}\n`
+  );
+}
+
+/** The udi commands (cli.ts maps each to its help text: a Record over this list). */
+const COMMANDS = ['train', 'eval', 'predict', 'compare', 'data', 'info', 'export'] as const;
+export type Command = (typeof COMMANDS)[number];
 
 export function usageLine(cmd: string | undefined, e: Error & { code?: string }): string {
   let msg = e.message;
   const unknown = /^Unknown option '([^']+)'/.exec(msg);
   if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown) msg = `unknown option ${unknown[1]}`;
   else if (e.code?.startsWith('ERR_PARSE_ARGS')) msg = msg.split(/\.\s/)[0].replace(/\.$/, '');
-  const known = cmd !== undefined && ['train', 'eval', 'predict', 'compare', 'data', 'info', 'export'].includes(cmd);
+  const known = cmd !== undefined && (COMMANDS as readonly string[]).includes(cmd);
   return `udi${known ? ` ${cmd}` : ''}: ${msg} (see udi${known ? ` ${cmd}` : ''} --help)\n`;
 }
 

@@ -19,11 +19,12 @@ import { predict, type Method, train, type TrainState } from './train/methods.js
 import { checkResumeConfig, checkResumeState, checkStateFitsNet, encodeState, loadState, type SavedState } from './io/state.js';
 import { argmaxRows, scores } from './train/metrics.js';
 import { formatEvalSummary, formatTrainSummary, summaryOut } from './cli-text.js';
+import { type ErrorCode, UserError } from './errors.js';
 
 /** The files `udi train` writes into its output folder (written atomically). */
 const RUN_FILES = ['config.json', 'state.safetensors', 'model.safetensors', 'result.json'];
 
-export class UserError extends Error {}
+export { UserError };
 
 export interface CommonFlags {
   threads?: string;
@@ -105,7 +106,7 @@ export async function trainCommand(configFile: string | undefined, out: string, 
   }
   const rt = await createRuntime({ threads: threadsOf(f.threads) });
   const ac = new AbortController();
-  const onSigint = () => ac.abort(new UserError(`training was interrupted; continue it with: udi train --resume ${out}`));
+  const onSigint = () => ac.abort(new UserError(`training was interrupted; continue it with: udi train --resume ${out}`, 'INTERRUPTED'));
   process.once('SIGINT', onSigint);
   try {
     const splits = await loadNoting(config, f.cache, f.quiet, () => loadConfigData(rt, config, configPath!, f.cache));
@@ -182,7 +183,7 @@ export async function checkpointFiles(ckpt: string): Promise<{ isDir: boolean; m
  * weights of those present do not sum to 0, and every label is one of the model's classes.
  */
 function checkInputFits(d: ModelDescription, ds: Dataset, where: { input: string; labels?: string; checkpoint: string }): void {
-  const fail = (msg: string, code = 'PREDICT_MODALITIES') => new DataError(code, `${where.input}: ${msg}`);
+  const fail = (msg: string, code: ErrorCode = 'PREDICT_MODALITIES') => new DataError(code, `${where.input}: ${msg}`);
   const have = Object.keys(ds.modalities);
   const unknown = have.filter((m) => !d.modalities.some((s) => s.name === m));
   if (unknown.length) throw fail(`the model has no modality ${unknown.map((m) => `"${m}"`).join(', ')} (it has ${d.modalities.map((s) => s.name).join(', ')})`);
@@ -218,7 +219,7 @@ export async function evalCommand(ckpt: string, f: CommonFlags): Promise<void> {
     const { model, description } = await loadModel(rt, files.model);
     const splits = await loadNoting(config, f.cache, f.quiet, () => loadConfigData(rt, config, files.config, f.cache));
     const ds = splits.test ?? splits.val;
-    if (!ds) throw new UserError(`${files.config}: the data has no test or validation part to evaluate on`);
+    if (!ds) throw new UserError(`${files.config}: the data has no test or validation part to evaluate on`, 'NO_EVAL_DATA');
     checkInputFits(description, ds, { input: `the ${splits.test ? 'test' : 'validation'} data of ${files.config}`, checkpoint: files.model });
     const probs = predict(model, ds);
     const s = scores(probs, ds.labels, model.net.classes);

@@ -2,13 +2,14 @@
 /**
  * The `udi` command: `info` (what runtime this machine gets) and `compare` (methods × folds × seeds
  * on one dataset, in parallel processes, with a report). Exit codes: 0 success, 1 a user error with
- * one clear message, 2 bad usage.
+ * one clear message, 2 bad usage, 70 an internal error (a bug: its stack and a request to report it).
  */
 import { fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { allFolds, checkCompareOptions, compare, type CompareConfig, type CompareOptions, type CompareSettings, loadCompareConfig, type ManifestData, runOne, type RunRecord, type RunSpec, writeReport } from './compare.js';
+import { allFolds, checkCompareOptions, compare, type CompareOptions, type ManifestData, runOne, type RunRecord, type RunSpec, writeReport } from './compare.js';
+import { type CompareConfig, compareSettings, type CompareSettings, loadCompareConfig } from './compare-config.js';
 import { renderPairedTable, renderTable } from './report.js';
 import { createRuntime, METHODS, type Method } from './index.js';
 import { loadAvmnist } from './data/avmnist.js';
@@ -16,7 +17,8 @@ import { evalCommand, predictCommand, trainCommand } from './cli-train.js';
 import { EXPORT_HELP, exportCommand } from './cli-export.js';
 import { defaultCacheDir, findDataDir } from './io/data.js';
 import { fetchData } from './io/fetch.js';
-import { DATA_HELP, EVAL_HELP, INFO_HELP, PREDICT_HELP, TRAIN_HELP, UsageError, usageLine } from './cli-text.js';
+import { type Command, DATA_HELP, errorText, EVAL_HELP, exitStatus, INFO_HELP, PREDICT_HELP, TRAIN_HELP, UsageError } from './cli-text.js';
+import { isErrorCode, UdiError } from './errors.js';
 import { VERSION } from './version.js';
 
 const COMPARE_HELP = `udi compare: every method × fold × seed on one dataset, in parallel processes; prints the
@@ -98,7 +100,9 @@ function childMode(): void {
     try {
       process.send!({ ok: true, record: await runOne(spec) });
     } catch (e) {
-      process.send!({ ok: false, error: (e as Error).message });
+      // The parent re-throws a UdiError with the same code, anything else as a bug with this stack.
+      const code = e instanceof UdiError ? e.code : undefined;
+      process.send!({ ok: false, error: (e as Error)?.message ?? String(e), code, stack: code ? undefined : ((e as Error)?.stack ?? String(e)) });
     }
   });
 }
@@ -173,8 +177,7 @@ async function runCompare(argv: string[]): Promise<number> {
   // The training settings: everything in the config but the compare-only fields.
   let settings: CompareSettings | undefined;
   if (cfg) {
-    const { data: _data, methods: _methods, reference: _reference, seeds: _seeds, folds: _folds, jobs: _jobs, out: _out, ...training } = cfg;
-    settings = training;
+    settings = compareSettings(cfg);
   }
   const o: CompareOptions = {
     dataset,
@@ -223,10 +226,14 @@ async function runCompare(argv: string[]): Promise<number> {
       return await new Promise<RunRecord>((res, rej) => {
         const onExit = (code: number | null) => rej(new Error(`the process running ${spec.method} (fold ${spec.fold}, seed ${spec.seed}) exited with code ${code}`));
         child.once('exit', onExit);
-        child.once('message', (m: { ok: boolean; record?: RunRecord; error?: string }) => {
+        child.once('message', (m: { ok: boolean; record?: RunRecord; error?: string; code?: string; stack?: string }) => {
           child.off('exit', onExit);
-          if (m.ok) res(m.record!);
-          else rej(new Error(`${spec.method} (fold ${spec.fold}, seed ${spec.seed}): ${m.error}`));
+          if (m.ok) return res(m.record!);
+          const msg = `${spec.method} (fold ${spec.fold}, seed ${spec.seed}): ${m.error}`;
+          if (isErrorCode(m.code)) return rej(new UdiError(m.code, msg));
+          const bug = new Error(msg);
+          bug.stack = `${msg}\n  in the process that ran it:\n${m.stack}`;
+          rej(bug);
         });
         child.send(spec);
       });
@@ -316,9 +323,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   // Each command's own help.
-  const helps: Record<string, string> = { compare: COMPARE_HELP, export: EXPORT_HELP, train: TRAIN_HELP, eval: EVAL_HELP, predict: PREDICT_HELP, data: DATA_HELP, info: INFO_HELP };
+  const helps: Record<Command, string> = { compare: COMPARE_HELP, export: EXPORT_HELP, train: TRAIN_HELP, eval: EVAL_HELP, predict: PREDICT_HELP, data: DATA_HELP, info: INFO_HELP };
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(helps[cmd] ?? HELP);
+    process.stdout.write(helps[cmd as Command] ?? HELP);
     return 0;
   }
   try {
@@ -353,10 +360,10 @@ async function main(argv: string[]): Promise<number> {
     }
     throw new UsageError(`unknown command "${cmd}"`);
   } catch (e) {
-    const usage = e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    // Bad usage: one line naming the problem and the command's help; a user error: its message.
-    process.stderr.write(usage ? usageLine(cmd, e as Error) : `udi: ${(e as Error).message}\n`);
-    return usage ? 2 : 1;
+    // Bad usage: one line naming the problem and the command's help (2); a user error: its message (1);
+    // anything else is a bug: its stack and a request to report it (70).
+    process.stderr.write(errorText(cmd, e));
+    return exitStatus(e);
   }
 }
 

@@ -17,6 +17,9 @@ import { scores } from './train/metrics.js';
 import { defaultConfig, METHODS, type MethodConfig, type Method, predict, type Result, train } from './train/methods.js';
 import { Rng } from './util/rng.js';
 import { renderMarkdown, renderHtml } from './report.js';
+import type { CompareSettings } from './compare-config.js';
+import { BOOTSTRAP, type Paired, type PerFold, pairedDifferences, perFold, referencesOf, type Summary, summarise } from './compare-stats.js';
+import { DataError, UdiError } from './errors.js';
 
 export type DatasetName = 'mfeat' | 'avmnist' | 'manifest';
 
@@ -36,14 +39,6 @@ export interface ManifestData {
 }
 
 /** Training settings applied to every run of a comparison (a compare config's fields shared with `udi train`). */
-export type CompareSettings = Pick<TrainConfig, 'encoders' | 'solo' | 'guided' | 'joint' | 'fusionHead' | 'udi' | 'fusion' | 'validationFraction' | 'ogmAlpha' | 'umtWeight' | 'dimml'>;
-
-/** The methods that paired differences are taken against when they were run (`--reference`). */
-export const DEFAULT_REFERENCES: readonly Method[] = ['ensemble', 'unimodal'];
-/** Paired bootstrap: resamples, seed and level (recorded in results.json). */
-export const BOOTSTRAP = { resamples: 10_000, seed: 0, confidence: 0.95 } as const;
-/** Two accuracies closer than this are a tie. */
-export const TIE = 1e-9;
 
 export interface CompareOptions {
   dataset: DatasetName;
@@ -116,20 +111,6 @@ export interface RunRecord {
   lambda: { follower: string; step: number; lambdaCon: number; lambdaCom: number; cos: number }[];
 }
 
-export interface Summary {
-  method: Method;
-  runs: number;
-  fusedAcc: { mean: number; std: number };
-  fusedF1: { mean: number; std: number };
-  valFusedAcc: { mean: number; std: number };
-  soloAcc: Record<string, { mean: number; std: number }>;
-  inModelAcc: Record<string, { mean: number; std: number }>;
-  wallMs: { mean: number; std: number };
-  anchors: Record<string, number>;
-  /** UDI: how many followers' guided stages were kept, out of how many (the rest: the gate kept the solo weights). */
-  guidedKept?: { kept: number; of: number };
-}
-
 export interface Report {
   dataset: string;
   views: string[];
@@ -143,149 +124,6 @@ export interface Report {
   /** Paired differences of fused accuracy (points) against each reference, over runs paired by (fold, seed). */
   paired: Paired[];
   pairedBootstrap: { resamples: number; seed: number; confidence: number; unit: string };
-}
-
-export interface PerFold {
-  method: Method;
-  fold: number;
-  runs: number;
-  fusedAcc: number;
-}
-
-export interface Paired {
-  method: Method;
-  reference: Method;
-  /** Runs paired by (fold, seed). */
-  n: number;
-  /** Mean of method − reference fused accuracy, in points. */
-  meanDiff: number;
-  /** 95% percentile bootstrap interval of the mean difference, in points. */
-  ci95: [number, number];
-  wins: number;
-  ties: number;
-  losses: number;
-}
-
-/**
- * Percentile bootstrap of the mean of paired differences: `resamples` times, draw n of the
- * differences with replacement (seeded: the same inputs always give the same interval) and take the
- * mean; the interval is the (1 − confidence)/2 and (1 + confidence)/2 quantiles of those means
- * (linear interpolation between order statistics), clamped to [min, max] of the differences (which
- * every resampled mean lies in; the clamp only removes rounding).
- */
-export function bootstrapMeanCI(diffs: ArrayLike<number>, opts: { resamples?: number; seed?: number; confidence?: number } = {}): { n: number; mean: number; lo: number; hi: number } {
-  const n = diffs.length;
-  const { resamples = BOOTSTRAP.resamples, seed = BOOTSTRAP.seed, confidence = BOOTSTRAP.confidence } = opts;
-  if (n === 0) throw new RangeError('bootstrapMeanCI: no differences');
-  if (!(Number.isInteger(resamples) && resamples >= 1)) throw new RangeError(`bootstrapMeanCI: resamples must be a whole number >= 1, got ${resamples}`);
-  if (!(confidence > 0 && confidence < 1)) throw new RangeError(`bootstrapMeanCI: confidence must be in (0, 1), got ${confidence}`);
-  let min = Infinity,
-    max = -Infinity,
-    sum = 0;
-  for (let i = 0; i < n; i++) {
-    const d = diffs[i];
-    if (!Number.isFinite(d)) throw new RangeError(`bootstrapMeanCI: difference ${i} is ${d}`);
-    sum += d;
-    if (d < min) min = d;
-    if (d > max) max = d;
-  }
-  const clamp = (x: number) => Math.min(max, Math.max(min, x));
-  const means = new Float64Array(resamples);
-  const rng = new Rng(seed, 11);
-  for (let b = 0; b < resamples; b++) {
-    let s = 0;
-    for (let i = 0; i < n; i++) s += diffs[rng.below(n)];
-    means[b] = s / n;
-  }
-  means.sort();
-  const q = (p: number) => {
-    const h = (resamples - 1) * p,
-      k = Math.floor(h);
-    return k + 1 < resamples ? means[k] + (h - k) * (means[k + 1] - means[k]) : means[k];
-  };
-  return { n, mean: clamp(sum / n), lo: clamp(q((1 - confidence) / 2)), hi: clamp(q((1 + confidence) / 2)) };
-}
-
-/** The references actually used: the given ones, else those of DEFAULT_REFERENCES that were run. */
-export function referencesOf(methods: readonly Method[], given?: readonly Method[]): Method[] {
-  return given ? [...given] : DEFAULT_REFERENCES.filter((m) => methods.includes(m));
-}
-
-/**
- * Every method against every reference: fused accuracy differences over the runs paired by
- * (fold, seed). A pair of two references appears once, the earlier-listed one as the method
- * (by default: ensemble − unimodal).
- */
-export function pairedDifferences(runs: RunRecord[], methods: readonly Method[], references: readonly Method[]): Paired[] {
-  const out: Paired[] = [];
-  const key = (r: RunRecord) => `${r.fold}:${r.seed}`;
-  references.forEach((ref, j) => {
-    const byKey = new Map(runs.filter((r) => r.method === ref).map((r) => [key(r), r]));
-    for (const method of methods) {
-      if (method === ref) continue;
-      const i = references.indexOf(method);
-      if (i > j) continue; // listed as (method = that reference, reference = this one) instead
-      const acc: number[] = [];
-      let wins = 0,
-        ties = 0,
-        losses = 0;
-      for (const r of runs) {
-        if (r.method !== method) continue;
-        const b = byKey.get(key(r));
-        if (!b) continue;
-        const d = r.fusedAcc - b.fusedAcc;
-        if (Math.abs(d) <= TIE) ties++;
-        else if (d > 0) wins++;
-        else losses++;
-        acc.push(100 * d);
-      }
-      if (acc.length === 0) continue;
-      const ci = bootstrapMeanCI(acc);
-      out.push({ method, reference: ref, n: ci.n, meanDiff: ci.mean, ci95: [ci.lo, ci.hi], wins, ties, losses });
-    }
-  });
-  return out;
-}
-
-/** Mean fused accuracy over the seeds of each fold, per method (folds in ascending order). */
-export function perFold(runs: RunRecord[], methods: readonly Method[]): PerFold[] {
-  const folds = [...new Set(runs.map((r) => r.fold))].sort((a, b) => a - b);
-  return methods.flatMap((method) =>
-    folds.flatMap((fold) => {
-      const rs = runs.filter((r) => r.method === method && r.fold === fold);
-      return rs.length ? [{ method, fold, runs: rs.length, fusedAcc: rs.reduce((a, r) => a + r.fusedAcc, 0) / rs.length }] : [];
-    }),
-  );
-}
-
-const meanStd = (xs: number[]) => {
-  const mean = xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-  const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
-  return { mean, std };
-};
-
-export function summarise(runs: RunRecord[], methods: Method[]): Summary[] {
-  return methods.map((method) => {
-    const rs = runs.filter((r) => r.method === method);
-    const mods = [...new Set(rs.flatMap((r) => Object.keys(r.inModelAcc)))];
-    const per = (key: 'soloAcc' | 'inModelAcc') =>
-      Object.fromEntries(mods.filter((m) => rs.some((r) => r[key][m] !== undefined)).map((m) => [m, meanStd(rs.filter((r) => r[key][m] !== undefined).map((r) => r[key][m]))]));
-    const anchors: Record<string, number> = {};
-    for (const r of rs) if (r.anchor) anchors[r.anchor] = (anchors[r.anchor] ?? 0) + 1;
-    const guided = rs.flatMap((r) => r.guided ?? []);
-    return {
-      method,
-      runs: rs.length,
-      fusedAcc: meanStd(rs.map((r) => r.fusedAcc)),
-      fusedF1: meanStd(rs.map((r) => r.fusedF1)),
-      valFusedAcc: meanStd(rs.map((r) => r.valFusedAcc)),
-      soloAcc: per('soloAcc'),
-      inModelAcc: per('inModelAcc'),
-      wallMs: meanStd(rs.map((r) => r.wallMs)),
-      anchors,
-      ...(guided.length ? { guidedKept: { kept: guided.filter((g) => g.kept === 'guided').length, of: guided.length } } : {}),
-    };
-  });
 }
 
 /** Encoders per modality: MLPs for mfeat views and AV-MNIST audio; an MLP or a small CNN for images; MLP 128-64 for a manifest's modalities (as `udi train`). */
@@ -400,30 +238,30 @@ export function allFolds(o: Pick<CompareOptions, 'dataset' | 'split' | 'manifest
 }
 
 export function checkCompareOptions(o: CompareOptions): void {
-  if (o.dataset !== 'mfeat' && o.dataset !== 'avmnist' && o.dataset !== 'manifest') throw new Error(`--dataset must be "avmnist", "mfeat" or "manifest", got "${o.dataset}"`);
+  if (o.dataset !== 'mfeat' && o.dataset !== 'avmnist' && o.dataset !== 'manifest') throw new UdiError('BAD_OPTIONS', `--dataset must be "avmnist", "mfeat" or "manifest", got "${o.dataset}"`);
   if (o.dataset === 'mfeat') {
-    for (const v of o.views) if (!MFEAT_VIEWS.includes(v as MfeatView)) throw new Error(`--views: mfeat has no view "${v}" (views: ${MFEAT_VIEWS.join(', ')})`);
-    if (o.views.length < 2) throw new Error('--views: name at least two views');
+    for (const v of o.views) if (!MFEAT_VIEWS.includes(v as MfeatView)) throw new UdiError('BAD_OPTIONS', `--views: mfeat has no view "${v}" (views: ${MFEAT_VIEWS.join(', ')})`);
+    if (o.views.length < 2) throw new UdiError('BAD_OPTIONS', '--views: name at least two views');
   } else if (o.dataset === 'avmnist') {
-    if (o.split !== 'A' && o.split !== 'B' && o.split !== 'C') throw new Error(`--split must be A, B or C, got "${o.split}"`);
+    if (o.split !== 'A' && o.split !== 'B' && o.split !== 'C') throw new UdiError('BAD_OPTIONS', `--split must be A, B or C, got "${o.split}"`);
     const max = o.split === 'B' ? 5 : 0;
-    for (const f of o.folds) if (!(Number.isInteger(f) && f >= 0 && f <= max)) throw new Error(`--folds: split ${o.split} has folds 0${max ? `-${max}` : ''}, got ${f}`);
+    for (const f of o.folds) if (!(Number.isInteger(f) && f >= 0 && f <= max)) throw new UdiError('BAD_OPTIONS', `--folds: split ${o.split} has folds 0${max ? `-${max}` : ''}, got ${f}`);
   } else {
     const m = o.manifest;
-    if (!m || !m.train) throw new Error('--dataset manifest needs the manifest: --data PATH (or data.train in the config)');
-    if (!(Number.isInteger(m.splits) && m.splits >= 1)) throw new Error(`data.splits must be a whole number >= 1, got ${m.splits}`);
-    if (!(m.testFraction > 0 && m.testFraction < 1)) throw new Error(`--test-fraction must be in (0, 1), got ${m.testFraction}`);
-    for (const f of o.folds) if (!(Number.isInteger(f) && f >= 0)) throw new Error(`--folds: folds are whole numbers >= 0, got ${f}`);
-    if (m.test && o.folds.some((f) => f !== 0)) throw new Error(`--folds: with a separate test set there is one fold, 0; got ${o.folds.join(',')}`);
+    if (!m || !m.train) throw new UdiError('BAD_OPTIONS', '--dataset manifest needs the manifest: --data PATH (or data.train in the config)');
+    if (!(Number.isInteger(m.splits) && m.splits >= 1)) throw new UdiError('BAD_OPTIONS', `data.splits must be a whole number >= 1, got ${m.splits}`);
+    if (!(m.testFraction > 0 && m.testFraction < 1)) throw new UdiError('BAD_OPTIONS', `--test-fraction must be in (0, 1), got ${m.testFraction}`);
+    for (const f of o.folds) if (!(Number.isInteger(f) && f >= 0)) throw new UdiError('BAD_OPTIONS', `--folds: folds are whole numbers >= 0, got ${f}`);
+    if (m.test && o.folds.some((f) => f !== 0)) throw new UdiError('BAD_OPTIONS', `--folds: with a separate test set there is one fold, 0; got ${o.folds.join(',')}`);
   }
-  if (o.folds.length === 0) throw new Error('--folds: no fold given');
-  if (new Set(o.folds).size !== o.folds.length) throw new Error(`--folds: a fold is listed twice (${o.folds.join(',')})`);
-  if (o.methods.length === 0) throw new Error('--methods: no method given');
-  for (const m of o.methods) if (!METHODS.includes(m)) throw new Error(`--methods: unknown method "${m}" (methods: ${METHODS.join(', ')})`);
-  if (new Set(o.methods).size !== o.methods.length) throw new Error(`--methods: a method is listed twice (${o.methods.join(',')})`);
-  for (const r of o.references ?? []) if (!o.methods.includes(r)) throw new Error(`--reference: "${r}" is not among the methods run (${o.methods.join(', ')})`);
+  if (o.folds.length === 0) throw new UdiError('BAD_OPTIONS', '--folds: no fold given');
+  if (new Set(o.folds).size !== o.folds.length) throw new UdiError('BAD_OPTIONS', `--folds: a fold is listed twice (${o.folds.join(',')})`);
+  if (o.methods.length === 0) throw new UdiError('BAD_OPTIONS', '--methods: no method given');
+  for (const m of o.methods) if (!METHODS.includes(m)) throw new UdiError('BAD_OPTIONS', `--methods: unknown method "${m}" (methods: ${METHODS.join(', ')})`);
+  if (new Set(o.methods).size !== o.methods.length) throw new UdiError('BAD_OPTIONS', `--methods: a method is listed twice (${o.methods.join(',')})`);
+  for (const r of o.references ?? []) if (!o.methods.includes(r)) throw new UdiError('BAD_OPTIONS', `--reference: "${r}" is not among the methods run (${o.methods.join(', ')})`);
   for (const [k, v] of [['seeds', o.seeds], ['jobs', o.jobs], ['epochs', o.epochs ?? 1]] as const) {
-    if (!(Number.isInteger(v) && v >= 1)) throw new Error(`--${k} must be a whole number >= 1, got ${v}`);
+    if (!(Number.isInteger(v) && v >= 1)) throw new UdiError('BAD_OPTIONS', `--${k} must be a whole number >= 1, got ${v}`);
   }
 }
 
@@ -436,12 +274,12 @@ async function prepareManifest(o: CompareOptions, token: string): Promise<void> 
   const parts = await manifestParts(m, token);
   const have = Object.keys(parts.train.modalities);
   if (o.views.length === 0) o.views = have;
-  for (const v of o.views) if (!have.includes(v)) throw new Error(`--views: ${m.train} has no modality "${v}" (it has ${have.join(', ')})`);
+  for (const v of o.views) if (!have.includes(v)) throw new DataError('UNKNOWN_MODALITY', `--views: ${m.train} has no modality "${v}" (it has ${have.join(', ')})`);
   for (const [what, ds] of [['val', parts.val], ['test', parts.test]] as const) {
     if (!ds) continue;
     for (const v of o.views) {
-      if (!ds.modalities[v]) throw new Error(`${m[what]}: no modality "${v}", which ${m.train} has`);
-      if (ds.modalities[v].dim !== parts.train.modalities[v].dim) throw new Error(`${m[what]}: modality "${v}" has ${ds.modalities[v].dim} features, ${m.train} has ${parts.train.modalities[v].dim}`);
+      if (!ds.modalities[v]) throw new DataError('UNKNOWN_MODALITY', `${m[what]}: no modality "${v}", which ${m.train} has`);
+      if (ds.modalities[v].dim !== parts.train.modalities[v].dim) throw new DataError('BAD_SHAPE', `${m[what]}: modality "${v}" has ${ds.modalities[v].dim} features, ${m.train} has ${parts.train.modalities[v].dim}`);
     }
   }
   // Each stratified split holds out max(1, round(count × fraction)) rows of every class, whatever the seed.
@@ -452,7 +290,8 @@ async function prepareManifest(o: CompareOptions, token: string): Promise<void> 
     const t = m.test ? 0 : Math.max(1, Math.round(c * m.testFraction));
     const v = m.val || c - t < 1 ? 0 : Math.max(1, Math.round((c - t) * vf));
     if (c - t - v < 1)
-      throw new Error(
+      throw new DataError(
+        'CLASS_ABSENT',
         `${m.train}: class ${y} has ${c} row(s); ${m.test ? '' : `the test split (testFraction ${m.testFraction}) holds out ${t}`}${!m.test && !m.val ? ' and ' : ''}${m.val ? '' : `validation (validationFraction ${vf}) ${Math.min(v, c - t)}`}, leaving none to train on (each split takes at least one row of every class)`,
       );
   }
@@ -528,66 +367,6 @@ export async function compare(o: CompareOptions, spawn: (spec: RunSpec) => Promi
     paired: pairedDifferences(results, o.methods, references),
     pairedBootstrap: { ...BOOTSTRAP, unit: 'the n (fold, seed) pairs, drawn jointly with replacement (not folds as clusters)' },
   };
-}
-
-// ---- compare config ----------------------------------------------------------------------------
-
-const positiveInt = z.number().int().positive();
-type DataOption = (typeof DataSchema.options)[number];
-const dataKind = <K extends DataOption['shape']['kind']['value']>(kind: K) => DataSchema.options.find((x) => x.shape.kind.value === kind) as Extract<DataOption, { shape: { kind: z.ZodLiteral<K> } }>;
-
-export const CompareDataSchema = z
-  .discriminatedUnion('kind', [
-    dataKind('avmnist').omit({ fold: true }),
-    dataKind('mfeat').omit({ fold: true }),
-    dataKind('manifest').extend({
-      test: z.string().optional().describe('manifest of a separate test set: then there is one fold, 0 (default: a stratified test split per fold)'),
-      splits: positiveInt.default(5).describe('how many seeded stratified test splits folds "all" runs (fold f: seed 1000 + f)'),
-      testFraction: z.number().gt(0).lt(1).default(0.2).describe('fraction of every class each split holds out for test'),
-      modalities: z.array(z.string()).min(1).optional().describe('modalities to compare on (default: every modality of the manifest)'),
-    }),
-  ])
-  .describe('the data compared on; relative paths resolve against the config file');
-
-/**
- * `udi compare --config FILE.json`: the data and the training settings shared by every run. The
- * training fields are `udi train`'s (TrainConfigSchema), so both accept the same options.
- */
-export const CompareConfigSchema = TrainConfigSchema.pick({ encoders: true, solo: true, guided: true, joint: true, fusionHead: true, udi: true, fusion: true, validationFraction: true, ogmAlpha: true, umtWeight: true, dimml: true })
-  .extend({
-    data: CompareDataSchema.optional(),
-    methods: z.array(z.enum(METHODS as [Method, ...Method[]])).min(1).optional().describe('methods to compare (default: all); --methods overrides'),
-    reference: z.array(z.enum(METHODS as [Method, ...Method[]])).optional().describe('paired differences against each of these (default: ensemble and unimodal, when run); --reference overrides'),
-    seeds: positiveInt.optional().describe('seeds per fold, 0..N-1 (default 3); --seeds overrides'),
-    folds: z
-      .union([z.literal('all'), z.array(z.number().int().min(0)).min(1)])
-      .optional()
-      .describe('"all" (default: AV-MNIST B 0-5, A/C 0, mfeat 0, manifest 0..splits-1) or a list of folds; --folds overrides'),
-    jobs: z.union([z.literal('auto'), positiveInt]).optional().describe('runs in parallel, one process each (default "auto" = cores); --jobs overrides'),
-    out: z.string().optional().describe('folder for results.json, results.md and report.html; --out overrides'),
-  })
-  .describe('udi compare --config FILE.json');
-
-export type CompareConfig = z.output<typeof CompareConfigSchema>;
-
-/** Validate a parsed compare config; the error names the path of every problem (unknown keys by their full path). */
-export function parseCompareConfig(input: unknown, file = 'config'): CompareConfig {
-  const r = CompareConfigSchema.safeParse(input);
-  if (r.success) return r.data;
-  throw new ConfigError(`${file} is not a valid compare config:\n${issueLines(r.error).join('\n')}`);
-}
-
-/**
- * Read, validate and resolve a compare config file: relative paths resolve against its folder, the
- * data's as `udi train` resolves them (resolveDataPaths), and out.
- */
-export async function loadCompareConfig(file: string): Promise<CompareConfig> {
-  const path = await import('node:path');
-  const c = parseCompareConfig(await readJsonInput(file, { what: 'config' }), file);
-  const dir = path.dirname(path.resolve(file));
-  if (c.data) c.data = await resolveDataPaths(c.data, dir, { file });
-  if (c.out !== undefined) c.out = path.resolve(dir, c.out);
-  return c;
 }
 
 export async function writeReport(report: Report, dir: string): Promise<string[]> {

@@ -3,9 +3,7 @@
  * src/core.ts, `createRuntime` on the Node host (worker_threads, node:fs), and what reads or
  * writes files. Browsers, Web Workers and edge runtimes get src/web.ts instead, which imports no
  * `node:*` module. Portable exports belong in src/core.ts; only file and Node-specific ones here.
- *
- * The compute core: createRuntime() gives a Runtime whose `kernels` run the WebAssembly kernels on
- * buffers laid out by its `arena`. The training engine and the UDI schedule build on this.
+ * Parsers, kernels and plots are subpaths: udi-wasm/io, udi-wasm/engine, udi-wasm/vis (src/core.ts).
  */
 export * from './core.js';
 export { createRuntime } from './runtime/node.js';
@@ -14,6 +12,4 @@ export { createRuntime } from './runtime/node.js';
 export { loadMfeat, MFEAT_VIEWS, type MfeatView } from './data/mfeat.js';
 export { loadManifest } from './data/manifest.js';
 export { loadAvmnist, avmnistSplit, type Avmnist, type AvmnistOptions, type AvmnistSplit } from './data/avmnist.js';
-export { parseWav, readWav } from './data/wav.js';
-export { parseIdx, readIdx } from './data/idx.js';
 export { saveModel, loadModel } from './io/checkpoint-file.js';

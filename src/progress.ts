@@ -1,11 +1,12 @@
 /**
  * Training progress for the command line, from the totals every callback carries (no config
- * lookups): on a terminal, one live line per stage (stage i/n, epoch e/E, step, loss, validation
- * accuracy, and the run's ETA, an upper bound since early stopping may end stages sooner);
+ * lookups): on a terminal, one live line per stage (udi-wasm/vis's describeProgress: stage i/n,
+ * epoch e/E, run step, % and the run's ETA, an upper bound since early stopping may end stages
+ * sooner; then loss and validation accuracy);
  * otherwise, or with --json, one JSON line per epoch with the same totals.
  */
 import type { Callbacks, EpochLog, StageResult, TrainProgress } from './train/trainer.js';
-import { estimate, formatDuration } from './vis/progress.js';
+import { describeProgress, estimate } from './vis/progress.js';
 
 export type ProgressMode = 'tty' | 'json' | 'quiet';
 
@@ -22,18 +23,10 @@ export function progressCallbacks(mode: ProgressMode, write: (s: string) => void
   const now = () => Date.now();
   const draw = (final = false) => {
     if (!p) return;
-    const n = (x: number) => x.toLocaleString('en-US');
-    const epoch = final ? p.epoch : Math.min(p.epoch + 1, p.epochs);
-    const { etaMs } = estimate(p, now() - t0);
-    const parts = [
-      `stage ${p.stageIndex + 1}/${p.stageCount} ${p.stage.padEnd(14)}`,
-      `epoch ${String(epoch).padStart(3)}/${p.epochs}`,
-      `step ${n(p.step).padStart(6)}/${n(p.maxSteps)}`,
-      `loss ${Number.isFinite(lastLoss) ? lastLoss.toFixed(4) : '  -   '}`,
-      `val acc ${Number.isFinite(lastVal) ? (100 * lastVal).toFixed(1) + '%' : '  -  '}`,
-      final ? `${((now() - stageStart) / 1000).toFixed(1)} s` : `run ${Math.floor((100 * p.runStep) / Math.max(1, p.runMaxSteps))}%, ETA ≤ ${formatDuration(etaMs)}`,
-    ];
-    write(`\r${parts.join('  ')}\x1b[K${final ? '\n' : ''}`);
+    const loss = `loss ${Number.isFinite(lastLoss) ? lastLoss.toFixed(4) : '-'}`;
+    const val = `val acc ${Number.isFinite(lastVal) ? (100 * lastVal).toFixed(1) + '%' : '-'}`;
+    const time = final ? ` · ${((now() - stageStart) / 1000).toFixed(1)} s in stage` : '';
+    write(`\r${describeProgress(p, now() - t0, final)} · ${loss} · ${val}${time}\x1b[K${final ? '\n' : ''}`);
   };
   return {
     onStageBegin: (_s, progress) => {

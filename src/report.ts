@@ -5,7 +5,8 @@
  * axes with ticks and labels, scales with the page (viewBox, width 100%), and the page explains the
  * protocol itself.
  */
-import type { Report, Summary } from './compare.js';
+import type { Report } from './compare.js';
+import type { Summary } from './compare-stats.js';
 
 const pct = (x: number) => (100 * x).toFixed(1);
 const pm = (s: { mean: number; std: number }) => `${pct(s.mean)} ± ${pct(s.std)}`;

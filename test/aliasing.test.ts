@@ -1,4 +1,4 @@
-// The aliasing contract of every kernel wrapper (src/kernels/ops.ts, "Aliasing:" in each doc comment).
+// The aliasing contract of every kernel wrapper (src/kernels/ops/<family>.ts, "Aliasing:" in each doc comment).
 // CONTRACTS below declares, per public method of Kernels, the buffers it writes and reads and the
 // (written, read) pairs that may be the very same buffer. Then, in the scalar and SIMD builds and on
 // 2 threads (simd-threads, shapes large enough that the element-wise and range kernels are split):
@@ -9,11 +9,12 @@
 //     throws AliasingError: a partial overlap is never allowed;
 //   - two inputs of the same kind and length aliased: never rejected, same bits (inputs only read).
 // A new wrapper or kernel without a contract fails the first test.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, Kernels, KERNEL_NAMES, KERNELS, type ConvShape, type F32, type I32, type KernelName, type MatmulLayout, type Runtime } from '../src/index.js';
+import { createRuntime, type Runtime } from '../src/index.js';
+import { Kernels, KERNEL_NAMES, KERNELS, type ConvShape, type F32, type I32, type KernelName, type MatmulLayout } from '../src/engine.js';
 import { AliasingError } from '../src/kernels/ops.js';
-import { MATMUL_SCRATCH_FLOATS } from '../src/kernels/reference.js';
+import { MATMUL_SCRATCH_FLOATS } from '../src/kernels/reference/index.js';
 import type { RawKernels } from '../src/kernels/spec.js';
 import type { WorkerPool } from '../src/runtime/pool.js';
 import { firstBitDifference, Rand, scoped } from './helpers.js';
@@ -136,6 +137,31 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
       );
     },
   },
+  linearBackward: {
+    kernels: ['matmul_tn', 'bias_add_backward', 'matmul_nt'],
+    writes: ['dx', 'dw', 'dbias'],
+    reads: ['dy', 'x', 'w'],
+    inPlace: [],
+    // [rows, in, out]: every pair has the same length in one of them (e.g. dx = dw when rows = out).
+    shapes: (r, big) =>
+      ([[3, 4, 3], [3, 3, 5], [2, 2, 2], [1, 2, 2], [4, 1, 3], [1, 1, 1], ...(big ? [[80, 64, 40]] : [])] as [number, number, number][]).flatMap(([rows, inF, outF]) =>
+        [true, false].map((withDx) => ({
+          label: `rows=${rows} in=${inF} out=${outF}${withDx ? '' : ' dx=null'}`,
+          big: rows * inF * outF >= 2 ** 17,
+          unused: withDx ? [] : ['dx'],
+          data: { dx: r.f32(rows * inF), dw: r.f32(inF * outF), dbias: r.f32(outF), dy: r.f32(rows * outF), x: r.f32(rows * inF), w: r.f32(inF * outF) },
+          call: (K: Kernels, b: Bufs) => K.linearBackward(withDx ? (b.dx as F32) : null, b.dw as F32, b.dbias as F32, b.dy as F32, b.x as F32, b.w as F32, rows, inF, outF),
+        })),
+      ),
+  },
+  rowNormalize: rowwise('row_normalize_forward', ['h'], ['f'], [['h', 'f']], (r, rows, cols) => ({ h: r.f32(rows * cols), f: r.f32(rows * cols) }), (K, b, rows, cols) => K.rowNormalize(b.h as F32, b.f as F32, rows, cols)),
+  rowNormalizeBackward: rowwise('row_normalize_backward', ['df'], ['dh', 'h', 'f'], [], (r, rows, cols) => ({ df: r.f32(rows * cols), dh: r.f32(rows * cols), h: r.f32(rows * cols), f: r.f32(rows * cols) }), (K, b, rows, cols) => K.rowNormalizeBackward(b.df as F32, b.dh as F32, b.h as F32, b.f as F32, rows, cols)),
+  sampleStd: { kernels: ['sample_std'], writes: [], reads: ['x'], inPlace: [], shapes: (r) => [{ label: 'n=37', data: { x: r.f32(37) }, call: (K, b) => K.sampleStd(b.x as F32) }] },
+  labelProbSum: { kernels: ['label_prob_sum'], writes: [], reads: ['p', 'labels'], inPlace: [], shapes: (r) => [{ label: '5×4', data: { p: r.f32(20), labels: Int32Array.from({ length: 5 }, () => r.int(0, 3)) }, call: (K, b) => K.labelProbSum(b.p as F32, b.labels as I32, 5, 4) }] },
+  biasAddScaled: rowwise('bias_add_scaled', ['out'], ['bias'], [], (r, rows, cols) => ({ out: r.f32(rows * cols), bias: r.f32(cols) }), (K, b, rows, cols) => K.biasAddScaled(b.out as F32, b.bias as F32, rows, cols, 3), [
+    [3, 5],
+    [1, 4],
+  ]),
   biasAdd: rowwise('bias_add_forward', ['out'], ['x', 'bias'], [['out', 'x']], (r, rows, cols) => ({ out: r.f32(rows * cols), x: r.f32(rows * cols), bias: r.f32(cols) }), (K, b, rows, cols) => K.biasAdd(b.out as F32, b.x as F32, b.bias as F32, rows, cols), [
     [3, 5],
     [1, 6],
@@ -190,7 +216,7 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
     (K, b, rows, cols) => K.logSoftmaxBackward(b.dx as F32, b.dy as F32, b.y as F32, rows, cols),
   ),
   softmaxCrossEntropy: rowwise(
-    'softmax_xent_forward',
+    'softmax_cross_entropy_forward',
     ['probs'],
     ['logits', 'labels'],
     [],
@@ -202,7 +228,7 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
     ],
   ),
   softmaxCrossEntropyBackward: rowwise(
-    'softmax_xent_backward',
+    'softmax_cross_entropy_backward',
     ['dlogits'],
     ['probs', 'labels'],
     [['dlogits', 'probs']],
@@ -213,9 +239,9 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
       [4, 1],
     ],
   ),
-  jsDivergence: rowwise('js_forward', ['pm'], ['pa', 'zm'], [], (r, rows, cols) => ({ pm: r.f32(rows * cols), pa: probs(r, rows, cols), zm: r.f32(rows * cols, -4, 4) }), (K, b, rows, cols) => K.jsDivergence(b.pm as F32, b.pa as F32, b.zm as F32, rows, cols, div)),
+  jsDivergence: rowwise('js_divergence_forward', ['pm'], ['pa', 'zm'], [], (r, rows, cols) => ({ pm: r.f32(rows * cols), pa: probs(r, rows, cols), zm: r.f32(rows * cols, -4, 4) }), (K, b, rows, cols) => K.jsDivergence(b.pm as F32, b.pa as F32, b.zm as F32, rows, cols, div)),
   jsDivergenceBackward: rowwise(
-    'js_backward',
+    'js_divergence_backward',
     ['dzm'],
     ['pa', 'pm'],
     [
@@ -225,9 +251,9 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
     (r, rows, cols) => ({ dzm: r.f32(rows * cols), pa: probs(r, rows, cols), pm: probs(r, rows, cols) }),
     (K, b, rows, cols) => K.jsDivergenceBackward(b.dzm as F32, b.pa as F32, b.pm as F32, rows, cols, { ...div, scale: 0.7 }),
   ),
-  klDivergence: rowwise('kl_forward', ['pm'], ['pa', 'zm'], [], (r, rows, cols) => ({ pm: r.f32(rows * cols), pa: probs(r, rows, cols), zm: r.f32(rows * cols, -4, 4) }), (K, b, rows, cols) => K.klDivergence(b.pm as F32, b.pa as F32, b.zm as F32, rows, cols, div)),
+  klDivergence: rowwise('kl_divergence_forward', ['pm'], ['pa', 'zm'], [], (r, rows, cols) => ({ pm: r.f32(rows * cols), pa: probs(r, rows, cols), zm: r.f32(rows * cols, -4, 4) }), (K, b, rows, cols) => K.klDivergence(b.pm as F32, b.pa as F32, b.zm as F32, rows, cols, div)),
   klDivergenceBackward: rowwise(
-    'kl_backward',
+    'kl_divergence_backward',
     ['dzm'],
     ['pa', 'pm'],
     [
@@ -266,7 +292,7 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
     ],
   ),
   crossCorrelation: {
-    kernels: ['xcorr_forward'],
+    kernels: ['cross_correlation_forward'],
     writes: ['c', 'fhat', 'invstd'],
     reads: ['f', 'ghat'],
     inPlace: [['fhat', 'f']],
@@ -284,7 +310,7 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
       })),
   },
   crossCorrelationBackward: {
-    kernels: ['xcorr_backward'],
+    kernels: ['cross_correlation_backward'],
     writes: ['df', 'work'],
     reads: ['c', 'fhat', 'invstd', 'ghat'],
     inPlace: [['df', 'fhat']],
@@ -335,7 +361,7 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
       ),
   },
   maxPool: {
-    kernels: ['maxpool_forward'],
+    kernels: ['max_pool_forward'],
     writes: ['out', 'argmax'],
     reads: ['x'],
     inPlace: [],
@@ -355,7 +381,7 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
       }),
   },
   maxPoolBackward: {
-    kernels: ['maxpool_backward'],
+    kernels: ['max_pool_backward'],
     writes: ['dx'],
     reads: ['dout', 'argmax'],
     inPlace: [],
@@ -446,7 +472,7 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
       })),
   },
   rng: {
-    kernels: ['rng_seed'],
+    kernels: ['rng'],
     writes: [],
     reads: [],
     inPlace: [],
@@ -462,21 +488,21 @@ const CONTRACTS: { [K in Wrapper]: Contract } = {
   },
   rngNext: { kernels: ['rng_next'], writes: ['state'], reads: [], inPlace: [], shapes: (r) => [{ label: 'one draw', data: { state: rngState(r) }, call: (K, b) => K.rngNext(b.state as I32) }] },
   uniform: {
-    kernels: ['rng_uniform'],
+    kernels: ['uniform'],
     writes: ['out', 'state'],
     reads: [],
     inPlace: [],
     shapes: (r) => [4, 10].map((n) => ({ label: `n=${n}`, data: { out: r.f32(n), state: rngState(r) }, call: (K, b) => K.uniform(b.out as F32, b.state as I32, -1, 2) })),
   },
   normal: {
-    kernels: ['rng_normal'],
+    kernels: ['normal'],
     writes: ['out', 'state'],
     reads: [],
     inPlace: [],
     shapes: (r) => [4, 10].map((n) => ({ label: `n=${n}`, data: { out: r.f32(n), state: rngState(r) }, call: (K, b) => K.normal(b.out as F32, b.state as I32, 1, 2) })),
   },
   permutation: {
-    kernels: ['rng_permutation'],
+    kernels: ['permutation'],
     writes: ['out', 'state'],
     reads: [],
     inPlace: [],
@@ -677,8 +703,9 @@ function checkWrapper(h: Harness, method: Wrapper, c: Contract, big: boolean, th
 // ---- tests ------------------------------------------------------------------------------------
 
 it('every public wrapper of Kernels has a contract, naming the kernels it calls, and every kernel with a buffer is in one', () => {
-  const src = readFileSync(new URL('../src/kernels/ops.ts', import.meta.url), 'utf8');
-  const privates = new Set([...src.matchAll(/\bprivate (?:readonly )?(\w+)/g)].map((m) => m[1]));
+  const dir = new URL('../src/kernels/ops/', import.meta.url);
+  const src = [readFileSync(new URL('../src/kernels/ops.ts', import.meta.url), 'utf8'), ...readdirSync(dir).map((f) => readFileSync(new URL(f, dir), 'utf8'))].join('\n');
+  const privates = new Set([...src.matchAll(/\b(?:private|protected) (?:readonly )?(\w+)/g)].map((m) => m[1]));
   const methods = Object.getOwnPropertyNames(Kernels.prototype).filter((n) => n !== 'constructor' && !privates.has(n) && typeof Object.getOwnPropertyDescriptor(Kernels.prototype, n)?.value === 'function');
   expect(
     methods.filter((n) => !(n in CONTRACTS)),

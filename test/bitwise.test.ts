@@ -3,7 +3,7 @@
 // Every case of cases.ts, forward and backward, runs in both builds and the output bytes are compared.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../src/index.js';
-import { groupCases, kernelCases } from './cases.js';
+import { groupCases, kernelCases } from './cases/index.js';
 import { firstBitDifference, Rand, scoped } from './helpers.js';
 
 describe('scalar and SIMD builds are bit-identical', () => {

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, decodeSafetensors, defaultConfig, deserializeModel, encodeSafetensors, makeDataset, parseTrainConfig, predict, Rng, type Runtime, serializeModel, train, VERSION } from '../src/index.js';
+import { createRuntime, defaultConfig, deserializeModel, makeDataset, parseTrainConfig, predict, Rng, type Runtime, serializeModel, train, VERSION } from '../src/index.js';
+import { decodeSafetensors, encodeSafetensors } from '../src/io-node.js';
 import { writeFileAtomic } from '../src/io/checkpoint-file.js';
 
 const run = promisify(execFile);

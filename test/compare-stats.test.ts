@@ -1,7 +1,9 @@
 // Paired statistics of `udi compare` (bootstrap interval, pairing, wins/ties/losses, per-fold means),
 // the repeated stratified-split protocol for a user's data, and the compare config's validation.
 import { describe, expect, it } from 'vitest';
-import { bootstrapMeanCI, parseCompareConfig, pairedDifferences, perFold, referencesOf, type RunRecord } from '../src/compare.js';
+import type { RunRecord } from '../src/compare.js';
+import { parseCompareConfig } from '../src/compare-config.js';
+import { bootstrapMeanCI, pairedDifferences, perFold, referencesOf } from '../src/compare-stats.js';
 import { renderMarkdown, renderPairedTable } from '../src/report.js';
 import { makeDataset } from '../src/data/dataset.js';
 import { repeatedSplit } from '../src/io/data.js';

@@ -2,7 +2,8 @@
 // mismatched lengths, non-integer or negative sizes, out-of-range labels and argmax indices, buffers
 // outside WebAssembly memory or of the wrong kind, and out-of-range scalars.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, ShapeError, type F32, type I32, type Runtime } from '../src/index.js';
+import { createRuntime, type Runtime } from '../src/index.js';
+import { ShapeError, type F32, type I32 } from '../src/engine.js';
 
 describe('the wrappers reject bad calls with messages naming the shapes', () => {
   let rt: Runtime;

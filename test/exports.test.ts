@@ -5,7 +5,7 @@
 import binaryen from 'binaryen';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { KERNEL_NAMES, KERNELS, type KernelName } from '../src/index.js';
+import { KERNEL_NAMES, KERNELS, type KernelName } from '../src/engine.js';
 
 const BUILDS = ['scalar', 'simd', 'simd-threads', 'debug'] as const;
 type BuildFile = (typeof BUILDS)[number];
@@ -78,7 +78,7 @@ for (const build of BUILDS) {
       const sigs = exportedSignatures(build);
       const wrong: string[] = [];
       for (const name of KERNEL_NAMES as KernelName[]) {
-        const spec = KERNELS[name] as { args: readonly string[]; returns?: 'f32' | 'i32' };
+        const spec = KERNELS[name] as { args: readonly string[]; returns?: 'f32' | 'i32' | 'f64' };
         const want = { params: spec.args.map((a) => (a.endsWith(':f32') ? 'f32' : 'i32')), result: spec.returns ?? 'none' };
         const got = sigs.get(name);
         if (!got || JSON.stringify(got) !== JSON.stringify(want)) wrong.push(`${name}: (${got?.params.join(' ')}) → ${got?.result}, spec (${want.params.join(' ')}) → ${want.result}`);

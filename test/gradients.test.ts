@@ -4,9 +4,10 @@
 //  (b) the WebAssembly backward, scalar and SIMD builds, against the reference backward (the backward
 //      cases of cases.ts: each accumulates into a random initial gradient, as the kernels do).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, type ConvShape, type MatmulLayout, type PoolShape, type Runtime } from '../src/index.js';
-import * as R from '../src/kernels/reference.js';
-import { checkGroup, groupCases, kernelCases } from './cases.js';
+import { createRuntime, type Runtime } from '../src/index.js';
+import { type ConvShape, type MatmulLayout, type PoolShape } from '../src/engine.js';
+import * as R from '../src/kernels/reference/index.js';
+import { checkGroup, groupCases, kernelCases } from './cases/index.js';
 import { fmt, maxAbs, numericalGradient, Rand, weightedSum } from './helpers.js';
 
 const REL = 1e-6;
@@ -47,6 +48,38 @@ describe('(a) reference backward = central differences of the reference forward'
     }
   });
 
+  it('linear (dense layer): dx, dw, dbias', () => {
+    const r = new Rand(7); // its own stream: the other checks keep their data
+    for (const [rows, inF, outF] of [
+      [1, 1, 1],
+      [4, 3, 5],
+    ]) {
+      const x = r.f32(rows * inF),
+        w = r.f32(inF * outF),
+        bias = r.f32(outF),
+        G = r.f32(rows * outF);
+      const g = R.linearBackward(G, x, w, rows, inF, outF);
+      const tag = `linear rows=${rows} in=${inF} out=${outF}`;
+      expectGradient(`${tag} dx`, g.dx, (v) => weightedSum(G, R.matmul(v, w, rows, outF, inF, 'nn', bias)), x);
+      expectGradient(`${tag} dw`, g.dw, (v) => weightedSum(G, R.matmul(x, v, rows, outF, inF, 'nn', bias)), w);
+      expectGradient(`${tag} dbias`, g.dbias, (v) => weightedSum(G, R.matmul(x, w, rows, outF, inF, 'nn', v)), bias);
+    }
+  });
+
+  it('row normalisation (DI-MML)', () => {
+    const r = new Rand(8); // its own stream: the other checks keep their data
+    // (d >= 2: with d = 1 the normalised value is ±1, its gradient 0 up to rounding.)
+    for (const [n, d] of [
+      [1, 2],
+      [3, 6],
+    ]) {
+      const f = r.f32(n * d, 0.2, 2),
+        G = r.f32(n * d);
+      const g = R.rowNormalizeBackward(G, R.rowNormalize(f, n, d), f, n, d);
+      expectGradient(`rowNormalize n=${n} d=${d} df`, g, (v) => weightedSum(G, R.rowNormalize(v, n, d)), f);
+    }
+  });
+
   it('bias add, relu, gelu, dropout', () => {
     const [rows, cols] = [5, 7];
     const x = r.f32(rows * cols, -3, 3),
@@ -58,7 +91,7 @@ describe('(a) reference backward = central differences of the reference forward'
     const xg = Float32Array.from([...r.f32(40, -5, 5), -8, -3.5, 0, 1e-6, 2.5, 9]);
     const Gg = r.f32(xg.length);
     expectGradient('gelu', R.geluBackward(Gg, xg), (v) => weightedSum(Gg, R.gelu(v)), xg);
-    const mask = R.dropoutMask(x.length, 0.3, R.rngSeed(1, 2));
+    const mask = R.dropoutMask(x.length, 0.3, R.rng(1, 2));
     expectGradient('dropout', R.dropoutBackward(G, mask), (v) => weightedSum(G, R.dropout(v, mask)), x);
   });
 
@@ -159,7 +192,7 @@ describe('(a) reference backward = central differences of the reference forward'
     for (const s of shapes) {
       const n = s.batch * s.h * s.w * s.c;
       // a shuffled grid of values 0.01 apart: central differences with h = 1e-5 never change a window's maximum
-      const perm = R.permutation(n, R.rngSeed(n, 0));
+      const perm = R.permutation(n, R.rng(n, 0));
       const x = Float64Array.from(perm, (v) => v / 100 - n / 200);
       const { out } = R.maxPool(x, s);
       const G = r.f32(out.length);

@@ -10,7 +10,8 @@ import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ConfigError, createRuntime, DataError, defaultConfig, encodeSafetensors, makeDataset, parseCsv, parseTrainConfig, Rng, type Runtime, serializeModel, train } from '../src/index.js';
+import { ConfigError, createRuntime, DataError, defaultConfig, makeDataset, parseTrainConfig, Rng, type Runtime, serializeModel, train } from '../src/index.js';
+import { encodeSafetensors, parseCsv } from '../src/io-node.js';
 import { loadManifest } from '../src/data/manifest.js';
 import { loadAvmnist } from '../src/data/avmnist.js';
 import { readIdx } from '../src/data/idx.js';
@@ -20,7 +21,7 @@ import { loadData } from '../src/io/data.js';
 import { fileError, readInput, readTextInput } from '../src/io/files.js';
 import { loadState } from '../src/io/state.js';
 import { loadTrainConfig } from '../src/io/config-file.js';
-import { loadCompareConfig } from '../src/compare.js';
+import { loadCompareConfig } from '../src/compare-config.js';
 
 let dir: string;
 let rt: Runtime;

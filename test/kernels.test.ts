@@ -1,9 +1,10 @@
-// Every forward kernel, in the scalar and the SIMD build, against the float64 reference (src/kernels/reference.ts)
+// Every forward kernel, in the scalar and the SIMD build, against the float64 reference (src/kernels/reference/)
 // over seeded random shapes, including 1x1, zero sizes and sizes that are not multiples of the tiles.
 // Also: matmul with k = 0, dropout's mask, and the statistics and determinism of the generator.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, KERNEL_NAMES, type Runtime } from '../src/index.js';
-import { checkGroup, groupCases, kernelCases } from './cases.js';
+import { createRuntime, type Runtime } from '../src/index.js';
+import { KERNEL_NAMES } from '../src/engine.js';
+import { checkGroup, groupCases, kernelCases } from './cases/index.js';
 import { fmt, Rand, scoped } from './helpers.js';
 
 const cases = kernelCases();

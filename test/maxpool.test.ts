@@ -2,7 +2,7 @@
 // four-channel SIMD loop alike (values drawn from a tiny set, so ties are everywhere).
 import { describe, expect, it } from 'vitest';
 import { createRuntime, Rng } from '../src/index.js';
-import * as R from '../src/kernels/reference.js';
+import * as R from '../src/kernels/reference/index.js';
 
 describe('maxpool ties', () => {
   it.each(['scalar', 'simd'] as const)('%s build: argmax is the first maximum for every channel count', async (build) => {

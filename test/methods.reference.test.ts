@@ -9,7 +9,8 @@
  * gradients are themselves checked by central differences. Then invariants of whole UDI runs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alignmentWeights, createRuntime, type Dataset, defaultConfig, makeDataset, type Method, type MethodConfig, minNormWeight, type Runtime, train } from '../src/index.js';
+import { createRuntime, type Dataset, defaultConfig, makeDataset, type Method, type MethodConfig, type Runtime, train } from '../src/index.js';
+import { alignmentWeights, minNormWeight } from '../src/engine.js';
 import { MultimodalNet } from '../src/train/net.js';
 import { Rand } from './helpers.js';
 import { probeStepDetail, type StepProbeDetail } from './method-step.js';

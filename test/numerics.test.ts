@@ -4,7 +4,7 @@
 // features that are uncorrelated by construction (Hadamard columns) is exactly 0.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../src/index.js';
-import * as R from '../src/kernels/reference.js';
+import * as R from '../src/kernels/reference/index.js';
 import { EPS32, expectClose, fmt, fround, Rand, scoped, tolRel } from './helpers.js';
 
 /** Sylvester's Hadamard matrix of order n (a power of 2): ±1 entries, orthogonal columns, every column but the first sums to 0. */

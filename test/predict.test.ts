@@ -10,35 +10,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  accuracy,
-  applyStandardize,
-  argmax,
-  classify,
-  confusionMatrix,
-  createRuntime,
-  type Dataset,
-  defaultConfig,
-  deserializeModel,
-  evaluate,
-  fitStandardize,
-  loadModel,
-  macroF1,
-  makeDataset,
-  type MethodConfig,
-  type Model,
-  parseTrainConfig,
-  predict,
-  predictClasses,
-  predictProba,
-  Rng,
-  type Runtime,
-  serializeModel,
-  stratifiedSplit,
-  subset,
-  toMethodConfig,
-  train,
-} from '../src/index.js';
+import { accuracy, applyStandardize, classify, confusionMatrix, createRuntime, type Dataset, defaultConfig, deserializeModel, evaluate, fitStandardize, loadModel, macroF1, makeDataset, type MethodConfig, type Model, parseTrainConfig, predict, predictClasses, predictProba, Rng, type Runtime, serializeModel, stratifiedSplit, subset, toMethodConfig, train } from '../src/index.js';
+import { argmax } from '../src/engine.js';
 import { trainCommand } from '../src/cli-train.js';
 import { loadData } from '../src/io/data.js';
 import { scores } from '../src/train/metrics.js';

@@ -3,7 +3,8 @@
 // and the protocol explained in the report itself (no reference to notes the reader does not have).
 import { writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { perFold, pairedDifferences, type Report, type RunRecord, summarise } from '../src/compare.js';
+import type { Report, RunRecord } from '../src/compare.js';
+import { perFold, pairedDifferences, summarise } from '../src/compare-stats.js';
 import type { Method } from '../src/index.js';
 import { METHOD_NOTES, methodCurves, renderHtml, renderMarkdown, selfContained } from '../src/report.js';
 

@@ -3,14 +3,15 @@
 // with the simd build, for matmul in every layout, conv2d forward and backward, the batch gather,
 // max-pooling and the activations, on shapes big enough to be split (and checked to be split).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, Kernels, type ConvShape, type KernelName, type MatmulLayout, type Runtime } from '../src/index.js';
-import { MATMUL_SCRATCH_FLOATS } from '../src/kernels/reference.js';
+import { createRuntime, type Runtime } from '../src/index.js';
+import { Kernels, type ConvShape, type KernelName, type MatmulLayout } from '../src/engine.js';
+import { MATMUL_SCRATCH_FLOATS } from '../src/kernels/reference/index.js';
 import type { RawKernels } from '../src/kernels/spec.js';
 import type { WorkerPool } from '../src/runtime/pool.js';
-import { convGeometry } from './cases.js';
+import { convGeometry } from './cases/index.js';
 import { expectBitwise, Rand, scoped } from './helpers.js';
 
-const SPLIT_KERNELS = ['matmul_nn', 'matmul_nt', 'matmul_tn', 'im2col', 'gather_rows', 'col2im', 'maxpool_forward'] as const;
+const SPLIT_KERNELS = ['matmul_nn', 'matmul_nt', 'matmul_tn', 'im2col', 'gather_rows', 'col2im', 'max_pool_forward'] as const;
 
 /** The range a calling-thread call computed: rows [r0, r1), and for matmul columns [c0, c1). */
 interface Range {
@@ -32,7 +33,7 @@ function recordingKernels(rt: Runtime): { kernels: Kernels; calls: Map<string, R
   for (const name of SPLIT_KERNELS) {
     const fn = rt.kernels.raw[name];
     raw[name] = (...args: number[]) => {
-      // matmul: ... r0 r1 c0 c1; the others: ... r0 r1 (col2im and maxpool_forward: samples b0 b1)
+      // matmul: ... r0 r1 c0 c1; the others: ... r0 r1 (col2im and max_pool_forward: samples b0 b1)
       const rowsOnly = !name.startsWith('matmul_');
       const at = rowsOnly ? args.length - 2 : args.length - 4;
       calls.get(name)!.push({ r0: args[at], r1: args[at + 1], c0: rowsOnly ? 0 : args[at + 2], c1: rowsOnly ? Infinity : args[at + 3] });
@@ -180,7 +181,7 @@ describe('1 and 2 threads are bitwise equal', () => {
     ] as const) {
       for (const key of Object.keys(single)) expectBitwise(`${key}${label}`, single[key], got[key]);
     }
-    expectSplit('maxpool_forward', 'rows', s.batch, s.c, 'maxPool (by samples)');
+    expectSplit('max_pool_forward', 'rows', s.batch, s.c, 'maxPool (by samples)');
   });
 
   const convShapes: ConvShape[] = [

@@ -1,7 +1,8 @@
 // The training engine: whole-encoder gradients, the UDI schedule's contracts, the controller, the
 // imbalance on real mfeat views, and determinism (same seed, any thread count: same bits).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alignmentWeights, applyStandardize, createRuntime, defaultConfig, fitStandardize, loadMfeat, makeDataset, minNormWeight, predict, Rng, type Runtime, stratifiedSplit, subset, train } from '../src/index.js';
+import { applyStandardize, createRuntime, defaultConfig, fitStandardize, loadMfeat, makeDataset, predict, Rng, type Runtime, stratifiedSplit, subset, train } from '../src/index.js';
+import { alignmentWeights, minNormWeight } from '../src/engine.js';
 import type { MfeatView } from '../src/data/mfeat.js';
 import { buildEncoder, type EncoderConfig } from '../src/nn/encoders.js';
 import { ParamStore } from '../src/nn/params.js';

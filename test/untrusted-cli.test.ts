@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeSafetensors, encodeSafetensors } from '../src/index.js';
+import { decodeSafetensors, encodeSafetensors } from '../src/io-node.js';
 
 const run = promisify(execFile);
 // tsx by absolute URL: the commands run from other folders.

@@ -3,7 +3,8 @@
 import fc from 'fast-check';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, createRuntime, DataError, decodeSafetensors, defaultConfig, deserializeModel, encodeSafetensors, fitStandardize, makeDataset, type Method, type MethodConfig, parseCsv, parseTrainConfig, predict, Rng, type Runtime, serializeModel, stratifiedSplit, train, TrainingError } from '../src/index.js';
+import { ConfigError, createRuntime, DataError, defaultConfig, deserializeModel, fitStandardize, makeDataset, type Method, type MethodConfig, parseTrainConfig, predict, Rng, type Runtime, serializeModel, stratifiedSplit, train, TrainingError } from '../src/index.js';
+import { decodeSafetensors, encodeSafetensors, parseCsv } from '../src/io-node.js';
 import { metadataDigest } from '../src/io/checkpoint.js';
 import { MAX_NAME_LENGTH } from '../src/io/names.js';
 import { checkResumeState, checkStateFitsNet, decodeState, encodeState } from '../src/io/state.js';

@@ -4,7 +4,8 @@
  * `<split>.<modality>` (rows × dim, float32) and `<split>.labels` (rows, float32 holding whole
  * numbers); the metadata says what the data are. Also: a dataset from CSV files the user picks.
  */
-import { applyStandardize, decodeSafetensors, encodeSafetensors, fitStandardize, makeDataset, parseCsv, stratifiedSplit, subset, type Dataset } from '../../src/web.js';
+import { applyStandardize, fitStandardize, makeDataset, stratifiedSplit, subset, type Dataset } from '../../src/web.js';
+import { decodeSafetensors, encodeSafetensors, parseCsv } from '../../src/io-web.js';
 
 export const DEMO_FORMAT = 'udi-wasm-demo/1';
 const SPLITS = ['train', 'val', 'test'] as const;

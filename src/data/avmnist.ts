@@ -19,6 +19,7 @@ import { type Idx, parseIdx, readIdxBytes } from './idx.js';
 import { readInput } from '../io/files.js';
 import { Rng } from '../util/rng.js';
 import { covariance, reconstruct, topComponents } from './pca.js';
+import { UdiError } from '../errors.js';
 
 /** Bump when the feature pipeline changes, so old caches are never reused. */
 const FEATURE_VERSION = 3;
@@ -279,7 +280,7 @@ export function avmnistSplit(d: Avmnist, split: AvmnistSplit, fold: number, seed
     test: number[] = [];
   let description: string;
   if (split === 'A' || split === 'C') {
-    if (fold !== 0) throw new RangeError(`split ${split} has one fold (0), got ${fold}`);
+    if (fold !== 0) throw new UdiError('BAD_OPTIONS', `split ${split} has one fold (0), got ${fold}`);
     const trainRows = Int32Array.from(Array.from({ length: n }, (_, i) => i).filter((i) => d.index[i] >= 5));
     test = Array.from({ length: n }, (_, i) => i).filter((i) => d.index[i] < 5);
     const s = stratifiedSplit(Int32Array.from(trainRows, (i) => d.labels[i]), 0.1, seed);
@@ -291,12 +292,12 @@ export function avmnistSplit(d: Avmnist, split: AvmnistSplit, fold: number, seed
         : `C: as A, images reconstructed from the top ${d.pca.components} principal components of MNIST-train (${(100 * d.pca.explained).toFixed(1)}% of its variance)`;
   } else if (split === 'B') {
     const S = d.speakers.length;
-    if (!(Number.isInteger(fold) && fold >= 0 && fold < S)) throw new RangeError(`split B has folds 0-${S - 1} (one per speaker: ${d.speakers.join(', ')}), got ${fold}`);
+    if (!(Number.isInteger(fold) && fold >= 0 && fold < S)) throw new UdiError('BAD_OPTIONS', `split B has folds 0-${S - 1} (one per speaker: ${d.speakers.join(', ')}), got ${fold}`);
     const held = d.speakers[fold],
       vs = d.speakers[(fold + 1) % S];
     for (let i = 0; i < n; i++) (d.speaker[i] === held ? test : d.speaker[i] === vs ? val : fit).push(i);
     description = `B fold ${fold}: test speaker ${held}, validation speaker ${vs}, training the other ${S - 2}`;
-  } else throw new RangeError(`split must be 'A', 'B' or 'C', got ${String(split)}`);
+  } else throw new UdiError('BAD_OPTIONS', `split must be 'A', 'B' or 'C', got ${String(split)}`);
   const parts = [fit, val, test].map((rows) => subset(all, rows));
   const stats = fitStandardize(subset(parts[0], Array.from({ length: parts[0].size }, (_, i) => i), ['audio']));
   const std = (ds: Dataset): Dataset => {

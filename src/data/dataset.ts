@@ -18,14 +18,8 @@ export interface Dataset {
   readonly size: number;
 }
 
-export class DataError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { DataError, UdiError } from '../errors.js';
+export { DataError };
 
 /** Make and validate a dataset. `modalities[name]` is n × dim values (flat with `dims[name]`, or rows). */
 export function makeDataset(modalities: Record<string, Float32Array | number[][] | { data: Float32Array; dim: number }>, labels: ArrayLike<number>, classes?: number): Dataset {
@@ -94,7 +88,7 @@ export function subset(ds: Dataset, idx: ArrayLike<number>, modalities?: readonl
 
 /** A seeded split keeping each class's proportion: `fraction` of every class goes to the second part. */
 export function stratifiedSplit(labels: Int32Array, fraction: number, seed: number): { fit: Int32Array; val: Int32Array } {
-  if (!(fraction > 0 && fraction < 1)) throw new RangeError(`stratifiedSplit: fraction must be in (0, 1), got ${fraction}`);
+  if (!(fraction > 0 && fraction < 1)) throw new UdiError('BAD_OPTIONS', `stratifiedSplit: fraction must be in (0, 1), got ${fraction}`);
   const rng = new Rng(seed, 7);
   const byClass = new Map<number, number[]>();
   labels.forEach((y, i) => (byClass.get(y) ?? byClass.set(y, []).get(y)!).push(i));

@@ -32,7 +32,7 @@ const TYPES: Record<number, IdxType> = {
 const SUPPORTED_TYPES = '0x08 ubyte, 0x09 byte, 0x0B short, 0x0C int, 0x0D float, 0x0E double';
 
 /** At most 2^31 elements, and at most 2^31 bytes of data. */
-export const IDX_MAX_ELEMENTS = 2 ** 31;
+const IDX_MAX_ELEMENTS = 2 ** 31;
 const IDX_MAX_BYTES = 2 ** 31;
 
 interface Header {

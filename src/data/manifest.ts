@@ -24,7 +24,7 @@ import { MAX_BUFFER_BYTES, readInput, readJsonInput, readTextInput } from '../io
 import { MAX_NAME_LENGTH, RESERVED_NAMES } from '../io/names.js';
 
 /** Labels are read as float32: whole numbers above 2^24 cannot be told apart. */
-export const MAX_LABEL = 2 ** 24 - 1;
+const MAX_LABEL = 2 ** 24 - 1;
 
 export interface ManifestOptions {
   /** A manifest without "labels" loads with every label 0 (for prediction). */

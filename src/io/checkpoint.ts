@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import type { Runtime } from '../runtime/runtime.js';
 import { DataError, type Standardization } from '../data/dataset.js';
+import type { ErrorCode } from '../errors.js';
 import { METHODS, type Model } from '../train/methods.js';
 import { MultimodalNet, type ModalitySpec } from '../train/net.js';
 import { VERSION } from '../version.js';
@@ -43,7 +44,7 @@ const nameList = z.array(name).min(1);
  * fused modalities are modalities of the model, standardisation vectors have the modality's length,
  * the fusion fits the method and carries its weights or temperatures).
  */
-export const ModelDescriptionSchema = z
+const ModelDescriptionSchema = z
   .strictObject({
     method: z.enum(METHODS as [string, ...string[]]),
     modalities: z.array(z.strictObject({ name, dim: z.number().int().positive().max(2 ** 31 - 1), encoder: EncoderSchema })).min(1),
@@ -191,7 +192,7 @@ export async function serializeModel(model: Model, opts: { anchor?: string; prep
 /** Rebuild a model from checkpoint bytes: validates the format, the checksum and every tensor against the description. */
 export async function deserializeModel(rt: Runtime, bytes: Uint8Array, file = "checkpoint", maxBatch = 32): Promise<LoadedModel> {
   const { tensors, metadata } = decodeSafetensors(bytes, file);
-  const fail = (code: string, msg: string) => new DataError(code, `${file}: ${msg}`);
+  const fail = (code: ErrorCode, msg: string) => new DataError(code, `${file}: ${msg}`);
   if (metadata.format !== CHECKPOINT_FORMAT) throw fail('CKPT_FORMAT', `not a udi-wasm checkpoint (metadata format ${JSON.stringify(metadata.format)}, expected ${CHECKPOINT_FORMAT})`);
   if (metadata.sha256 !== (await sha256(dataSection(bytes)))) throw fail('CKPT_CHECKSUM', 'the tensor data does not match its SHA-256: the file is damaged');
   // Checkpoints written before metadata_sha256 existed carry none; their description is still validated below.
@@ -207,7 +208,7 @@ export async function deserializeModel(rt: Runtime, bytes: Uint8Array, file = "c
   const d = parsed.data as ModelDescription;
   // A checkpoint that fails below gives its WebAssembly memory back (nothing else is allocated meanwhile).
   const mark = rt.arena.mark();
-  const failed = (code: string, msg: string) => {
+  const failed = (code: ErrorCode, msg: string) => {
     rt.arena.release(mark);
     return fail(code, msg);
   };

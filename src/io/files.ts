@@ -13,9 +13,9 @@
 import { DataError } from '../data/dataset.js';
 
 /** Configs and manifests: small JSON files. */
-export const MAX_JSON_BYTES = 16 * 2 ** 20;
+const MAX_JSON_BYTES = 16 * 2 ** 20;
 /** CSV and other text read whole into one string (a JavaScript string holds at most ~2^29 characters). */
-export const MAX_TEXT_BYTES = 2 ** 29 - 2 ** 20;
+const MAX_TEXT_BYTES = 2 ** 29 - 2 ** 20;
 /** The largest file read into one buffer (Node's typed-array limit). */
 export const MAX_BUFFER_BYTES = 2 ** 32 - 1;
 

@@ -23,6 +23,7 @@
  * (where the engine computes in float64, standardisation and late fusion, the results agree to < 1e-6).
  */
 import { DataError } from '../data/dataset.js';
+import type { ErrorCode } from '../errors.js';
 import { Activation, Conv2d, Dense, Dropout, type Layer, MaxPool } from '../nn/layers.js';
 import type { Param } from '../nn/params.js';
 import type { Model } from '../train/methods.js';
@@ -58,7 +59,7 @@ export interface OnnxExportOptions {
   name?: string;
 }
 
-const fail = (code: string, msg: string) => new DataError(code, `exportOnnx: ${msg}`);
+const fail = (code: ErrorCode, msg: string) => new DataError(code, `exportOnnx: ${msg}`);
 
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 

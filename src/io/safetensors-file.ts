@@ -3,6 +3,7 @@
  * bytes is the portable ./safetensors.ts.
  */
 import { DataError } from '../data/dataset.js';
+import type { ErrorCode } from '../errors.js';
 import { withInput } from './files.js';
 import { headerLength, parseHeader } from './safetensors.js';
 
@@ -13,7 +14,7 @@ import { headerLength, parseHeader } from './safetensors.js';
  */
 export async function readSafetensorsFile(path: string, o: { what?: string; maxBytes: number; limitHint?: string; confineTo?: string }): Promise<Uint8Array> {
   return withInput(path, o, async (f) => {
-    const fail = (code: string, msg: string) => new DataError(code, `${path}: ${msg}`);
+    const fail = (code: ErrorCode, msg: string) => new DataError(code, `${path}: ${msg}`);
     if (f.size < 8) return f.readAll(); // decodeSafetensors reports it
     const h = headerLength(await f.read(0, 8), f.size, fail);
     const header = parseHeader(await f.read(8, h), fail);

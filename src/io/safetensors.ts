@@ -5,6 +5,7 @@
  * are written; reading validates every field and caps the header size.
  */
 import { DataError } from '../data/dataset.js';
+import type { ErrorCode } from '../errors.js';
 import { float32LE } from './bytes.js';
 
 export const MAX_HEADER_BYTES = 16 * 1024 * 1024;
@@ -21,7 +22,7 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Rec
   for (const name of names) {
     const t = tensors[name];
     const n = t.shape.reduce((a, b) => a * b, 1);
-    if (n !== t.data.length) throw new Error(`tensor ${name}: shape ${t.shape.join('×')} holds ${n} values, data has ${t.data.length}`);
+    if (n !== t.data.length) throw new DataError('BAD_SHAPE', `tensor ${name}: shape ${t.shape.join('×')} holds ${n} values, data has ${t.data.length}`);
     header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * n] };
     offset += 4 * n;
   }
@@ -43,7 +44,7 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Rec
 }
 
 /** The header's length from a file's first 8 bytes, checked against the limit and the file's size. */
-export function headerLength(first8: Uint8Array, size: number, fail: (code: string, msg: string) => Error): number {
+export function headerLength(first8: Uint8Array, size: number, fail: (code: ErrorCode, msg: string) => Error): number {
   const hlen = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
   if (hlen > BigInt(MAX_HEADER_BYTES)) throw fail('ST_HEADER_TOO_LARGE', `header of ${hlen} bytes is larger than the ${MAX_HEADER_BYTES}-byte limit`);
   const h = Number(hlen);
@@ -52,7 +53,7 @@ export function headerLength(first8: Uint8Array, size: number, fail: (code: stri
 }
 
 /** The header's JSON (strict UTF-8). */
-export function parseHeader(bytes: Uint8Array, fail: (code: string, msg: string) => Error): unknown {
+export function parseHeader(bytes: Uint8Array, fail: (code: ErrorCode, msg: string) => Error): unknown {
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (e) {
@@ -61,7 +62,7 @@ export function parseHeader(bytes: Uint8Array, fail: (code: string, msg: string)
 }
 
 export function decodeSafetensors(bytes: Uint8Array, file = 'checkpoint'): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
-  const fail = (code: string, msg: string) => new DataError(code, `${file}: ${msg}`);
+  const fail = (code: ErrorCode, msg: string) => new DataError(code, `${file}: ${msg}`);
   if (bytes.byteLength < 8) throw fail('ST_TRUNCATED', `${bytes.byteLength} bytes is too short for a safetensors file (8-byte header length first)`);
   const h = headerLength(bytes, bytes.byteLength, fail);
   const header = parseHeader(bytes.subarray(8, 8 + h), fail);

@@ -24,7 +24,7 @@ import { MAX_NAME_LENGTH, RESERVED_NAMES } from './names.js';
 import { decodeSafetensors, encodeSafetensors, type Tensor } from './safetensors.js';
 import { readSafetensorsFile } from './safetensors-file.js';
 
-export const STATE_FORMAT = 'udi-wasm-state/1';
+const STATE_FORMAT = 'udi-wasm-state/1';
 
 const replacer = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? { $num: String(v) } : v);
 const reviver = (k: string, v: unknown) => {
@@ -134,7 +134,7 @@ const MemoSchema = z.strictObject({
   teachers: z.strictObject({ $tensors: names('modality').min(1) }).optional(),
 });
 
-export const StateJsonSchema = z.strictObject({
+const StateJsonSchema = z.strictObject({
   method: z.enum(METHODS as [string, ...string[]]),
   done: z.array(StageResultSchema),
   current: StageStateSchema.nullable(),

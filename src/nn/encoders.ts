@@ -4,6 +4,7 @@
 import type { Runtime } from '../runtime/runtime.js';
 import { Activation, Conv2d, Dense, Dropout, type Layer, MaxPool, Sequential } from './layers.js';
 import type { ParamStore } from './params.js';
+import { ConfigError } from '../errors.js';
 
 export type EncoderConfig =
   | {
@@ -37,7 +38,7 @@ export interface BuildContext {
 
 function positiveInts(what: string, xs: unknown): number[] {
   if (!Array.isArray(xs) || xs.length === 0 || !xs.every((v) => Number.isInteger(v) && v > 0)) {
-    throw new RangeError(`${what} must be a non-empty list of whole numbers > 0, got ${JSON.stringify(xs)}`);
+    throw new ConfigError(`${what} must be a non-empty list of whole numbers > 0, got ${JSON.stringify(xs)}`);
   }
   return xs as number[];
 }
@@ -60,7 +61,7 @@ export function buildEncoder(ctx: BuildContext, group: string, inFeatures: numbe
   }
   if (cfg.type === 'cnn') {
     const [h, w, c] = positiveInts(`encoder ${group}: input`, cfg.input) as [number, number, number];
-    if (h * w * c !== inFeatures) throw new RangeError(`encoder ${group}: input ${h}×${w}×${c} = ${h * w * c} values, but the modality has ${inFeatures} features`);
+    if (h * w * c !== inFeatures) throw new ConfigError(`encoder ${group}: input ${h}×${w}×${c} = ${h * w * c} values, but the modality has ${inFeatures} features`);
     let shape: [number, number, number] = [h, w, c];
     positiveInts(`encoder ${group}: channels`, cfg.channels).forEach((ch, i) => {
       const conv = new Conv2d(rt, store, group, `conv${i}`, shape, ch, cfg.kernel ?? 3, maxBatch);
@@ -75,5 +76,5 @@ export function buildEncoder(ctx: BuildContext, group: string, inFeatures: numbe
     if (drop > 0) layers.push(new Dropout(rt, drop, dense, maxBatch, ctx.seed, ctx.nextStream()));
     return new Sequential(layers);
   }
-  throw new RangeError(`encoder ${group}: type must be 'mlp' or 'cnn', got ${JSON.stringify((cfg as { type?: unknown }).type)}`);
+  throw new ConfigError(`encoder ${group}: type must be 'mlp' or 'cnn', got ${JSON.stringify((cfg as { type?: unknown }).type)}`);
 }

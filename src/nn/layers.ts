@@ -30,10 +30,8 @@ export class Dense implements Layer {
   private readonly b: Param;
   private x: F32 | null = null;
   private readonly K: Kernels;
-  /** Matmul options of the three products, reused (their m or k is set to the batch on each call). */
+  /** Matmul options of the forward product, reused (its m is set to the batch on each call). */
   private readonly fwd: MatmulOptions;
-  private readonly dw: MatmulOptions;
-  private readonly dxo: MatmulOptions;
 
   constructor(
     rt: Runtime,
@@ -51,8 +49,6 @@ export class Dense implements Layer {
     this.y = rt.arena.f32(maxBatch * outFeatures);
     this.dx = rt.arena.f32(maxBatch * inFeatures);
     this.fwd = { m: 0, n: outFeatures, k: inFeatures };
-    this.dw = { m: inFeatures, n: outFeatures, k: 0, layout: 'tn', accumulate: true };
-    this.dxo = { m: 0, n: inFeatures, k: outFeatures, layout: 'nt' };
   }
 
   forward(x: F32, batch: number): F32 {
@@ -66,13 +62,8 @@ export class Dense implements Layer {
 
   backward(dy: F32, batch: number, needDx: boolean): F32 | null {
     if (!this.x) throw new Error('Dense.backward before forward');
-    this.dw.k = batch;
-    this.K.matmul(this.store.gradOf(this.w), this.x, dy, this.dw);
-    this.K.biasAddBackward(this.store.gradOf(this.b), dy, batch, this.outFeatures);
-    if (!needDx) return null;
-    const dx = prefix(this.dx, batch * this.inFeatures);
-    this.dxo.m = batch;
-    this.K.matmul(dx, dy, this.store.paramOf(this.w), this.dxo);
+    const dx = needDx ? prefix(this.dx, batch * this.inFeatures) : null;
+    this.K.linearBackward(dx, this.store.gradOf(this.w), this.store.gradOf(this.b), dy, this.x, this.store.paramOf(this.w), batch, this.inFeatures, this.outFeatures);
     return dx;
   }
 }
@@ -274,7 +265,7 @@ export class MaxPool implements Layer {
     if (dy.length !== n) throw new RangeError(`MaxPool.backward: dy has ${dy.length} elements, expected ${n}`);
     // argmax came from this layer's own forward over a buffer of dx's size, so it is in range by
     // construction: call the kernel directly, without Kernels.maxPoolBackward's per-element scan.
-    this.K.raw.maxpool_backward(dx.ptr, dy.ptr, this.argmax.ptr, n);
+    this.K.raw.max_pool_backward(dx.ptr, dy.ptr, this.argmax.ptr, n);
     return dx;
   }
 }

@@ -4,6 +4,7 @@
  * a group is a contiguous range, so freezing, clipping, optimiser steps, gradient surgery and
  * checkpoints all work on whole slices.
  */
+import { ConfigError } from '../errors.js';
 import type { F32, I32 } from '../runtime/arena.js';
 import type { Runtime } from '../runtime/runtime.js';
 
@@ -23,7 +24,7 @@ export type Init = 'he' | 'xavier' | 'zeros';
  * Both draw from the seeded generator (stream 1), parameters in declaration order, weight then bias.
  */
 export type InitScheme = 'he' | 'pytorch';
-export const INIT_SCHEMES: readonly InitScheme[] = ['he', 'pytorch'];
+const INIT_SCHEMES: readonly InitScheme[] = ['he', 'pytorch'];
 
 export interface Param {
   /** Position in declaration order. */
@@ -109,7 +110,7 @@ export class ParamStore {
    * they are (zero after allocate()).
    */
   initialize(seed: number, scheme: InitScheme): void {
-    if (!INIT_SCHEMES.includes(scheme)) throw new RangeError(`init must be one of ${INIT_SCHEMES.map((s) => `'${s}'`).join(', ')}, got ${JSON.stringify(scheme)}`);
+    if (!INIT_SCHEMES.includes(scheme)) throw new ConfigError(`init must be one of ${INIT_SCHEMES.map((s) => `'${s}'`).join(', ')}, got ${JSON.stringify(scheme)}`);
     this.initScheme = scheme;
     const rng = this.rt.kernels.rng(seed, 1);
     for (const p of this.list) this.initParam(p, rng);

@@ -22,15 +22,8 @@ const PAGE = 65536;
 export const ARENA_BASE = 1024;
 const ALIGN = 64;
 
-export class MemoryLimitError extends Error {
-  readonly code = 'MEMORY_LIMIT';
-  constructor(readonly neededBytes: number, readonly limitBytes: number) {
-    super(
-      `udi-wasm needs ${(neededBytes / 2 ** 20).toFixed(1)} MiB of WebAssembly memory, above the limit of ` +
-        `${(limitBytes / 2 ** 20).toFixed(0)} MiB. Use a smaller model or batch, or raise createRuntime({ memoryLimitMiB }).`,
-    );
-  }
-}
+import { MemoryLimitError } from '../errors.js';
+export { MemoryLimitError };
 
 export class Arena {
   private top = ARENA_BASE;

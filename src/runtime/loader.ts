@@ -12,20 +12,21 @@
  *      sends the wrong MIME type.
  */
 import { type Host, isPermissionError, runtimeKind } from './env.js';
+import { UdiError } from '../errors.js';
 
 export type Build = 'scalar' | 'simd' | 'simd-threads';
 export const BUILDS: readonly Build[] = ['scalar', 'simd', 'simd-threads'];
 export type WasmSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView | URL | string | Response;
 
 /** How to give createRuntime the module on an edge runtime (workerd), for error messages. */
-export const EDGE_WASM_HINT = "import the module statically and pass it: `import udiWasm from 'udi-wasm/wasm/udi.simd.wasm'` and `createRuntime({ threads: 1, build: 'simd', wasm: udiWasm })` (README: Edge runtimes)";
+const EDGE_WASM_HINT = "import the module statically and pass it: `import udiWasm from 'udi-wasm/wasm/udi.simd.wasm'` and `createRuntime({ threads: 1, build: 'simd', wasm: udiWasm })` (README: Edge runtimes)";
 
 function defaultUrl(build: Build): URL {
   try {
     return literalUrl(build);
   } catch (e) {
     // import.meta.url is not a URL here (workerd and other edge runtimes give modules none).
-    throw new Error(`createRuntime: this runtime gives udi-wasm no URL to load its ${build} WebAssembly module from (${(e as Error).message}); ${EDGE_WASM_HINT}`);
+    throw new UdiError('WASM_LOAD', `createRuntime: this runtime gives udi-wasm no URL to load its ${build} WebAssembly module from (${(e as Error).message}); ${EDGE_WASM_HINT}`);
   }
 }
 
@@ -41,7 +42,7 @@ function literalUrl(build: Build): URL {
 }
 
 async function compileResponse(res: Response, where: string): Promise<WebAssembly.Module> {
-  if (!res.ok) throw new Error(`could not load the udi-wasm module from ${where}: HTTP ${res.status}`);
+  if (!res.ok) throw new UdiError('WASM_LOAD', `could not load the udi-wasm module from ${where}: HTTP ${res.status}`);
   if (typeof WebAssembly.compileStreaming === 'function') {
     try {
       return await WebAssembly.compileStreaming(res.clone());
@@ -63,15 +64,16 @@ async function compileUrl(host: Host, url: URL): Promise<WebAssembly.Module> {
       bytes = await host.readFile(url);
     } catch (e) {
       if (isPermissionError(e)) {
-        throw new Error(
+        throw new UdiError(
+          'WASM_LOAD',
           `createRuntime: no permission to read the udi-wasm module ${file} (${(e as Error).message}). ` +
             `Grant read permission to its folder: in Deno, \`deno run --allow-read=${folderOf(url)} ...\` (or a wider --allow-read); ` +
             'elsewhere, make the file readable; or pass `wasm:` to createRuntime.',
         );
       }
       const missing = (e as { code?: unknown })?.code === 'ENOENT' || (e as Error)?.name === 'NotFound';
-      if (missing) throw new Error(`createRuntime: the udi-wasm module ${file} does not exist: run \`npm run build:wasm\` in a source checkout (npm ci does it), or pass \`wasm:\` to createRuntime.`);
-      throw new Error(`createRuntime: could not read the udi-wasm module ${file}: ${(e as Error).message}. Pass \`wasm:\` to createRuntime to give the module yourself.`);
+      if (missing) throw new UdiError('WASM_LOAD', `createRuntime: the udi-wasm module ${file} does not exist: run \`npm run build:wasm\` in a source checkout (npm ci does it), or pass \`wasm:\` to createRuntime.`);
+      throw new UdiError('WASM_LOAD', `createRuntime: could not read the udi-wasm module ${file}: ${(e as Error).message}. Pass \`wasm:\` to createRuntime to give the module yourself.`);
     }
     return compileBytes(bytes as Uint8Array<ArrayBuffer>);
   }
@@ -83,7 +85,7 @@ async function compileBytes(bytes: BufferSource): Promise<WebAssembly.Module> {
     return await WebAssembly.compile(bytes);
   } catch (e) {
     // workerd refuses to compile WebAssembly at run time ("Wasm code generation disallowed by embedder").
-    if (runtimeKind() === 'workerd') throw new Error(`createRuntime: workerd compiles no WebAssembly from bytes at run time (${(e as Error).message}); ${EDGE_WASM_HINT}`);
+    if (runtimeKind() === 'workerd') throw new UdiError('WASM_LOAD', `createRuntime: workerd compiles no WebAssembly from bytes at run time (${(e as Error).message}); ${EDGE_WASM_HINT}`);
     throw e;
   }
 }
@@ -91,7 +93,7 @@ async function compileBytes(bytes: BufferSource): Promise<WebAssembly.Module> {
 /** Compile the module for `build`, from `source` if given, else from the package's own file. */
 export async function compileModule(host: Host, build: Build, source?: WasmSource): Promise<WebAssembly.Module> {
   if (source === undefined) {
-    if (runtimeKind() === 'workerd') throw new Error(`createRuntime: on workerd (Cloudflare Workers) the \`wasm\` option is required: workerd neither fetches nor compiles WebAssembly at run time, so ${EDGE_WASM_HINT}`);
+    if (runtimeKind() === 'workerd') throw new UdiError('WASM_LOAD', `createRuntime: on workerd (Cloudflare Workers) the \`wasm\` option is required: workerd neither fetches nor compiles WebAssembly at run time, so ${EDGE_WASM_HINT}`);
     return compileUrl(host, defaultUrl(build));
   }
   if (source instanceof WebAssembly.Module) return source;
@@ -99,7 +101,7 @@ export async function compileModule(host: Host, build: Build, source?: WasmSourc
   if (typeof source === 'string') return compileUrl(host, new URL(source, (globalThis as any).location?.href));
   if (typeof Response !== 'undefined' && source instanceof Response) return compileResponse(source, source.url || 'a Response');
   if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return compileBytes(source as BufferSource);
-  throw new TypeError('createRuntime: `wasm` must be a WebAssembly.Module, bytes, a URL or a Response');
+  throw new UdiError('BAD_OPTIONS', 'createRuntime: `wasm` must be a WebAssembly.Module, bytes, a URL or a Response');
 }
 
 // Smallest valid module using a v128 instruction: (func (result v128) v128.const 0) — feature probe.

@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import type { Host, SpawnedWorker } from './env.js';
 import { startRuntime, type Runtime, type RuntimeOptions } from './runtime.js';
 
-export const nodeHost: Host = {
+const nodeHost: Host = {
   async hardwareThreads() {
     return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   },

@@ -73,9 +73,8 @@ function udiWorker(msg, post) {
 }
 `;
 
-export class WorkerError extends Error {
-  readonly code = 'WORKER_FAILED';
-}
+import { WorkerError } from '../errors.js';
+export { WorkerError };
 
 export class WorkerPool {
   private readonly ctl: Int32Array;

@@ -10,6 +10,7 @@ import { Arena } from './arena.js';
 import { type Host, runtimeKind, threadSupport, type RuntimeKind } from './env.js';
 import { type Build, compileModule, hostHasSimd, type WasmSource } from './loader.js';
 import { WorkerPool } from './pool.js';
+import { UdiError } from '../errors.js';
 
 export interface RuntimeOptions {
   /** Threads to compute with, counting the calling thread. 'auto' (default) = the cores reported. */
@@ -75,7 +76,7 @@ function pickSource(wasm: RuntimeOptions['wasm'], build: Build): WasmSource | un
 function checkExports(instance: WebAssembly.Instance, build: Build): RawKernels {
   const ex = instance.exports as Record<string, unknown>;
   const missing = KERNEL_NAMES.filter((n) => typeof ex[n] !== 'function');
-  if (missing.length > 0) throw new Error(`the udi-wasm ${build} module lacks the kernels ${missing.join(', ')}: it was built from other sources than this library`);
+  if (missing.length > 0) throw new UdiError('WASM_LOAD', `the udi-wasm ${build} module lacks the kernels ${missing.join(', ')}: it was built from other sources than this library`);
   return ex as unknown as RawKernels;
 }
 
@@ -83,10 +84,10 @@ function checkExports(instance: WebAssembly.Instance, build: Build): RawKernels 
 export async function startRuntime(host: Host, options: RuntimeOptions = {}): Promise<Runtime> {
   const requested = options.threads ?? 'auto';
   if (requested !== 'auto' && !(Number.isInteger(requested) && requested >= 1 && requested <= 256)) {
-    throw new RangeError(`createRuntime: threads must be 'auto' or a whole number from 1 to 256, got ${String(requested)}`);
+    throw new UdiError('BAD_OPTIONS', `createRuntime: threads must be 'auto' or a whole number from 1 to 256, got ${String(requested)}`);
   }
   const limitMiB = options.memoryLimitMiB ?? 1024;
-  if (!(Number.isInteger(limitMiB) && limitMiB >= 1 && limitMiB <= 4096)) throw new RangeError(`createRuntime: memoryLimitMiB must be a whole number from 1 to 4096, got ${limitMiB}`);
+  if (!(Number.isInteger(limitMiB) && limitMiB >= 1 && limitMiB <= 4096)) throw new UdiError('BAD_OPTIONS', `createRuntime: memoryLimitMiB must be a whole number from 1 to 4096, got ${limitMiB}`);
   const hw = await host.hardwareThreads();
   const simd = hostHasSimd();
   const support = threadSupport(host);
@@ -97,8 +98,8 @@ export async function startRuntime(host: Host, options: RuntimeOptions = {}): Pr
     threads = 1;
   }
   let build: Build = options.build && options.build !== 'auto' ? options.build : threads > 1 ? 'simd-threads' : simd ? 'simd' : 'scalar';
-  if (build === 'simd-threads' && !support.ok) throw new Error(`createRuntime: the simd-threads build cannot run here: ${support.reason}`);
-  if (build !== 'scalar' && !simd) throw new Error(`createRuntime: this host does not support WebAssembly SIMD; use build: 'scalar'`);
+  if (build === 'simd-threads' && !support.ok) throw new UdiError('RUNTIME_UNSUPPORTED', `createRuntime: the simd-threads build cannot run here: ${support.reason}`);
+  if (build !== 'scalar' && !simd) throw new UdiError('RUNTIME_UNSUPPORTED', `createRuntime: this host does not support WebAssembly SIMD; use build: 'scalar'`);
   if (build !== 'simd-threads' && threads > 1) {
     threadsNote = `running 1 thread: the ${build} build has no threads`;
     threads = 1;
@@ -111,7 +112,7 @@ export async function startRuntime(host: Host, options: RuntimeOptions = {}): Pr
   try {
     instance = await WebAssembly.instantiate(module, { env: { memory } });
   } catch (e) {
-    throw new Error(`createRuntime: could not instantiate the ${build} build (${(e as Error).message}); is the wasm source the ${build} build?`);
+    throw new UdiError('WASM_LOAD', `createRuntime: could not instantiate the ${build} build (${(e as Error).message}); is the wasm source the ${build} build?`);
   }
   const raw = checkExports(instance, build);
   const arena = new Arena(memory, limitMiB * 2 ** 20);

@@ -11,6 +11,7 @@
  *   evaluate(model, input, labels)                  accuracy, macro-F1, confusion matrix, per class
  */
 import { applyStandardize, type Dataset, DataError, type Modality } from '../data/dataset.js';
+import type { ErrorCode } from '../errors.js';
 import { accuracy, argmaxRows, confusionMatrix, macroF1 } from './metrics.js';
 import { predict } from './train.js';
 import type { Model } from './types.js';
@@ -72,7 +73,7 @@ export interface Evaluation {
   prediction: Prediction;
 }
 
-const fail = (code: string, msg: string) => new DataError(code, msg);
+const fail = (code: ErrorCode, msg: string) => new DataError(code, msg);
 
 /** The value at `i` as a float32, or an error naming where it is. */
 function f32Value(v: unknown, where: () => string): number {

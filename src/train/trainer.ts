@@ -170,14 +170,8 @@ export interface StageState {
   wallMs: number;
 }
 
-export class TrainingError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { TrainingError } from '../errors.js';
+export { TrainingError };
 
 export interface RunContext {
   seed: number;

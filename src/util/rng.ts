@@ -3,6 +3,7 @@
  * xoshiro128** seeded by splitmix64 as assembly/rng.ts, in integer arithmetic, so a (seed, stream)
  * pair gives the same sequence here and inside WebAssembly (a test checks this).
  */
+import { UdiError } from '../errors.js';
 const M64 = (1n << 64n) - 1n;
 
 function splitmix(x: bigint): bigint {
@@ -17,7 +18,7 @@ export class Rng {
   private s = new Uint32Array(4);
 
   constructor(seed: number, stream = 0) {
-    if (!Number.isInteger(seed) || !Number.isInteger(stream)) throw new RangeError(`Rng: seed and stream must be whole numbers, got ${seed}, ${stream}`);
+    if (!Number.isInteger(seed) || !Number.isInteger(stream)) throw new UdiError('BAD_OPTIONS', `Rng: seed and stream must be whole numbers, got ${seed}, ${stream}`);
     let x = ((BigInt(seed >>> 0) << 32n) | BigInt(stream >>> 0)) & M64;
     x = (x + 0x9e3779b97f4a7c15n) & M64;
     const a = splitmix(x);
@@ -46,14 +47,14 @@ export class Rng {
 
   /** Uniform whole number in [0, bound), unbiased (rejection), bound <= 2^32. */
   below(bound: number): number {
-    if (!(Number.isInteger(bound) && bound >= 1 && bound <= 2 ** 32)) throw new RangeError(`Rng.below: bound must be a whole number in [1, 2^32], got ${bound}`);
+    if (!(Number.isInteger(bound) && bound >= 1 && bound <= 2 ** 32)) throw new UdiError('BAD_OPTIONS', `Rng.below: bound must be a whole number in [1, 2^32], got ${bound}`);
     const limit = 2 ** 32 - (2 ** 32 % bound) - 1;
     let r = this.next();
     while (r > limit) r = this.next();
     return r % bound;
   }
 
-  /** Shuffle in place (Fisher-Yates), the same order as the WebAssembly rng_permutation. */
+  /** Shuffle in place (Fisher-Yates), the same order as the WebAssembly `permutation` kernel. */
   shuffle<T extends { length: number; [i: number]: any }>(a: T): T {
     for (let i = a.length - 1; i > 0; i--) {
       const j = this.below(i + 1);

@@ -1,6 +1,6 @@
 /**
  * Float64 references of the network and the loss terms, written from shared/notes/udi-method.md and
- * the papers (not from src/train or src/kernels/reference.ts), on the autodiff of ./autodiff.ts.
+ * the papers (not from src/train or src/kernels/reference/), on the autodiff of ./autodiff.ts.
  *
  * Network layout (src/nn/encoders.ts, src/train/net.ts; layout only): parameters are named
  * `<group>.<name>`; a Dense layer `fcK` has `fcK.weight` stored [in, out] row-major and `fcK.bias`
