@@ -10,7 +10,6 @@ import type { Dataset } from '../data/dataset.js';
 import { buildEncoder, type EncoderConfig } from '../nn/encoders.js';
 import { Dense, Dropout, prefix, type Sequential } from '../nn/layers.js';
 import { type Param, ParamStore, slice } from '../nn/params.js';
-import { biasAddScaled } from './loops.js';
 import { TrainingError } from './trainer.js';
 
 /** Datasets up to this size (all modalities a network has loaded, together) are kept in WebAssembly memory. */
@@ -291,6 +290,6 @@ export class MultimodalNet {
     const K = this.rt.kernels;
     const W = this.store.paramOf(this.jointW);
     K.matmul(out, b.feat!, slice(W, this.jointOffsets[i] * this.classes, b.featureDim * this.classes), { m: n, n: this.classes, k: b.featureDim });
-    biasAddScaled(this.rt.arena, out, this.store.paramOf(this.jointB), n, this.classes, this.branches.length);
+    this.rt.kernels.biasAddScaled(out, this.store.paramOf(this.jointB), n, this.classes, this.branches.length);
   }
 }

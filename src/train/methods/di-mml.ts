@@ -14,7 +14,6 @@
  */
 import { prefix } from '../../nn/layers.js';
 import { fuseMean } from '../fusion.js';
-import { rowNormalize, rowNormalizeBackward } from '../loops.js';
 import { scores } from '../metrics.js';
 import type { Run } from '../run.js';
 import { infer } from '../infer.js';
@@ -41,7 +40,7 @@ function dimmlStage(run: Run): Stage {
 
   const feat = (m: string, n: number) => prefix(net.branch(m).feat!, n * d);
   /** Row-normalise a branch's features into hat[m]. */
-  const normalise = (m: string, n: number) => rowNormalize(arena, prefix(hat[m], n * d), feat(m, n), n, d);
+  const normalise = (m: string, n: number) => K.rowNormalize(prefix(hat[m], n * d), feat(m, n), n, d);
 
   return {
     name: 'di-mml',
@@ -74,7 +73,7 @@ function dimmlStage(run: Run): Stage {
           K.softmaxCrossEntropyBackward(ds, p, { ...diag, length: n }, n, n, contrastWeight / temperature);
           K.matmul(dh, ds, prefix(hat[strong], n * d), { m: n, n: d, k: n });
           // Through the row normalisation: df += (dh − h (h·dh)) / |f|.
-          rowNormalizeBackward(arena, prefix(dfeat[m], n * d), dh, prefix(hat[m], n * d), feat(m, n), n, d);
+          K.rowNormalizeBackward(prefix(dfeat[m], n * d), dh, prefix(hat[m], n * d), feat(m, n), n, d);
         }
       }
       for (const m of run.names) net.encoderBackward(net.branch(m), n, prefix(dfeat[m], n * d));

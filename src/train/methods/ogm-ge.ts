@@ -11,7 +11,6 @@
  */
 import { prefix } from '../../nn/layers.js';
 import { dtanh } from '../../util/detmath.js';
-import { labelProbSum, sampleStd } from '../loops.js';
 import { type JointHookFactory, jointRecipe } from './joint.js';
 
 export const gradientModulation: JointHookFactory = (run, noiseRng) => {
@@ -30,7 +29,7 @@ export const gradientModulation: JointHookFactory = (run, noiseRng) => {
       const score: number[] = net.branches.map((_, i) => {
         net.jointBlockLogits(i, n, prefix(blk, n * C));
         K.softmax(prefix(blkP, n * C), prefix(blk, n * C), n, C);
-        return labelProbSum(arena, prefix(blkP, n * C), lab, n, C);
+        return K.labelProbSum(prefix(blkP, n * C), lab, n, C);
       });
       net.branches.forEach((b, i) => {
         const others = score.filter((_, j) => j !== i);
@@ -42,7 +41,7 @@ export const gradientModulation: JointHookFactory = (run, noiseRng) => {
         for (const prm of net.store.parameters) {
           if (prm.group !== `enc:${b.name}`) continue;
           const gr = net.store.gradOf(prm);
-          const std = sampleStd(arena, gr);
+          const std = K.sampleStd(gr);
           K.scale(gr, coeff);
           const nz = prefix(noise, gr.length);
           K.normal(nz, noiseRng, 0, std + 1e-8);
