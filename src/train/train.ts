@@ -72,11 +72,6 @@ export async function train(rt: Runtime, method: Method, data: Splits, cfg: Meth
   return { result, model };
 }
 
-/** UDI with the given config (see defaultConfig). */
-export function trainUDI(rt: Runtime, data: Splits, cfg: MethodConfig, opts: TrainOptions = {}) {
-  return train(rt, 'udi', data, cfg, opts);
-}
-
 /**
  * Fused class probabilities (n × classes) for a dataset holding any non-empty subset of the model's
  * modalities, taken as the network sees them: already preprocessed (the model's standardisation is
