@@ -5,7 +5,7 @@
  *   probeStepDetail(...) -> the same plus trainSet, prior (parameters at the end of the previous stage,
  *                           e.g. UMT's teachers), after (parameters after the step's update), shapes, stages
  *
- * What is captured, and when (callbacks of src/train/trainer.ts, `onState` of src/train/methods.ts):
+ * What is captured, and when (callbacks of src/train/trainer.ts, `onState` of train() in src/train/train.ts):
  * - params: every parameter of the network (by full name `<group>.<name>`, e.g. `enc:a.fc0.weight`,
  *   `head:joint.fc.bias`; layout as in src/nn/params.ts, a Dense weight is [in, out] row-major),
  *   read from `net.store` at `onStageBegin(stage)`: the values the stage's first step uses.
@@ -68,7 +68,7 @@ export interface ProbeOptions {
   setPriorParams?: Record<string, Float32Array>;
 }
 
-/** Which MethodConfig budget a stage name runs under (see train() in src/train/methods.ts). */
+/** Which MethodConfig budget a stage name runs under (see the recipes in src/train/methods/). */
 function stageBudget(method: Method, stage: string): 'solo' | 'guided' | 'joint' | 'fusionHead' {
   if (stage.startsWith('solo:')) return 'solo';
   if (stage.startsWith('guided:')) return 'guided';

@@ -173,3 +173,10 @@ export function fuseCalibrated(probs: Record<string, Float32Array>, n: number, c
   const scaled = Object.fromEntries(Object.entries(probs).map(([m, p]) => [m, (temperatures[m] ?? 1) === 1 ? p : temperatureScale(p, n, classes, temperatures[m])]));
   return fuseMean(scaled, n, classes);
 }
+
+/** Late fusion of own-head probabilities as a trained model does it (mean for 'head' when modalities are missing). */
+export function fuseProbs(probs: Record<string, Float32Array>, n: number, C: number, m: { fusion: FusionKind | 'joint'; fusionWeights?: Record<string, number>; fusionTemperatures?: Record<string, number> }): Float32Array {
+  if (m.fusion === 'entropy') return fuseEntropy(probs, n, C);
+  if (m.fusion === 'calibrated') return fuseCalibrated(probs, n, C, m.fusionTemperatures ?? {});
+  return fuseMean(probs, n, C, m.fusion === 'validation' ? m.fusionWeights : undefined);
+}

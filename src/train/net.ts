@@ -35,6 +35,16 @@ export interface Branch {
   logits: F32 | null;
 }
 
+/** See MultimodalNet.ceBackward. */
+export interface CeBackwardOptions {
+  /** Weight of the cross-entropy gradient; default 1, 0 leaves it out (then only `add`). */
+  scale?: number;
+  /** Add further gradients with respect to the logits (e.g. a divergence's) before the head's backward. */
+  add?: (dlogits: F32) => void;
+  /** Through the branch's own head (default) or the shared classifier. */
+  head?: 'own' | 'shared';
+}
+
 export class MultimodalNet {
   readonly store: ParamStore;
   readonly branches: Branch[];
@@ -51,7 +61,7 @@ export class MultimodalNet {
   /** One classifier shared by every modality (DI-MML), present when all feature dimensions are equal. */
   readonly shared: Dense | null;
   private readonly jointOffsets: number[];
-  /** Batch row indices (maxBatch i32) for the gather kernel. */
+  /** Batch row indices (maxBatch i32) for the gather kernel: the rows of the dataset last loaded. */
   private readonly rows: I32;
   private readonly residents = new WeakMap<Float32Array, F32 | null>();
   private residentBytes = 0;
@@ -142,13 +152,22 @@ export class MultimodalNet {
       const b = this.branch(name);
       if (m.dim * this.maxBatch !== b.input.length) throw new TrainingError('BAD_SHAPE', `modality "${name}" has ${m.dim} features but the model expects ${b.input.length / this.maxBatch}`);
       const res = this.resident(m.data);
-      if (res) this.rt.kernels.gatherRows(prefix(b.input, n * m.dim), res, n === this.rows.length ? this.rows : { ...this.rows, length: n }, n, m.dim);
+      if (res) this.rt.kernels.gatherRows(prefix(b.input, n * m.dim), res, this.batchRows(n), n, m.dim);
       else {
         const view = arena.viewF32(b.input);
         for (let i = 0; i < n; i++) view.set(m.data.subarray(idx[i] * m.dim, (idx[i] + 1) * m.dim), i * m.dim);
       }
     }
     return n;
+  }
+
+  /**
+   * Make the modalities' data resident (as load does on first use) now: a caller that releases arena
+   * memory after loading batches (arena.mark/release) calls this before taking its mark, so the
+   * resident copies outlive the release.
+   */
+  prepare(ds: Dataset, modalities: readonly string[]): void {
+    for (const name of modalities) if (ds.modalities[name]) this.resident(ds.modalities[name].data);
   }
 
   /**
@@ -169,6 +188,11 @@ export class MultimodalNet {
     return n === this.labels.length ? this.labels : { ...this.labels, length: n };
   }
 
+  /** The dataset rows of the batch last loaded (n i32), for gathering per-row targets with K.gatherRows. */
+  batchRows(n: number): I32 {
+    return n === this.rows.length ? this.rows : { ...this.rows, length: n };
+  }
+
   /**
    * Encoder + head forward for one modality; returns the branch with its features and logits (views
    * of layer buffers). head 'shared' uses the shared classifier (valid until the next shared forward).
@@ -176,16 +200,52 @@ export class MultimodalNet {
   forward(name: string, n: number, train: boolean, head: 'own' | 'shared' = 'own'): Branch {
     const b = this.branch(name);
     b.feat = b.encoder.forward(prefix(b.input, n * b.encoder.inFeatures), n, train);
-    if (head === 'shared') {
-      if (!this.shared) throw new TrainingError('SHARED_HEAD_DIMS', `a shared classifier needs every modality's feature dimension to be equal (${this.branches.map((x) => `${x.name}: ${x.featureDim}`).join(', ')})`);
-      b.logits = this.shared.forward(b.feat, n);
-    } else b.logits = b.head.forward(b.feat, n);
+    b.logits = head === 'shared' ? this.sharedHead().forward(b.feat, n) : b.head.forward(b.feat, n);
     return b;
   }
 
   /** Cross-entropy of a branch's own head; fills probs. Returns the mean loss. */
   headLoss(b: Branch, n: number): number {
     return this.rt.kernels.softmaxCrossEntropy(prefix(b.probs, n * this.classes), b.logits!, this.batchLabels(n), n, this.classes);
+  }
+
+  /** Cross-entropy of the joint head over the branches' current features; fills jointProbs. Returns the mean loss. */
+  jointLoss(n: number): number {
+    const z = this.jointForward(n);
+    return this.rt.kernels.softmaxCrossEntropy(prefix(this.jointProbs, n * this.classes), z, this.batchLabels(n), n, this.classes);
+  }
+
+  /**
+   * The cross-entropy backward, from the probabilities headLoss (or jointLoss) left:
+   *   dlogits = scale · (p − onehot(y)) / n  [+ add(dlogits)]      (n × C; scale 0 leaves CE out)
+   * then back through the head, whose weight and bias gradients accumulate. On a branch it returns
+   * ∂/∂f (n × featureDim: the head's input-gradient buffer, valid until that head's next backward),
+   * through its own head or the shared classifier (head 'shared', after a shared forward). On
+   * 'joint' it goes through the joint head and writes ∂/∂f_m into every branch's dfeat.
+   */
+  ceBackward(b: Branch, n: number, o?: CeBackwardOptions): F32;
+  ceBackward(target: 'joint', n: number): void;
+  ceBackward(target: Branch | 'joint', n: number, o: CeBackwardOptions = {}): F32 | void {
+    const K = this.rt.kernels;
+    const C = this.classes;
+    if (target === 'joint') {
+      const dz = prefix(this.jointDlogits, n * C);
+      K.fill(dz, 0);
+      K.softmaxCrossEntropyBackward(dz, prefix(this.jointProbs, n * C), this.batchLabels(n), n, C);
+      return this.jointBackward(n, dz);
+    }
+    const dz = prefix(target.dlogits, n * C);
+    K.fill(dz, 0);
+    const scale = o.scale ?? 1;
+    if (scale !== 0) K.softmaxCrossEntropyBackward(dz, prefix(target.probs, n * C), this.batchLabels(n), n, C, scale);
+    o.add?.(dz);
+    if (o.head === 'shared') return this.sharedHead().backward(dz, n, true)!;
+    return this.headBackward(target, n, dz);
+  }
+
+  private sharedHead(): Dense {
+    if (!this.shared) throw new TrainingError('SHARED_HEAD_DIMS', `a shared classifier needs every modality's feature dimension to be equal (${this.branches.map((x) => `${x.name}: ${x.featureDim}`).join(', ')})`);
+    return this.shared;
   }
 
   /** Backward through a branch's head (dlogits -> dfeat, head grads). dfeat is overwritten. */
@@ -230,9 +290,6 @@ export class MultimodalNet {
     const K = this.rt.kernels;
     const W = this.store.paramOf(this.jointW);
     K.matmul(out, b.feat!, slice(W, this.jointOffsets[i] * this.classes, b.featureDim * this.classes), { m: n, n: this.classes, k: b.featureDim });
-    const bias = this.rt.arena.viewF32(this.store.paramOf(this.jointB));
-    const o = this.rt.arena.viewF32(out);
-    const M = this.branches.length;
-    for (let r = 0; r < n; r++) for (let c = 0; c < this.classes; c++) o[r * this.classes + c] += bias[c] / M;
+    this.rt.kernels.biasAddScaled(out, this.store.paramOf(this.jointB), n, this.classes, this.branches.length);
   }
 }

@@ -13,7 +13,8 @@
 import { applyStandardize, type Dataset, DataError, type Modality } from '../data/dataset.js';
 import type { ErrorCode } from '../errors.js';
 import { accuracy, argmaxRows, confusionMatrix, macroF1 } from './metrics.js';
-import { type Model, predict } from './methods.js';
+import { predict } from './train.js';
+import type { Model } from './types.js';
 
 /**
  * One modality's input, as it comes (raw) unless `inputs: 'preprocessed'`:

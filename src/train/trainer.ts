@@ -6,14 +6,20 @@
  * yielding to the event loop.
  */
 import type { Dataset } from '../data/dataset.js';
-import { prefix } from '../nn/layers.js';
 import { dcosHalfTurn } from '../util/detmath.js';
 import { Rng } from '../util/rng.js';
+import { STAGE_DEFAULTS } from './config.js';
 import type { MultimodalNet } from './net.js';
 
+/**
+ * A stage's optimiser. defaultConfig() and config files fill every field (the defaults are
+ * ./config.ts's schema); in a hand-built one an absent field takes that default (STAGE_DEFAULTS),
+ * except weightDecay, which is then 0.
+ */
 export interface OptimizerConfig {
   type: 'adamw' | 'sgd';
   lr: number;
+  /** Decoupled for AdamW, L2 for SGD (absent: 0). */
   weightDecay?: number;
   /** SGD only. */
   momentum?: number;
@@ -34,7 +40,7 @@ export interface StageConfig {
   schedule?: ScheduleConfig;
   /** Clip the global gradient norm of the trained groups to this value (0 or absent: off). */
   clipNorm?: number;
-  /** Stop when the validation monitor has not improved by minDelta for `patience` epochs, and restore the best weights. */
+  /** Stop when the validation monitor has not improved by minDelta for `patience` epochs, and restore the best weights (absent: the default, STAGE_DEFAULTS). */
   earlyStopping?: { patience: number; minDelta: number } | false;
 }
 
@@ -214,7 +220,7 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
   const bs = Math.min(cfg.batchSize, net.maxBatch);
   const perEpoch = Math.ceil(train.size / bs);
   const total = perEpoch * cfg.epochs;
-  const es = cfg.earlyStopping === undefined ? { patience: 5, minDelta: 0 } : cfg.earlyStopping;
+  const es = cfg.earlyStopping === undefined ? STAGE_DEFAULTS.earlyStopping : cfg.earlyStopping;
   let best = -Infinity,
     bestEpoch = -1,
     wait = 0,
@@ -256,8 +262,9 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
   cb.onStageBegin?.(stage.name, progress());
   // The optimiser's options, made once and updated per step.
   const o = cfg.optimizer;
-  const adam = o.type === 'adamw' ? { lr: 0, step: 0, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay } : { lr: 0, step: 0 };
-  const sgd = o.type === 'adamw' ? { lr: 0 } : { lr: 0, momentum: o.momentum ?? 0.9, weightDecay: o.weightDecay, nesterov: o.nesterov };
+  const D = STAGE_DEFAULTS.optimizer;
+  const adam = o.type === 'adamw' ? { lr: 0, step: 0, beta1: o.beta1 ?? D.beta1, beta2: o.beta2 ?? D.beta2, eps: o.eps ?? D.eps, weightDecay: o.weightDecay } : { lr: 0, step: 0 };
+  const sgd = o.type === 'adamw' ? { lr: 0 } : { lr: 0, momentum: o.momentum ?? D.momentum, weightDecay: o.weightDecay, nesterov: o.nesterov ?? D.nesterov };
   for (; epoch < cfg.epochs && !(es && wait >= es.patience); epoch++) {
     cb.onEpochBegin?.(epoch, stage.name, progress());
     const order = rng.permutation(train.size);
@@ -321,61 +328,4 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
   const result: StageResult = { name: stage.name, epochs: epoch, bestEpoch, bestMonitor: best, steps, wallMs: now() - t0, stoppedEarly: epoch < cfg.epochs, history };
   cb.onStageEnd?.(stage.name, result, progress(true));
   return result;
-}
-
-export interface Outputs {
-  /** Own-head probabilities per modality, n × classes. */
-  probs: Record<string, Float32Array>;
-  /** Encoder features per modality, n × featureDim (when asked). */
-  feats: Record<string, Float32Array>;
-  /** Joint-head probabilities (when asked). */
-  joint?: Float32Array;
-  /** In-model probabilities of each modality's block of the joint head (when asked). */
-  jointBlocks?: Record<string, Float32Array>;
-}
-
-/**
- * Run the network in inference mode over a dataset, in batches. Own-head (or shared-head)
- * probabilities for every modality in `modalities`; features and joint outputs on request.
- */
-export function infer(net: MultimodalNet, ds: Dataset, modalities: readonly string[], opts: { feats?: boolean; joint?: boolean; head?: 'own' | 'shared' } = {}): Outputs {
-  const K = net.rt.kernels;
-  const arena = net.rt.arena;
-  const C = net.classes;
-  const out: Outputs = { probs: {}, feats: {} };
-  for (const m of modalities) {
-    out.probs[m] = new Float32Array(ds.size * C);
-    if (opts.feats) out.feats[m] = new Float32Array(ds.size * net.branch(m).featureDim);
-  }
-  if (opts.joint) {
-    out.joint = new Float32Array(ds.size * C);
-    out.jointBlocks = Object.fromEntries(net.branches.map((b) => [b.name, new Float32Array(ds.size * C)]));
-  }
-  const idx = new Int32Array(net.maxBatch);
-  for (let start = 0; start < ds.size; start += net.maxBatch) {
-    const n = Math.min(net.maxBatch, ds.size - start);
-    for (let i = 0; i < n; i++) idx[i] = start + i;
-    const rows = idx.subarray(0, n);
-    net.load(ds, rows, modalities);
-    for (const m of modalities) {
-      const b = net.forward(m, n, false, opts.head);
-      const p = prefix(b.probs, n * C);
-      K.softmax(p, b.logits!, n, C);
-      out.probs[m].set(arena.viewF32(p), start * C);
-      if (opts.feats) out.feats[m].set(arena.viewF32(b.feat!), start * b.featureDim);
-    }
-    if (opts.joint) {
-      const z = net.jointForward(n);
-      const p = prefix(net.jointProbs, n * C);
-      K.softmax(p, z, n, C);
-      out.joint!.set(arena.viewF32(p), start * C);
-      net.branches.forEach((b, i) => {
-        const blk = prefix(net.jointDlogits, n * C); // scratch: not in use during inference
-        net.jointBlockLogits(i, n, blk);
-        K.softmax(p, blk, n, C);
-        out.jointBlocks![b.name].set(arena.viewF32(p), start * C);
-      });
-    }
-  }
-  return out;
 }

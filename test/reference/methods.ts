@@ -7,7 +7,7 @@
  *   OGM-GE     Peng et al., CVPR 2022, eq. (10) and its reference code's per-tensor noise
  *   MMPareto   Wei & Hu, ICML 2024, Alg. 1 and its reference code's rescaling (see paretoRescale)
  *   UMT        Du et al., ICML 2023: joint CE + MSE between each encoder's features and its teacher's
- *   DI-MML     Fan et al., ACM MM 2024, as src/train/methods.ts's header simplifies it (see dimmlObjective)
+ *   DI-MML     Fan et al., ACM MM 2024, as src/train/methods/di-mml.ts's header simplifies it (see dimmlObjective)
  *
  * Conventions the notes leave open, written down here (each checked against the engine by the tests):
  *   - xcorr standardisation: population variance over the batch, eps = 1e-5 inside the sqrt (losses.ts);
