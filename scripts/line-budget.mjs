@@ -26,9 +26,7 @@ const SOURCE = /\.(ts|mts|cts|js|mjs|cjs|py|html)$/;
 const SKIP_DIRS = new Set(['node_modules', 'dist', 'build', '.git', '__pycache__']);
 
 /** Files over budget today, capped at their current size until the splits in progress land. */
-const ALLOWED = {
-  'src/train/methods.ts': 1062,
-};
+const ALLOWED = {};
 
 function* files(dir) {
   for (const e of readdirSync(dir, { withFileTypes: true })) {

@@ -3,6 +3,7 @@
  * validation, or a mean of temperature-calibrated probabilities (one temperature per modality fitted
  * on validation NLL). Any subset of modalities may be present. Deterministic arithmetic.
  */
+import { UdiError } from '../errors.js';
 import { dexp, dlog } from '../util/detmath.js';
 import { argmaxRows, accuracy } from './metrics.js';
 
@@ -12,10 +13,10 @@ export type FusionKind = 'mean' | 'entropy' | 'validation' | 'calibrated' | 'hea
 export function fuseMean(probs: Record<string, Float32Array>, n: number, classes: number, weights?: Record<string, number>): Float32Array {
   const out = new Float32Array(n * classes);
   const names = Object.keys(probs);
-  if (names.length === 0) throw new Error('fusion needs at least one modality');
+  if (names.length === 0) throw new UdiError('BAD_OPTIONS', 'fusion needs at least one modality');
   const w = names.map((m) => weights?.[m] ?? 1);
   const total = w.reduce((a, b) => a + b, 0);
-  if (!(total > 0)) throw new Error(`fusion weights of ${names.join(', ')} sum to ${total}`);
+  if (!(total > 0)) throw new UdiError('BAD_OPTIONS', `fusion weights of ${names.join(', ')} sum to ${total}`);
   for (let i = 0; i < n * classes; i++) {
     let s = 0;
     names.forEach((m, k) => (s += w[k] * probs[m][i]));

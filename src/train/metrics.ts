@@ -2,6 +2,7 @@
  * Classification metrics from probabilities (n × classes, row-major) or predicted classes. Pure
  * integer/f64 arithmetic. Exported from the package: argmax, accuracy, macroF1, confusionMatrix.
  */
+import { UdiError } from '../errors.js';
 
 export function argmaxRows(probs: ArrayLike<number>, n: number, classes: number): Int32Array {
   const out = new Int32Array(n);
@@ -18,13 +19,13 @@ export function argmaxRows(probs: ArrayLike<number>, n: number, classes: number)
  * lowest class.
  */
 export function argmax(probs: ArrayLike<number>, classes: number): Int32Array {
-  if (!(Number.isInteger(classes) && classes >= 1)) throw new RangeError(`argmax: classes must be a whole number >= 1, got ${classes}`);
-  if (probs.length % classes !== 0) throw new RangeError(`argmax: probs has ${probs.length} values, not a multiple of the ${classes} classes`);
+  if (!(Number.isInteger(classes) && classes >= 1)) throw new UdiError('BAD_OPTIONS', `argmax: classes must be a whole number >= 1, got ${classes}`);
+  if (probs.length % classes !== 0) throw new UdiError('BAD_SHAPE', `argmax: probs has ${probs.length} values, not a multiple of the ${classes} classes`);
   return argmaxRows(probs, probs.length / classes, classes);
 }
 
 function sameLength(what: string, pred: ArrayLike<number>, labels: ArrayLike<number>): void {
-  if (pred.length !== labels.length) throw new RangeError(`${what}: ${pred.length} predictions but ${labels.length} labels`);
+  if (pred.length !== labels.length) throw new UdiError('BAD_SHAPE', `${what}: ${pred.length} predictions but ${labels.length} labels`);
 }
 
 /** The fraction of predictions equal to their label (0 for no rows). */
@@ -69,7 +70,7 @@ export function confusionMatrix(pred: ArrayLike<number>, labels: ArrayLike<numbe
   for (let i = 0; i < pred.length; i++) {
     const t = labels[i],
       p = pred[i];
-    if (!(Number.isInteger(t) && t >= 0 && t < classes && Number.isInteger(p) && p >= 0 && p < classes)) throw new RangeError(`confusionMatrix: row ${i} has label ${t} and prediction ${p}; both must be classes 0-${classes - 1}`);
+    if (!(Number.isInteger(t) && t >= 0 && t < classes && Number.isInteger(p) && p >= 0 && p < classes)) throw new UdiError('BAD_LABEL', `confusionMatrix: row ${i} has label ${t} and prediction ${p}; both must be classes 0-${classes - 1}`);
     out[t * classes + p]++;
   }
   return out;

@@ -138,7 +138,7 @@ export class MultimodalNet {
   /** Copy rows `idx` of the dataset into the batch buffers (only the modalities given). */
   load(ds: Dataset, idx: ArrayLike<number>, modalities: readonly string[]): number {
     const n = idx.length;
-    if (n > this.maxBatch) throw new Error(`batch of ${n} rows is larger than the model's ${this.maxBatch}`);
+    if (n > this.maxBatch) throw new Error(`internal: batch of ${n} rows is larger than the model's ${this.maxBatch}`);
     const arena = this.rt.arena;
     const heap = arena.heapI32,
       lab = this.labels.ptr >> 2,
@@ -279,8 +279,7 @@ export class MultimodalNet {
     this.branches.forEach((b, i) => {
       const off = this.jointOffsets[i] * this.classes,
         len = b.featureDim * this.classes;
-      K.matmul(slice(gW, off, len), b.feat!, dz, { m: b.featureDim, n: this.classes, k: n, layout: 'tn', accumulate: true });
-      K.matmul(prefix(b.dfeat, n * b.featureDim), dz, slice(W, off, len), { m: n, n: b.featureDim, k: this.classes, layout: 'nt' });
+      K.linearBackward(prefix(b.dfeat, n * b.featureDim), slice(gW, off, len), null, dz, b.feat!, slice(W, off, len), n, b.featureDim, this.classes);
     });
   }
 

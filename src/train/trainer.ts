@@ -5,6 +5,7 @@
  * the learning-rate schedule, early stopping with restore-best, callbacks, cancellation and
  * yielding to the event loop.
  */
+import { ConfigError, TrainingError } from '../errors.js';
 import type { Dataset } from '../data/dataset.js';
 import { dcosHalfTurn } from '../util/detmath.js';
 import { Rng } from '../util/rng.js';
@@ -170,7 +171,6 @@ export interface StageState {
   wallMs: number;
 }
 
-import { TrainingError } from '../errors.js';
 export { TrainingError };
 
 export interface RunContext {
@@ -186,7 +186,7 @@ export interface RunContext {
 }
 
 function checkConfig(c: StageConfig, stage: string): void {
-  const bad = (what: string, v: unknown) => new RangeError(`stage ${stage}: ${what}, got ${JSON.stringify(v)}`);
+  const bad = (what: string, v: unknown) => new ConfigError(`stage ${stage}: ${what}, got ${JSON.stringify(v)}`);
   if (!(Number.isInteger(c.epochs) && c.epochs >= 1)) throw bad('epochs must be a whole number >= 1', c.epochs);
   if (!(Number.isInteger(c.batchSize) && c.batchSize >= 1)) throw bad('batchSize must be a whole number >= 1', c.batchSize);
   if (!(c.optimizer.lr > 0 && Number.isFinite(c.optimizer.lr))) throw bad('optimizer.lr must be > 0', c.optimizer.lr);
@@ -265,64 +265,70 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
   const D = STAGE_DEFAULTS.optimizer;
   const adam = o.type === 'adamw' ? { lr: 0, step: 0, beta1: o.beta1 ?? D.beta1, beta2: o.beta2 ?? D.beta2, eps: o.eps ?? D.eps, weightDecay: o.weightDecay } : { lr: 0, step: 0 };
   const sgd = o.type === 'adamw' ? { lr: 0 } : { lr: 0, momentum: o.momentum ?? D.momentum, weightDecay: o.weightDecay, nesterov: o.nesterov ?? D.nesterov };
-  for (; epoch < cfg.epochs && !(es && wait >= es.patience); epoch++) {
-    cb.onEpochBegin?.(epoch, stage.name, progress());
-    const order = rng.permutation(train.size);
-    const sums: Record<string, number> = {};
-    let batches = 0;
-    for (let start = 0; start < train.size; start += bs) {
-      if (ctx.signal?.aborted) throw ctx.signal.reason ?? new DOMException('training was cancelled', 'AbortError');
-      const idx = order.subarray(start, Math.min(train.size, start + bs));
-      const n = net.load(train, idx, stage.modalities);
-      store.zeroGrads(stage.trainable);
-      const losses = stage.step(n, idx, steps);
-      if (!Number.isFinite(losses.loss)) {
-        // Stop the stage and put back the last good weights (the best epoch's, else the stage's start).
-        for (const [g, data] of snapshot ?? lastGood) store.restore(g, data);
-        throw new TrainingError(
-          'DIVERGED',
-          `stage ${stage.name}: the loss became ${losses.loss} at step ${steps} (epoch ${epoch}); the weights of ${!snapshot ? 'the start of the stage' : bestEpoch < 0 ? 'before the stage (its baseline)' : `epoch ${bestEpoch}`} were restored. ` +
-            `Try a lower learning rate (now ${cfg.optimizer.lr})${cfg.clipNorm ? '' : ' or gradient clipping (clipNorm)'}.`,
-        );
+  // Worker threads stay awake between the stage's kernel calls (they sleep again after it).
+  net.rt.threads.beginStage();
+  try {
+    for (; epoch < cfg.epochs && !(es && wait >= es.patience); epoch++) {
+      cb.onEpochBegin?.(epoch, stage.name, progress());
+      const order = rng.permutation(train.size);
+      const sums: Record<string, number> = {};
+      let batches = 0;
+      for (let start = 0; start < train.size; start += bs) {
+        if (ctx.signal?.aborted) throw ctx.signal.reason ?? new DOMException('training was cancelled', 'AbortError');
+        const idx = order.subarray(start, Math.min(train.size, start + bs));
+        const n = net.load(train, idx, stage.modalities);
+        store.zeroGrads(stage.trainable);
+        const losses = stage.step(n, idx, steps);
+        if (!Number.isFinite(losses.loss)) {
+          // Stop the stage and put back the last good weights (the best epoch's, else the stage's start).
+          for (const [g, data] of snapshot ?? lastGood) store.restore(g, data);
+          throw new TrainingError(
+            'DIVERGED',
+            `stage ${stage.name}: the loss became ${losses.loss} at step ${steps} (epoch ${epoch}); the weights of ${!snapshot ? 'the start of the stage' : bestEpoch < 0 ? 'before the stage (its baseline)' : `epoch ${bestEpoch}`} were restored. ` +
+              `Try a lower learning rate (now ${cfg.optimizer.lr})${cfg.clipNorm ? '' : ' or gradient clipping (clipNorm)'}.`,
+          );
+        }
+        if (cfg.clipNorm && cfg.clipNorm > 0) {
+          let sq = 0;
+          for (const g of stage.trainable) sq += K.sumsq(store.groupGrads(g));
+          const norm = Math.sqrt(sq);
+          if (norm > cfg.clipNorm) for (const g of stage.trainable) K.scale(store.groupGrads(g), cfg.clipNorm / norm);
+        }
+        adam.lr = sgd.lr = learningRate(cfg.optimizer.lr, cfg.schedule, epoch, steps, total);
+        adam.step = steps + 1;
+        for (const g of stage.trainable) {
+          const p = store.groupParams(g),
+            gr = store.groupGrads(g),
+            { m, v } = store.groupMoments(g);
+          if (o.type === 'adamw') K.adamwStep(p, gr, m, v, adam);
+          else K.sgdStep(p, gr, m, sgd);
+        }
+        steps++;
+        batches++;
+        for (const [k, v] of Object.entries(losses)) sums[k] = (sums[k] ?? 0) + v;
+        cb.onBatchEnd?.(steps, losses, stage.name, progress()); // arguments are not built when there is no callback
+        if (now() - lastYield > yieldMs) {
+          await new Promise((r) => setTimeout(r, 0));
+          lastYield = now();
+        }
       }
-      if (cfg.clipNorm && cfg.clipNorm > 0) {
-        let sq = 0;
-        for (const g of stage.trainable) sq += K.sumsq(store.groupGrads(g));
-        const norm = Math.sqrt(sq);
-        if (norm > cfg.clipNorm) for (const g of stage.trainable) K.scale(store.groupGrads(g), cfg.clipNorm / norm);
-      }
-      adam.lr = sgd.lr = learningRate(cfg.optimizer.lr, cfg.schedule, epoch, steps, total);
-      adam.step = steps + 1;
-      for (const g of stage.trainable) {
-        const p = store.groupParams(g),
-          gr = store.groupGrads(g),
-          { m, v } = store.groupMoments(g);
-        if (o.type === 'adamw') K.adamwStep(p, gr, m, v, adam);
-        else K.sgdStep(p, gr, m, sgd);
-      }
-      steps++;
-      batches++;
-      for (const [k, v] of Object.entries(losses)) sums[k] = (sums[k] ?? 0) + v;
-      cb.onBatchEnd?.(steps, losses, stage.name, progress()); // arguments are not built when there is no callback
-      if (now() - lastYield > yieldMs) {
-        await new Promise((r) => setTimeout(r, 0));
-        lastYield = now();
-      }
+      const val = stage.validate();
+      const log: EpochLog = { stage: stage.name, epoch, loss: sums.loss / batches, monitor: val.monitor };
+      for (const [k, v] of Object.entries(sums)) if (k !== 'loss') log[k] = v / batches;
+      Object.assign(log, val.metrics);
+      history.push(log);
+      cb.onEpochEnd?.(epoch, log, progress());
+      // The first epoch is the best so far unless a baseline competes (then snapshot is already set).
+      if (val.monitor > best + (es ? es.minDelta : 0) || (bestEpoch < 0 && !snapshot)) {
+        best = val.monitor;
+        bestEpoch = epoch;
+        wait = 0;
+        if (keepBest) snapshot = new Map(stage.trainable.map((g) => [g, store.snapshot(g)]));
+      } else if (es) wait++;
+      await ctx.onEpochState?.({ epoch: epoch + 1, best, bestEpoch, wait, steps, history: [...history], snapshot: snapshot && Object.fromEntries(snapshot), extra: stage.saveState?.(), wallMs: now() - t0 });
     }
-    const val = stage.validate();
-    const log: EpochLog = { stage: stage.name, epoch, loss: sums.loss / batches, monitor: val.monitor };
-    for (const [k, v] of Object.entries(sums)) if (k !== 'loss') log[k] = v / batches;
-    Object.assign(log, val.metrics);
-    history.push(log);
-    cb.onEpochEnd?.(epoch, log, progress());
-    // The first epoch is the best so far unless a baseline competes (then snapshot is already set).
-    if (val.monitor > best + (es ? es.minDelta : 0) || (bestEpoch < 0 && !snapshot)) {
-      best = val.monitor;
-      bestEpoch = epoch;
-      wait = 0;
-      if (keepBest) snapshot = new Map(stage.trainable.map((g) => [g, store.snapshot(g)]));
-    } else if (es) wait++;
-    await ctx.onEpochState?.({ epoch: epoch + 1, best, bestEpoch, wait, steps, history: [...history], snapshot: snapshot && Object.fromEntries(snapshot), extra: stage.saveState?.(), wallMs: now() - t0 });
+  } finally {
+    net.rt.threads.endStage();
   }
   if (keepBest && snapshot) for (const [g, data] of snapshot) store.restore(g, data);
   const result: StageResult = { name: stage.name, epochs: epoch, bestEpoch, bestMonitor: best, steps, wallMs: now() - t0, stoppedEarly: epoch < cfg.epochs, history };
