@@ -96,7 +96,13 @@ export async function measureGroup(ctx: Ctx, g: Group): Promise<Map<number, UdiS
     rows.push(ceilingRow);
     slots.push({ step: () => void ctx.ceiling.sample(), row: ceilingRow });
   }
-  await timeSlots(slots);
+  // As in the trainer's runStage: worker threads stay awake between a stage's steps.
+  for (const rt of ctx.rts) rt.threads.beginStage();
+  try {
+    await timeSlots(slots);
+  } finally {
+    for (const rt of ctx.rts) rt.threads.endStage();
+  }
   const udi = slots.filter((x) => x.row.impl === 'udi-wasm').map((x) => x.row);
   for (const r of udi) if (r.threads > 1 && udi[0].msPerStep && r.msPerStep) r.speedupVs1Thread = udi[0].msPerStep / r.msPerStep;
   if (ceilingRow && g.flops) {

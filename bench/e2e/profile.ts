@@ -194,7 +194,17 @@ async function gcMsDuring(fn: () => void): Promise<number> {
   return entries.filter((e) => e.startTime >= t0 && e.startTime <= t1).reduce((s, e) => s + e.duration, 0);
 }
 
+/** Profile a step inside a stage (workers awake between steps, as in the trainer's runStage). */
 export async function profileStep(name: string, s: UdiStep): Promise<ProfileRow> {
+  s.rt.threads.beginStage();
+  try {
+    return await profileInStage(name, s);
+  } finally {
+    s.rt.threads.endStage();
+  }
+}
+
+async function profileInStage(name: string, s: UdiStep): Promise<ProfileRow> {
   const threads = s.rt.info.threads;
   // Uninstrumented: whole step, load only, and for 1 thread the replay of its WebAssembly calls.
   let log: [(...a: number[]) => unknown, number[]][] = [];
