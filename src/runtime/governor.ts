@@ -7,9 +7,9 @@
  * own chunks, join). Its chunks are a known fraction of the call's work, so `own time / fraction`
  * estimates what the call would have cost on the calling thread alone, measured on the same data in
  * the same moment. Over a window of split calls the governor compares the summed actual times with
- * the summed estimates; when splitting saved less than `minGain` of the estimate (workers asleep,
- * descheduled by other processes, or the calls too small), it falls back to the calling thread for
- * a backoff period, then probes again with one window of split calls, which must save 2 × minGain;
+ * the summed estimates; when splitting was slower than the estimate (workers asleep, descheduled by
+ * other processes, or the calls too small), it falls back to the calling thread for a backoff
+ * period, then probes again with one window of split calls, which must save `minGain`;
  * the backoff doubles after each failed window (up to `maxBackoffMs`) and halves after each window
  * that pays. A failed probe costs little:
  * chunks are claimed dynamically, so a worker that does not show up leaves its chunks to the caller.
@@ -21,7 +21,7 @@
 export interface GovernorOptions {
   /** Split calls compared per decision (default 24). */
   window?: number;
-  /** Fraction of the single-thread time splitting must save over a window to go on (default 0.05). */
+  /** Fraction of the single-thread time a probe window must save to bring splitting back (default 0.05); a normal window falls back only when slower than one thread. */
   minGain?: number;
   /** First fallback period, ms (default 250); doubles after each failed probe up to maxBackoffMs (default 8000). */
   backoffMs?: number;
@@ -146,7 +146,7 @@ export class ThreadGovernor {
     // A probe after a fallback must show twice the gain (one lucky window on a loaded machine must not
     // bring the splitting back), and a passing window only halves the backoff: a machine that keeps
     // flipping between loaded and idle then stays mostly on the calling thread.
-    if (speedup >= 1 / (1 - (probing ? 2 : 1) * this.minGain)) {
+    if (speedup >= 1 / (1 - (probing ? 1 : 0) * this.minGain)) {
       if (probing) this.s.recoveries++;
       this.backoff = Math.max(this.minBackoff, this.backoff / 2);
     } else {

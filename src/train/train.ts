@@ -64,7 +64,15 @@ export async function train(rt: Runtime, method: Method, data: Splits, cfg: Meth
   const prep = preprocessing(data, cfg, opts);
   const run = new Run(rt, method, prep.data, cfg, opts.callbacks ?? {}, opts.signal, opts.resume, opts.onState);
   opts.callbacks?.onTrainBegin?.(run.net, run.plan);
-  const out = await recipe.run(run);
+  // Worker threads stay awake for the whole run: its stages and the inference between them
+  // (anchor selection, cached targets, fusion fitting); they sleep again when train() returns.
+  rt.threads.beginStage();
+  let out: Awaited<ReturnType<(typeof RECIPES)[Method]['run']>>;
+  try {
+    out = await recipe.run(run);
+  } finally {
+    rt.threads.endStage();
+  }
   const result: Result = { method, modalities: run.names, evaluatedOn: run.evaluatedOn, lambdaTrace: run.trace, ...out.result, cost: run.cost(), history: run.history() };
   const model: Model = { net: run.net, method, ...out.model };
   if (prep.preprocess) model.preprocess = prep.preprocess;
