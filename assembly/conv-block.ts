@@ -153,7 +153,7 @@ export function conv_relu_pool_forward(out: usize, code: usize, x: usize, w: usi
   v128.store(code, v128.bitselect(bi, i32x4.splat(-1), f32x4.gt(best, z)));
 }
 
-/** Floats of scratch the block's kernels need: a padded sample, then one sample's dconv (padded by pad), then w transposed. */
+/** Floats of one zero-padded sample (h+2·pad, w+2·pad, c), rounded up to 4: the forward's scratch, and where the weights kernel's dconv starts. */
 // @ts-ignore: decorator
 @inline export function padFloats(h: i32, wd: i32, c: i32, pad: i32): i32 {
   return ((h + 2 * pad) * (wd + 2 * pad) * c + 3) & ~3;

@@ -2,7 +2,7 @@
 //  (a) the float64 reference backward against central differences of the float64 reference forward
 //      (relative 1e-6): for losses the loss itself, for everything else Σ G ⊙ forward with a random G;
 //  (b) the WebAssembly backward, scalar and SIMD builds, against the reference backward (the backward
-//      cases of cases.ts: each accumulates into a random initial gradient, as the kernels do).
+//      cases of test/cases/: each accumulates into a random initial gradient, as the kernels do).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../src/index.js';
 import { type ConvShape, type MatmulLayout, type PoolShape } from '../src/engine.js';

@@ -2,12 +2,14 @@
  * Typed wrappers over the WebAssembly kernels. Each wrapper checks shapes (naming them in the error),
  * checks that every buffer lies inside WebAssembly memory, then calls one export. When the work is
  * large enough, matmul (by rows, or by columns when m < n), im2col and gather_rows (by rows),
- * col2im and max-pooling (by samples) and the element-wise kernels (activations, optimiser steps,
+ * col2im, max-pooling and the fused convolution block (by samples; its weight gradient by rows of
+ * dw) and the element-wise kernels (activations, optimiser steps,
  * fill, copy, scale, axpy) are split over the worker pool. A call
  * allocates nothing on the JavaScript heap (reused argument lists; error messages built only on error).
  *
  * Conventions (as in the kernels): outputs first, then inputs; forward next to backward; backward
- * functions accumulate into their gradient buffers (dx += ...); matrices are row-major.
+ * functions accumulate into their gradient buffers (dx += ...), except where a wrapper says it
+ * overwrites dx (linearBackward, convReluPoolBackward); matrices are row-major.
  *
  * Aliasing: inputs may overlap each other freely (they are only read). A buffer a kernel writes may
  * be the very same buffer as an input (same offset and length) only where the wrapper's "Aliasing:"
@@ -23,8 +25,7 @@
  * ./reference/<family>.ts, its cases in test/cases/<family>.ts); ./ops/base.ts holds the checks, the
  * aliasing checks, the splitting over the pool and all of a Kernels object's state. The families'
  * methods are copied onto Kernels.prototype below, so `rt.kernels.matmul(...)` is one ordinary
- * method call, as before. Import the kernels through this file only (./ops/base.ts imports the two
- * error classes from here).
+ * method call, as before. Import the kernels through this file only.
  */
 import { KernelBase } from './ops/base.js';
 import { ActivationOps } from './ops/activations.js';

@@ -130,7 +130,7 @@ export class ThreadGovernor {
     this.actual += actualMs;
     if (kernel >= 0 && kernel < 256 && work > 0) {
       const rate = ownMs / (ownFraction * work);
-      // The best rate seen, forgotten slowly (2 % per call) so a machine that got slower is followed.
+      // A damped average: a faster call moves it by a fifth of the difference, a slower one by at most 2%.
       const prev = this.rates[kernel];
       const best = prev === Infinity ? rate : Math.min(prev * 1.02, 0.8 * prev + 0.2 * rate);
       this.rates[kernel] = best;
@@ -143,9 +143,10 @@ export class ThreadGovernor {
     this.actual = this.estimate = 0;
     const probing = this.probing;
     this.probing = false;
-    // A probe after a fallback must show twice the gain (one lucky window on a loaded machine must not
-    // bring the splitting back), and a passing window only halves the backoff: a machine that keeps
-    // flipping between loaded and idle then stays mostly on the calling thread.
+    // A normal window falls back only when slower than one thread; a probe after a fallback must
+    // save minGain (one lucky window on a loaded machine must not bring the splitting back), and a
+    // passing window only halves the backoff: a machine that keeps flipping between loaded and idle
+    // then stays mostly on the calling thread.
     if (speedup >= 1 / (1 - (probing ? 1 : 0) * this.minGain)) {
       if (probing) this.s.recoveries++;
       this.backoff = Math.max(this.minBackoff, this.backoff / 2);

@@ -16,7 +16,7 @@ export function fuseMean(probs: Record<string, Float32Array>, n: number, classes
   if (names.length === 0) throw new UdiError('BAD_OPTIONS', 'fusion needs at least one modality');
   const w = names.map((m) => weights?.[m] ?? 1);
   const total = w.reduce((a, b) => a + b, 0);
-  if (!(total > 0)) throw new UdiError('BAD_OPTIONS', `fusion weights of ${names.join(', ')} sum to ${total}`);
+  if (!(total > 0)) throw new UdiError('BAD_OPTIONS', `fusion weights of ${names.join(', ')} sum to ${total}; they must be finite, >= 0 and not all 0 (a model's fusionWeights: retrain it or fix the checkpoint)`);
   for (let i = 0; i < n * classes; i++) {
     let s = 0;
     names.forEach((m, k) => (s += w[k] * probs[m][i]));

@@ -6,6 +6,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { applyStandardize, type Dataset, fitStandardize, type Standardization } from '../data/dataset.js';
 import { fuseMean, fuseProbs } from './fusion.js';
 import { RECIPES } from './methods/index.js';
+import type { RecipeOutput } from './methods/recipe.js';
 import { Run, trainingParts } from './run.js';
 import { infer } from './infer.js';
 import { TrainingError } from './trainer.js';
@@ -67,7 +68,7 @@ export async function train(rt: Runtime, method: Method, data: Splits, cfg: Meth
   // Worker threads stay awake for the whole run: its stages and the inference between them
   // (anchor selection, cached targets, fusion fitting); they sleep again when train() returns.
   rt.threads.beginStage();
-  let out: Awaited<ReturnType<(typeof RECIPES)[Method]['run']>>;
+  let out: RecipeOutput;
   try {
     out = await recipe.run(run);
   } finally {

@@ -52,7 +52,8 @@ export const unimodal: Recipe = {
     const soloAcc = await soloAll(run);
     const C = run.net.classes;
     // The unimodal "fused" prediction is the best single modality, chosen on validation.
-    const best = [...run.names].sort((a, b) => run.valAcc(b).acc - run.valAcc(a).acc)[0];
+    const acc = Object.fromEntries(run.names.map((m) => [m, run.valAcc(m).acc]));
+    const best = [...run.names].sort((a, b) => acc[b] - acc[a])[0];
     const out = infer(run.net, run.evalSet, [best]);
     return { result: { fused: scores(out.probs[best], run.evalSet.labels, C), soloAcc, inModelAcc: soloAcc }, model: { modalities: [best], fusion: 'mean' } };
   },
@@ -65,7 +66,7 @@ export const ensemble: Recipe = {
     const soloAcc = await soloAll(run);
     const f = await finishLateFusion(run, run.cfg.fusion);
     return {
-      result: { fused: f.fused, soloAcc, inModelAcc: f.inModel, anchor: undefined, guided: undefined, fusionWeights: f.weights, fusionTemperatures: f.temperatures },
+      result: { fused: f.fused, soloAcc, inModelAcc: f.inModel, fusionWeights: f.weights, fusionTemperatures: f.temperatures },
       model: { modalities: run.names, fusion: run.cfg.fusion, fusionWeights: f.weights, fusionTemperatures: f.temperatures },
     };
   },

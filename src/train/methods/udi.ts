@@ -16,7 +16,7 @@
  */
 import type { F32 } from '../../runtime/arena.js';
 import { prefix } from '../../nn/layers.js';
-import { MultimodalNet } from '../net.js';
+import { type CeBackwardOptions, MultimodalNet } from '../net.js';
 import type { Run } from '../run.js';
 import type { Stage } from '../trainer.js';
 import type { MethodConfig, Result } from '../types.js';
@@ -63,14 +63,23 @@ export function guidedStage(run: Run, follower: string, cache: AnchorCache): Sta
   let lastCos = Number.NaN;
   const div = { temperature: o.temperature, eps: o.eps };
 
-  /** The JS term's gradient with respect to the logits, times `scale`, added into dz. */
-  const jsBackward = (n: number, scale: number) => (dz: F32) => K.jsDivergenceBackward(dz, prefix(pa, n * C), prefix(pm, n * C), n, C, { ...div, scale });
+  // The JS term's gradient with respect to the logits, times jsOpts.scale, added into dz: one
+  // closure and one options object for the stage (a step allocates nothing for them).
+  const jsOpts = { ...div, scale: 1 };
+  let rows = 0;
+  const addJs = (dz: F32) => K.jsDivergenceBackward(dz, prefix(pa, rows * C), prefix(pm, rows * C), rows, C, jsOpts);
+  const ce: CeBackwardOptions = { scale: 1 };
 
   /** One backward pass of CE·wCE + JS·wCon + xcorr·wCom into the follower's gradients. */
   const backward = (n: number, wCE: number, wCon: number, wCom: number) => {
     let df: F32;
-    if (wCE || wCon) df = net.ceBackward(b, n, { scale: wCE, add: wCon ? jsBackward(n, wCon) : undefined });
-    else {
+    if (wCE || wCon) {
+      rows = n;
+      jsOpts.scale = wCon;
+      ce.scale = wCE;
+      ce.add = wCon ? addJs : undefined;
+      df = net.ceBackward(b, n, ce);
+    } else {
       df = prefix(b.dfeat, n * d);
       K.fill(df, 0);
     }
@@ -119,7 +128,7 @@ export function guidedStage(run: Run, follower: string, cache: AnchorCache): Sta
       const loss = (o.keepCE ? ce : 0) + lambdaCon * con + (useCom ? lambdaCom * com : 0);
       return { loss, ce, con, com };
     },
-    validate: () => run.validation(o.monitor === 'fused' ? 'fused' : follower, 'none', frozen, run.cfg.fusion === 'head' ? 'mean' : run.cfg.fusion),
+    validate: () => run.validation(o.monitor === 'fused' ? 'fused' : follower, 'none', frozen, run.cfg.fusion),
   };
 }
 
