@@ -16,7 +16,7 @@ import type { Run } from '../run.js';
 import { infer } from '../infer.js';
 import type { Stage } from '../trainer.js';
 import { finishLateFusion, fusionHeadPlan } from './late-fusion.js';
-import type { Recipe } from './recipe.js';
+import type { PlanStage, Recipe } from './recipe.js';
 
 /** The solo stage of modality m: cross-entropy of its own head. */
 export function soloStage(run: Run, m: string): Stage {
@@ -45,9 +45,12 @@ export async function soloAll(run: Run): Promise<Record<string, number>> {
   });
 }
 
+/** The plan of the solo stages: one per modality, in order. */
+export const soloPlan = (stage: PlanStage, modalities: readonly string[]) => modalities.map((m) => stage('solo', `solo:${m}`, 'solo'));
+
 export const unimodal: Recipe = {
   minModalities: 1,
-  plan: (stage, modalities) => modalities.map((m) => stage('solo', `solo:${m}`, 'solo')),
+  plan: soloPlan,
   run: async (run) => {
     const soloAcc = await soloAll(run);
     const C = run.net.classes;
@@ -61,7 +64,7 @@ export const unimodal: Recipe = {
 
 export const ensemble: Recipe = {
   minModalities: 2,
-  plan: (stage, modalities, cfg) => [...modalities.map((m) => stage('solo', `solo:${m}`, 'solo')), ...fusionHeadPlan(stage, cfg)],
+  plan: (stage, modalities, cfg) => [...soloPlan(stage, modalities), ...fusionHeadPlan(stage, cfg)],
   run: async (run) => {
     const soloAcc = await soloAll(run);
     const f = await finishLateFusion(run, run.cfg.fusion);

@@ -23,8 +23,8 @@ import type { MethodConfig, Result } from '../types.js';
 import { type AnchorCache, cacheAnchor, selectAnchor } from './anchor.js';
 import { alignmentWeights } from './controller.js';
 import { finishLateFusion, fusionHeadPlan } from './late-fusion.js';
-import type { Recipe } from './recipe.js';
-import { soloAll } from './solo.js';
+import type { PlanStage, Recipe } from './recipe.js';
+import { soloAll, soloPlan } from './solo.js';
 
 /** The paper's form of UDI (with the notes' [ours] defaults for what the paper leaves open): `udi-paper`. */
 export function paperForm(cfg: MethodConfig): MethodConfig {
@@ -157,7 +157,7 @@ async function runUdi(run: Run) {
   };
 }
 
-const soloAndGuided = (stage: Parameters<Recipe['plan']>[0], modalities: readonly string[]) => [...modalities.map((m) => stage('solo', `solo:${m}`, 'solo')), ...modalities.slice(1).map(() => stage('guided', null, 'guided'))];
+const soloAndGuided = (stage: PlanStage, modalities: readonly string[]) => [...soloPlan(stage, modalities), ...modalities.slice(1).map(() => stage('guided', null, 'guided'))];
 
 export const udi: Recipe = {
   minModalities: 2,

@@ -11,7 +11,7 @@ import { MultimodalNet } from '../net.js';
 import { infer } from '../infer.js';
 import { type JointHookFactory, runJoint } from './joint.js';
 import type { Recipe } from './recipe.js';
-import { soloAll } from './solo.js';
+import { soloAll, soloPlan } from './solo.js';
 
 /**
  * Distillation towards each modality's teacher features (rows of the training set), copied into
@@ -43,7 +43,7 @@ export function distillation(teachers: Record<string, Float32Array>): JointHookF
 
 export const umt: Recipe = {
   minModalities: 2,
-  plan: (stage, modalities) => [...modalities.map((m) => stage('solo', `solo:${m}`, 'solo')), stage('umt', 'umt', 'joint')],
+  plan: (stage, modalities) => [...soloPlan(stage, modalities), stage('umt', 'umt', 'joint')],
   run: async (run) => {
     const soloAcc = await soloAll(run);
     const teachers = run.memo('teachers', () => infer(run.net, run.train, run.names, { feats: true }).feats);
