@@ -5,6 +5,7 @@ import { createRuntime, defaultConfig, makeDataset, METHODS, predict, Rng, type 
 import { learningRate } from '../src/train/trainer.js';
 import { fitFusionWeights, fuseEntropy, fuseMean } from '../src/train/fusion.js';
 import { dcosHalfTurn, dexp, dlog, dtanh } from '../src/util/detmath.js';
+import { Rand } from './helpers.js';
 
 let rt: Runtime;
 beforeAll(async () => {
@@ -39,6 +40,45 @@ describe('deterministic maths and generators', () => {
     }
     for (let x = 1e-30; x < 1e30; x *= 7.3) expect(Math.abs(dlog(x) - Math.log(x))).toBeLessThan(1e-13 * Math.max(1, Math.abs(Math.log(x))));
     for (let x = 0; x <= Math.PI; x += 0.01) expect(Math.abs(dcosHalfTurn(x) - Math.cos(x))).toBeLessThan(1e-15);
+  });
+
+  it('dexp and dlog give the bits of their plain form (coefficient loops, powers of two by squaring)', () => {
+    // The algorithms as first written, before their Horner steps were unrolled and 2^n tabled.
+    const pow2 = (n: number) => {
+      let r = 1;
+      let b = n >= 0 ? 2 : 0.5;
+      for (let e = Math.abs(n); e > 0; e >>= 1, b *= b) if (e & 1) r *= b;
+      return r;
+    };
+    const plainExp = (x: number) => {
+      if (Number.isNaN(x)) return x;
+      if (x > 709) return Infinity;
+      if (x < -745) return 0;
+      const n = Math.round(x * 1.4426950408889634);
+      const r = x - n * 6.9314718036912382e-1 - n * 1.9082149292705877e-10;
+      let p = 1 / 479001600;
+      for (const c of [1 / 39916800, 1 / 3628800, 1 / 362880, 1 / 40320, 1 / 5040, 1 / 720, 1 / 120, 1 / 24, 1 / 6, 0.5, 1, 1]) p = p * r + c;
+      return n < -1000 ? p * pow2(n + 1000) * pow2(-1000) : p * pow2(n);
+    };
+    const plainLog = (x: number) => {
+      if (!(x > 0)) return x === 0 ? -Infinity : NaN;
+      if (x === Infinity) return x;
+      let e = 0,
+        m = x;
+      for (; m >= 2; e++) m *= 0.5;
+      for (; m < 1; e--) m *= 2;
+      if (m > Math.SQRT2) (m *= 0.5), e++;
+      const s = (m - 1) / (m + 1),
+        s2 = s * s;
+      let p = 1 / 19;
+      for (const c of [1 / 17, 1 / 15, 1 / 13, 1 / 11, 1 / 9, 1 / 7, 1 / 5, 1 / 3, 1]) p = p * s2 + c;
+      return e * 0.6931471805599453 + 2 * s * p;
+    };
+    const r = new Rand(5);
+    const xs = [0, -0, 1, -1, 709, 709.1, -745, -745.1, -744.9, -708.4, -720, 1e-310, 5e-324, Infinity, -Infinity, NaN];
+    for (let i = 0; i < 20000; i++) xs.push((r.next() - 0.7) * (i % 5 === 0 ? 1600 : 60));
+    for (const x of xs) expect(Object.is(dexp(x), plainExp(x)), `dexp(${x})`).toBe(true);
+    for (const x of xs.map(Math.abs).concat([1e-320, 2, Math.SQRT2, 1e300])) expect(Object.is(dlog(x), plainLog(x)), `dlog(${x})`).toBe(true);
   });
 
   it('the TypeScript Rng and the WebAssembly generator give the same sequence for a (seed, stream)', () => {

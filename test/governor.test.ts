@@ -89,12 +89,46 @@ describe('ThreadGovernor', () => {
     expect(g.stats).toMatchObject({ mode: 'serial', backoffMs: 200 });
   });
 
-  it('costs the workers\' part at the caller\'s best recent speed on the kernel, not at a descheduled chunk\'s', () => {
-    const { g } = governor({ window: 2 });
-    g.record(5, 4, 0.5, 7, 1000); // 4 ms for 500 units: 0.008 ms/unit; estimate 8 ms
-    g.record(10, 8, 0.5, 7, 1000); // the caller was paused: 0.016 ms/unit, but the workers' half is costed at 0.00816
+  it('costs the workers\' part at the caller\'s recent speed on the size class, not at a descheduled chunk\'s', () => {
+    const { g } = governor({ window: 2, minMacs: 1 });
+    expect(g.split(1000, false, 7)).toBe(true);
+    g.record(5, 4, 0.5, 1000); // 4 ms for 500 units: 0.008 ms/unit; estimate 8 ms
+    expect(g.split(1000, false, 7)).toBe(true);
+    g.record(10, 8, 0.5, 1000); // the caller was paused: 0.016 ms/unit, but the workers' half is costed at 0.00816
     // estimate 8 + 8 + 500 × 0.00816 = 20.08 against 15 actual
     expect(g.stats.lastSpeedup).toBeCloseTo(20.08 / 15, 6);
+  });
+
+  it('decides per size class: small calls that do not pay fall back while large ones stay split', () => {
+    const { g, clock } = governor();
+    const modes: boolean[] = [];
+    g.onChange = (p) => modes.push(p);
+    const call = (kernel: number, work: number, actual: number, single: number) => {
+      const split = g.split(work, false, kernel);
+      if (split) g.record(actual, single / 2, 0.5);
+      return split;
+    };
+    for (let i = 0; i < 4; i++) {
+      expect(call(3, 1 << 23, 6, 10)).toBe(true); // a large matmul: pays
+      expect(call(3, 1 << 17, 0.03, 0.02)).toBe(true); // a small one: slower than one thread
+    }
+    expect(g.stats).toMatchObject({ mode: 'parallel', fallbacks: 1, classes: 2, classesSerial: 1 });
+    expect(call(3, 1 << 17, 0.03, 0.02)).toBe(false); // the small class runs on the calling thread...
+    expect(call(3, (1 << 18) - 1, 0.03, 0.02)).toBe(false); // ...for every size in its power of two
+    expect(call(3, 1 << 23, 6, 10)).toBe(true); // the large one still splits
+    expect(call(4, 1 << 17, 0.01, 0.02)).toBe(true); // another kernel of the same size is its own class
+    expect(modes).toEqual([]);
+    // Calls of every class slower than one thread (other processes took the cores): all splitting
+    // stops at once and the workers may sleep, until the probe.
+    let serialAfter = 0;
+    for (let i = 0; i < 8 && g.stats.mode === 'parallel'; i++, serialAfter++) call(3, 1 << 23, 20, 10);
+    expect(serialAfter).toBeLessThanOrEqual(4);
+    expect(g.stats).toMatchObject({ mode: 'serial', fallbacks: 2, classesSerial: 1 });
+    expect(modes).toEqual([false]);
+    expect(call(4, 1 << 17, 0.01, 0.02)).toBe(false);
+    clock.t += 100;
+    expect(call(3, 1 << 23, 6, 10)).toBe(true); // the probe
+    expect(modes).toEqual([false, true]);
   });
 
   it('reprobe() ends a fallback at once', () => {
@@ -212,17 +246,19 @@ describe('bits while the fallback toggles', () => {
     const want = run(one, one.kernels, () => {});
     let fellBack = 0,
       probed = 0;
+    const fallbacks = () => g.stats.fallbacks;
     th.beginStage();
     const got = run(two, K2, (step) => {
       // Every other half step: a window that did not pay (fallback for 10 ms), or the clock moved past it (probe).
+      // (record and reprobe act on the size class of the last split-sized call, here the matmuls and sgdStep).
       if (step % 2 === 0.5) {
+        const before = fallbacks();
         g.record(20, 10, 1);
-        if (g.stats.mode === 'serial') fellBack++;
+        if (fallbacks() > before) fellBack++;
       } else if (step % 2 === 1) {
         clock.t += 10;
-        const before = g.stats.splitCalls;
-        g.split(1 << 30, false);
-        if (g.stats.splitCalls > before) probed++;
+        if (g.stats.mode === 'serial' || g.stats.classesSerial > 0) probed++; // a fallback to end: the next calls probe
+        g.reprobe();
       }
     });
     th.endStage();

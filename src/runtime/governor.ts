@@ -7,12 +7,23 @@
  * own chunks, join). Its chunks are a known fraction of the call's work, so `own time / fraction`
  * estimates what the call would have cost on the calling thread alone, measured on the same data in
  * the same moment. Over a window of split calls the governor compares the summed actual times with
- * the summed estimates; when splitting was slower than the estimate (workers asleep, descheduled by
- * other processes, or the calls too small), it falls back to the calling thread for a backoff
- * period, then probes again with one window of split calls, which must save `minGain`;
- * the backoff doubles after each failed window (up to `maxBackoffMs`) and halves after each window
- * that pays. A failed probe costs little:
- * chunks are claimed dynamically, so a worker that does not show up leaves its chunks to the caller.
+ * the summed estimates; when splitting was slower than the estimate it falls back to the calling
+ * thread for a backoff period, then probes again with one window of split calls, which must save
+ * `minGain`; the backoff doubles after each failed window (up to `maxBackoffMs`) and halves after
+ * each window that pays. A failed probe costs little: chunks are claimed dynamically, so a worker
+ * that does not show up leaves its chunks to the caller.
+ *
+ * Two levels keep such windows, with the same rule:
+ * - each size class (a kernel and the power of two of its work: a matmul of 2^23 multiply-adds is
+ *   one class, of 2^17 another), because whether a split pays depends on the call's size: classes
+ *   too small to gain fall back alone, while the large ones go on splitting (with one window over
+ *   all calls, a window of small calls that did not pay switched off the large ones that did);
+ * - all split calls together, because other processes busy on the cores slow every class at once:
+ *   that fallback stops all splitting and lets the workers sleep (spinning workers would take CPU
+ *   from the calling thread). Measured with two busy processes on 2 cores, per-class windows alone
+ *   kept probing some class and the workers awake, and a CNN step took 1.8× its 1-thread time.
+ * The mode is 'serial' (the runtime lets the workers sleep) during a fallback of all calls, or when
+ * every class seen is in its own fallback.
  *
  * Bits never depend on any of this: a call computes the same outputs split or not (src/runtime/pool.ts).
  * The clock is injected so the decisions are tested without timing (test/governor.test.ts).
@@ -37,16 +48,19 @@ export interface GovernorOptions {
 }
 
 export interface GovernorStats {
-  /** 'parallel' while calls are split (including probes), 'serial' during a fallback. */
+  /** 'serial' while every size class seen is in a fallback (the workers may sleep), else 'parallel'. */
   mode: 'parallel' | 'serial';
   /** Calls split and calls run on the calling thread only (because small or during a fallback). */
   splitCalls: number;
   serialCalls: number;
-  /** Fallbacks so far, and probes that found splitting paying again. */
+  /** Fallbacks so far, and probes that found splitting paying again (of any size class). */
   fallbacks: number;
   recoveries: number;
   /** Single-thread estimate / actual time of the last decided window (> 1: splitting paid). */
   lastSpeedup: number;
+  /** Size classes that had a split-sized call, and those of them in a fallback now. */
+  classes: number;
+  classesSerial: number;
   /** The last fallback period applied, ms. */
   backoffMs: number;
   minMacs: number;
@@ -64,15 +78,19 @@ export class ThreadGovernor {
   private readonly minBackoff: number;
   private readonly maxBackoff: number;
   private readonly clock: () => number;
-  private parallel = true;
-  private until = 0;
-  private backoff: number;
-  private n = 0;
-  private probing = false;
-  /** The caller's best recent time per unit of work, per kernel (ms). */
-  private readonly rates = new Float64Array(256).fill(Infinity);
-  private actual = 0;
-  private estimate = 0;
+  // Per window slot (a size class, see classOf, or ALL): fallback end (0: splitting), backoff,
+  // calls in the window, whether the window is a probe, its summed actual and estimated times;
+  // per class, the caller's recent time per unit of work.
+  private readonly until = new Float64Array(SLOTS);
+  private readonly backoff: Float64Array;
+  private readonly n = new Int32Array(SLOTS);
+  private readonly probing = new Uint8Array(SLOTS);
+  private readonly actual = new Float64Array(SLOTS);
+  private readonly estimate = new Float64Array(SLOTS);
+  private readonly rates = new Float64Array(SLOTS).fill(Infinity);
+  private readonly seen = new Uint8Array(SLOTS);
+  /** The class of the last call passed to split (record belongs to it). */
+  private cur = 0;
   private readonly s: GovernorStats;
   /** Called when the mode changes (the runtime lets workers sleep during a fallback). */
   onChange: ((parallel: boolean) => void) | null = null;
@@ -81,12 +99,13 @@ export class ThreadGovernor {
     this.adaptive = o.adaptive ?? true;
     this.window = o.window ?? 24;
     this.minGain = o.minGain ?? 0.05;
-    this.minBackoff = this.backoff = o.backoffMs ?? 250;
+    this.minBackoff = o.backoffMs ?? 250;
+    this.backoff = new Float64Array(SLOTS).fill(this.minBackoff);
     this.maxBackoff = o.maxBackoffMs ?? 8000;
     this.minMacs = o.minMacs ?? 1 << 17;
     this.minElements = o.minElements ?? 1 << 16;
     this.clock = o.clock ?? defaultClock;
-    this.s = { mode: 'parallel', splitCalls: 0, serialCalls: 0, fallbacks: 0, recoveries: 0, lastSpeedup: NaN, backoffMs: this.backoff, minMacs: this.minMacs, minElements: this.minElements };
+    this.s = { mode: 'parallel', splitCalls: 0, serialCalls: 0, fallbacks: 0, recoveries: 0, lastSpeedup: NaN, classes: 0, classesSerial: 0, backoffMs: this.minBackoff, minMacs: this.minMacs, minElements: this.minElements };
   }
 
   /** The clock the governor reads (callers time their calls with the same one). */
@@ -94,83 +113,109 @@ export class ThreadGovernor {
     return this.clock();
   }
 
-  /** Whether a call of `work` units (multiply-adds, or elements when `elementwise`) should be split now. */
-  split(work: number, elementwise: boolean): boolean {
+  /**
+   * Whether a call of `work` units (multiply-adds, or elements when `elementwise`) of kernel number
+   * `kernel` (0-255) should be split now. A split call is then reported with `record`.
+   */
+  split(work: number, elementwise: boolean, kernel = 0): boolean {
     if (work < (elementwise ? this.minElements : this.minMacs)) {
       this.s.serialCalls++;
       return false;
     }
-    if (!this.parallel) {
-      if (this.clock() < this.until) {
-        this.s.serialCalls++;
-        return false;
-      }
-      this.setMode(true); // probe: one window of split calls
-      this.probing = true;
+    const c = (this.cur = classOf(kernel, work));
+    if (this.seen[c] === 0) {
+      this.seen[c] = 1;
+      this.s.classes++;
+    }
+    if (!this.open(ALL) || !this.open(c)) {
+      this.s.serialCalls++;
+      return false;
     }
     this.s.splitCalls++;
     return true;
   }
 
+  /** Whether slot k splits now; a slot whose backoff is over starts a probe window. */
+  private open(k: number): boolean {
+    if (this.until[k] === 0) return true;
+    if (this.clock() < this.until[k]) return false;
+    this.until[k] = 0;
+    this.probing[k] = 1;
+    if (k !== ALL) this.s.classesSerial--;
+    this.updateMode();
+    return true;
+  }
+
   /**
-   * Record a split call: `actualMs` from publishing to the end of join, `ownMs` the caller's time in
-   * its own chunks, `ownFraction` the fraction of the call's work those chunks were; with `kernel`
-   * (an index below 256) and `work`, the rest of the call is costed at the caller's best recent
-   * speed on that kernel rather than at this call's: a caller descheduled during its own chunks
-   * (a loaded machine) would otherwise inflate the estimate by that pause × (1/fraction − 1) and
-   * make splitting look good exactly when it is not. The rate follows a fast call only part way
-   * (an average with weight 0.2) and a slow one by at most 2% per call: jumping to the fastest call
-   * ever seen made single-thread time look shorter than it is, and the governor fell back to one
-   * thread on an idle machine where splitting paid 1.2-1.4× (measured on the MLP and CNN steps).
+   * Record the split call last passed to `split`: `actualMs` from publishing to the end of join,
+   * `ownMs` the caller's time in its own chunks, `ownFraction` the fraction of the call's work those
+   * chunks were; with `work`, the rest of the call is costed at the caller's recent speed on this
+   * size class rather than at this call's: a caller descheduled during its own chunks (a loaded
+   * machine) would otherwise inflate the estimate by that pause × (1/fraction − 1) and make
+   * splitting look good exactly when it is not. The rate follows a fast call only part way (an
+   * average with weight 0.2) and a slow one by at most 2% per call: jumping to the fastest call ever
+   * seen made single-thread time look shorter than it is, and the governor fell back to one thread
+   * on an idle machine where splitting paid 1.2-1.4× (measured on the MLP and CNN steps).
    */
-  record(actualMs: number, ownMs: number, ownFraction: number, kernel = -1, work = 0): void {
-    if (!this.adaptive || !this.parallel) return;
+  record(actualMs: number, ownMs: number, ownFraction: number, work = 0): void {
+    const c = this.cur;
+    if (!this.adaptive || this.until[c] !== 0 || this.until[ALL] !== 0) return;
     // A caller that ran no chunk (fast workers took them all) measured nothing to compare with.
     if (!(ownFraction > 0)) return;
-    this.actual += actualMs;
-    if (kernel >= 0 && kernel < 256 && work > 0) {
+    let estimate = ownMs / ownFraction;
+    if (work > 0) {
       const rate = ownMs / (ownFraction * work);
       // A damped average: a faster call moves it by a fifth of the difference, a slower one by at most 2%.
-      const prev = this.rates[kernel];
-      const best = prev === Infinity ? rate : Math.min(prev * 1.02, 0.8 * prev + 0.2 * rate);
-      this.rates[kernel] = best;
-      this.estimate += ownMs + (1 - ownFraction) * work * best;
-    } else this.estimate += ownMs / ownFraction;
-    if (++this.n < this.window) return;
-    const speedup = this.actual > 0 ? this.estimate / this.actual : Infinity;
+      const prev = this.rates[c];
+      const r = prev === Infinity ? rate : Math.min(prev * 1.02, 0.8 * prev + 0.2 * rate);
+      this.rates[c] = r;
+      estimate = ownMs + (1 - ownFraction) * work * r;
+    }
+    // All calls first: when they fall back together, the class's windows restart (same evidence).
+    if (!this.add(ALL, actualMs, estimate)) this.add(c, actualMs, estimate);
+  }
+
+  /** Add a call to slot k's window and decide when the window is full; whether k fell back. */
+  private add(k: number, actualMs: number, estimateMs: number): boolean {
+    this.actual[k] += actualMs;
+    this.estimate[k] += estimateMs;
+    if (++this.n[k] < this.window) return false;
+    const speedup = this.actual[k] > 0 ? this.estimate[k] / this.actual[k] : Infinity;
     this.s.lastSpeedup = speedup;
-    this.n = 0;
-    this.actual = this.estimate = 0;
-    const probing = this.probing;
-    this.probing = false;
+    this.n[k] = 0;
+    this.actual[k] = this.estimate[k] = 0;
+    const probing = this.probing[k] === 1;
+    this.probing[k] = 0;
     // A normal window falls back only when slower than one thread; a probe after a fallback must
     // save minGain (one lucky window on a loaded machine must not bring the splitting back), and a
     // passing window only halves the backoff: a machine that keeps flipping between loaded and idle
     // then stays mostly on the calling thread.
     if (speedup >= 1 / (1 - (probing ? 1 : 0) * this.minGain)) {
       if (probing) this.s.recoveries++;
-      this.backoff = Math.max(this.minBackoff, this.backoff / 2);
-    } else {
-      this.until = this.clock() + this.backoff;
-      this.s.fallbacks++;
-      this.s.backoffMs = this.backoff;
-      this.backoff = Math.min(this.maxBackoff, this.backoff * 2);
-      this.setMode(false);
+      this.backoff[k] = Math.max(this.minBackoff, this.backoff[k] / 2);
+      return false;
     }
+    this.until[k] = this.clock() + this.backoff[k];
+    this.s.fallbacks++;
+    this.s.backoffMs = this.backoff[k];
+    this.backoff[k] = Math.min(this.maxBackoff, this.backoff[k] * 2);
+    if (k !== ALL) this.s.classesSerial++;
+    else this.n.fill(0), this.actual.fill(0), this.estimate.fill(0); // the classes' windows restart after it
+    this.updateMode();
+    return true;
   }
 
-  private setMode(parallel: boolean): void {
-    if (parallel === this.parallel) return;
-    this.parallel = parallel;
+  /** 'serial' during a fallback of all calls, or while every class seen is in its own. */
+  private updateMode(): void {
+    const parallel = this.until[ALL] === 0 && this.s.classesSerial < this.s.classes;
+    if (parallel === (this.s.mode === 'parallel')) return;
     this.s.mode = parallel ? 'parallel' : 'serial';
-    this.n = 0;
-    this.actual = this.estimate = 0;
     this.onChange?.(parallel);
   }
 
-  /** Leave a fallback now (the next split-sized call probes). */
+  /** Leave every fallback now (the next split-sized call of each class probes). */
   reprobe(): void {
-    this.until = 0;
+    for (let k = 0; k < SLOTS; k++) if (this.until[k] !== 0) this.until[k] = -Infinity;
   }
 
   get stats(): Readonly<GovernorStats> {
@@ -179,3 +224,9 @@ export class ThreadGovernor {
     return { ...this.s };
   }
 }
+
+/** Window slots: one per size class (256 kernels × 32 powers of two of the work), and ALL for every call. */
+const ALL = 256 * 32;
+const SLOTS = ALL + 1;
+/** The size class of a call: its kernel (0-255) and ⌊log2 work⌋ (0-31). */
+const classOf = (kernel: number, work: number): number => ((kernel & 255) << 5) | (31 - Math.clz32(Math.min(work, 0xffffffff) >>> 0));

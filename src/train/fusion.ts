@@ -122,16 +122,16 @@ function logProbs(p: Float32Array): Float64Array {
   return out;
 }
 
-/** Mean negative log-likelihood of the labels under softmax(logp / T). */
-function temperedNll(logp: Float64Array, labels: Int32Array, classes: number, T: number): number {
+/** Mean negative log-likelihood of the labels under softmax(logp / T); `row` holds one row's logp / T. */
+function temperedNll(logp: Float64Array, labels: Int32Array, classes: number, T: number, row: Float64Array): number {
   const n = labels.length;
   let total = 0;
   for (let i = 0; i < n; i++) {
     let max = -Infinity;
-    for (let c = 0; c < classes; c++) max = Math.max(max, logp[i * classes + c] / T);
+    for (let c = 0; c < classes; c++) max = Math.max(max, (row[c] = logp[i * classes + c] / T));
     let sum = 0;
-    for (let c = 0; c < classes; c++) sum += dexp(logp[i * classes + c] / T - max);
-    total += max + dlog(sum) - logp[i * classes + labels[i]] / T;
+    for (let c = 0; c < classes; c++) sum += dexp(row[c] - max);
+    total += max + dlog(sum) - row[labels[i]];
   }
   return total / Math.max(1, n);
 }
@@ -143,7 +143,8 @@ function temperedNll(logp: Float64Array, labels: Int32Array, classes: number, T:
  */
 export function fitTemperature(p: Float32Array, labels: Int32Array, classes: number): number {
   const logp = logProbs(p);
-  const f = (logT: number) => temperedNll(logp, labels, classes, dexp(logT));
+  const row = new Float64Array(classes);
+  const f = (logT: number) => temperedNll(logp, labels, classes, dexp(logT), row);
   const g = (Math.sqrt(5) - 1) / 2;
   let a = -dlog(20),
     b = dlog(20);

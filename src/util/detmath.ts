@@ -21,6 +21,14 @@ function pow2(n: number): number {
   return r;
 }
 
+/** 2^n for n in [-1074, 1023] (POW2[n + 1074]), computed once by pow2: the same exact values, without its loop per call. */
+const POW2 = Float64Array.from({ length: 2098 }, (_, i) => pow2(i - 1074));
+
+/**
+ * e^x. The Horner steps are written out (a loop over an array of coefficients made every call 3×
+ * slower: calibrated fusion fits temperatures with ~200,000 calls per fit) and the powers of two
+ * come from POW2; the same operations in the same order as before, so the same bits.
+ */
 export function dexp(x: number): number {
   if (Number.isNaN(x)) return x;
   if (x > 709) return Infinity;
@@ -28,8 +36,19 @@ export function dexp(x: number): number {
   const n = Math.round(x * LOG2E); // Math.round is exact
   const r = x - n * LN2_HI - n * LN2_LO;
   let p = 1 / 479001600;
-  for (const c of [1 / 39916800, 1 / 3628800, 1 / 362880, 1 / 40320, 1 / 5040, 1 / 720, 1 / 120, 1 / 24, 1 / 6, 0.5, 1, 1]) p = p * r + c;
-  return n < -1000 ? p * pow2(n + 1000) * pow2(-1000) : p * pow2(n);
+  p = p * r + 1 / 39916800;
+  p = p * r + 1 / 3628800;
+  p = p * r + 1 / 362880;
+  p = p * r + 1 / 40320;
+  p = p * r + 1 / 5040;
+  p = p * r + 1 / 720;
+  p = p * r + 1 / 120;
+  p = p * r + 1 / 24;
+  p = p * r + 1 / 6;
+  p = p * r + 0.5;
+  p = p * r + 1;
+  p = p * r + 1;
+  return n < -1000 ? p * POW2[n + 1000 + 1074] * POW2[-1000 + 1074] : p * POW2[n + 1074];
 }
 
 export function dtanh(x: number): number {
@@ -79,6 +98,14 @@ export function dlog(x: number): number {
   const s = (m - 1) / (m + 1);
   const s2 = s * s;
   let p = 1 / 19;
-  for (const c of [1 / 17, 1 / 15, 1 / 13, 1 / 11, 1 / 9, 1 / 7, 1 / 5, 1 / 3, 1]) p = p * s2 + c;
+  p = p * s2 + 1 / 17;
+  p = p * s2 + 1 / 15;
+  p = p * s2 + 1 / 13;
+  p = p * s2 + 1 / 11;
+  p = p * s2 + 1 / 9;
+  p = p * s2 + 1 / 7;
+  p = p * s2 + 1 / 5;
+  p = p * s2 + 1 / 3;
+  p = p * s2 + 1;
   return e * 0.6931471805599453 + 2 * s * p;
 }

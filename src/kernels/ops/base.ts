@@ -175,9 +175,9 @@ export class KernelBase {
   // ---- splitting over the worker pool ---------------------------------------------------------
 
   /** Whether a call of `work` units goes to the pool (a live pool, and the governor says it pays). */
-  private splits(work: number, elementwise: boolean): boolean {
+  private splits(name: KernelName, work: number, elementwise: boolean): boolean {
     const pool = this.pool;
-    return pool !== null && pool.alive && this.governor.split(work, elementwise);
+    return pool !== null && pool.alive && this.governor.split(work, elementwise, this.index[name]);
   }
 
   /**
@@ -188,7 +188,7 @@ export class KernelBase {
    * whole on the calling thread.
    */
   protected split(name: KernelName, argv: number[], at: number, extent: number, align: number, work: number, scratchAt: number): void {
-    if (extent < 2 * align || !this.splits(work, false)) {
+    if (extent < 2 * align || !this.splits(name, work, false)) {
       argv[at] = 0;
       argv[at + 1] = extent;
       if (scratchAt >= 0) argv[scratchAt] = this.scratch[0].ptr;
@@ -216,7 +216,7 @@ export class KernelBase {
    */
   protected elementwise(name: KernelName, argv: number[], nptrs: number): void {
     const n = argv[nptrs];
-    if (n < 8 || !this.splits(n, true)) {
+    if (n < 8 || !this.splits(name, n, true)) {
       invoke(this.raw[name], argv);
       return;
     }
@@ -273,7 +273,7 @@ export class KernelBase {
     }
     if (nptrs >= 0) for (let i = 0; i < nptrs; i++) argv[i] = this.bases[i];
     pool.join(this.index[name], work, error);
-    g.record(g.now() - t0, ownMs, own / extent, this.index[name], work);
+    g.record(g.now() - t0, ownMs, own / extent, work);
   }
 
   /** Check rows and cols of a (rows, cols) kernel. */
