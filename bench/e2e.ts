@@ -60,7 +60,7 @@ import { createRuntime } from '../src/runtime/node.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { avmnistSplit, loadAvmnist } from '../src/data/avmnist.js';
 import { subset } from '../src/data/dataset.js';
-import { predict } from '../src/train/methods.js';
+import { type Model, predict } from '../src/train/methods.js';
 import { mlpStep, type UdiStep } from './steps.js';
 import { OTHER_CPU_MAX } from './meter.js';
 import { Ceiling } from './ceiling.js';
@@ -124,7 +124,7 @@ async function main(): Promise<void> {
     // 3 and 4: whole runs
     console.log('\nruns (AV-MNIST B fold 0, seed 0, default config, MLP encoders):');
     const runMemory: (RunMemory & { method: string; threads: number })[] = [];
-    let udiModel: { params: Float32Array; probs: Float32Array } | null = null;
+    let udiModel: { params: Float32Array; probs: Float32Array; fusion: Pick<Model, 'fusion' | 'fusionWeights' | 'fusionTemperatures'> } | null = null;
     let jointEpochs = 0;
     // A run is repeated (up to RUN_ATTEMPTS) while other processes were busy during it; the quietest is kept.
     const RUN_ATTEMPTS = quick ? 1 : 3;
@@ -149,7 +149,7 @@ async function main(): Promise<void> {
         runMemory.push({ method, threads, ...r.memory });
         for (const st of r.rows.slice(1)) console.log(`    ${st.name.split('/')[1].padEnd(14)} ${String(st.steps).padStart(4)} steps, ${String(st.epochs).padStart(2)} epochs, ${st.wallMs!.toFixed(0).padStart(5)} ms: ${st.note}`);
         if (method === 'joint' && threads === 1) jointEpochs = r.rows[0].epochs!;
-        if (method === 'udi' && threads === 1) udiModel = { params: r.params, probs: predict(r.model, subset(split.test, Array.from({ length: 10 }, (_, i) => i))) };
+        if (method === 'udi' && threads === 1) udiModel = { params: r.params, probs: predict(r.model, subset(split.test, Array.from({ length: 10 }, (_, i) => i))), fusion: { fusion: r.model.fusion, fusionWeights: r.model.fusionWeights, fusionTemperatures: r.model.fusionTemperatures } };
         r.rt.dispose();
         console.log(`  ${method}/${threads}: ${((now() - t) / 1000).toFixed(1)} s, ${r.rows[0].samplesPerSec!.toFixed(0)} samples/s, test acc ${r.rows[0].testAcc!.toFixed(3)}, ${r.rows.length - 1} stages, other processes ${fmt(r.rows[0].otherCpu, 2)} cores${attempts > 1 ? ` (${attempts} attempts)` : ''}`);
       }
@@ -204,8 +204,8 @@ async function main(): Promise<void> {
       );
     }
     const predictMem: PredictMemory[] = [];
-    predictMem.push(await predictMemory(ctx, RUN_ENCODERS, 'audio mlp + image mlp (trained UDI weights)', BATCH, udiModel?.params ?? null, udiModel?.probs ?? null));
-    predictMem.push(await predictMemory(ctx, RUN_ENCODERS, 'audio mlp + image mlp (trained UDI weights)', 10, udiModel?.params ?? null, udiModel?.probs ?? null));
+    predictMem.push(await predictMemory(ctx, RUN_ENCODERS, 'audio mlp + image mlp (trained UDI weights)', BATCH, udiModel?.params ?? null, udiModel?.probs ?? null, udiModel?.fusion));
+    predictMem.push(await predictMemory(ctx, RUN_ENCODERS, 'audio mlp + image mlp (trained UDI weights)', 10, udiModel?.params ?? null, udiModel?.probs ?? null, udiModel?.fusion));
     predictMem.push(await predictMemory(ctx, { audio: ENC.audio, image: ENC.imageCnn }, 'audio mlp + image cnn (initial weights)', BATCH, null, null));
     predictMem.push(await predictMemory(ctx, { audio: ENC.audio, image: ENC.imageCnn }, 'audio mlp + image cnn (initial weights)', 10, null, null));
     for (const p of predictMem) {

@@ -251,12 +251,16 @@ async function main(): Promise<void> {
     const configs: (RuntimeOptions & { threads: number; build: string })[] = [
       { threads: 1, build: 'simd' },
       { threads: 1, build: 'simd-threads' },
-      { threads: 2, build: 'simd-threads' },
+      // Every call above the fixed size thresholds split, always: the lab measures what a split gives;
+      // whether to split during training is the governor's decision (npm run bench measures that).
+      { threads: 2, build: 'simd-threads', adaptiveThreads: false },
       ...(opts['no-scalar'] ? [] : [{ threads: 1, build: 'scalar' as const }]),
     ];
     for (const o of configs) {
       try {
         const rt = await createRuntime(o);
+        // As in training (train() brackets its stages so): workers spin between calls, at most 50 ms after the last.
+        rt.threads.beginStage();
         runtimes.push(rt);
         impls.push(udiImpl(rt, o.build === 'scalar' && quick ? QUICK_SCALAR_MAX_MACS : undefined));
         if (rt.info.threadsNote) notes.push(`udi ${o.build} threads ${o.threads}: ${rt.info.threadsNote}`);

@@ -131,8 +131,8 @@ export interface PredictMemory {
   matchesTrainedModel: boolean | null;
 }
 
-/** A model built from a "checkpoint" (parameters copied in from JS) predicting `samples` test rows. */
-export async function predictMemory(ctx: Ctx, encoders: Record<string, EncoderConfig>, label: string, maxBatch: number, ckpt: Float32Array | null, reference: Float32Array | null, samples = 10): Promise<PredictMemory> {
+/** A model built from a "checkpoint" (parameters and fusion copied in from JS) predicting `samples` test rows. */
+export async function predictMemory(ctx: Ctx, encoders: Record<string, EncoderConfig>, label: string, maxBatch: number, ckpt: Float32Array | null, reference: Float32Array | null, fusion: Pick<Model, 'fusion' | 'fusionWeights' | 'fusionTemperatures'> = { fusion: 'mean' }, samples = 10): Promise<PredictMemory> {
   const ds10 = subset(ctx.split.test, Array.from({ length: samples }, (_, i) => i));
   fullGc();
   const m0 = process.memoryUsage();
@@ -146,7 +146,7 @@ export async function predictMemory(ctx: Ctx, encoders: Record<string, EncoderCo
     SEED,
   );
   if (ckpt) rt.arena.viewF32(net.store.params).set(ckpt);
-  const model: Model = { net, method: 'udi', modalities: names, fusion: 'mean' };
+  const model: Model = { net, method: 'udi', modalities: names, ...fusion };
   const probs = predict(model, ds10);
   fullGc();
   const m1 = process.memoryUsage();

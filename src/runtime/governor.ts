@@ -1,6 +1,6 @@
 /**
  * When to split a kernel call over the worker pool: a size threshold per kind of work, and a check
- * that splitting pays, so that threads never make training slower than the calling thread alone,
+ * that splitting pays, so that threads should not make training slower than the calling thread alone,
  * also when other processes compete for the cores.
  *
  * Evidence, per split call: the caller times the chunks it ran itself and the whole call (publish,

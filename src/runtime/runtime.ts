@@ -20,7 +20,7 @@ export interface RuntimeOptions {
    * except in a browser's Web Worker, where it is navigator.hardwareConcurrency − 1 from 3 cores up,
    * so the page's main thread keeps a core for rendering and input (2 of 2 cores: the governor falls
    * back to 1 thread while the page is busy). A browser page's main thread and edge runtimes run 1
-   * thread. Threads never cost: see `adaptiveThreads`.
+   * thread. Whether threads pay is decided while training: see `adaptiveThreads`.
    */
   threads?: number | 'auto';
   /**
