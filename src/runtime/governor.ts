@@ -7,10 +7,11 @@
  * own chunks, join). Its chunks are a known fraction of the call's work, so `own time / fraction`
  * estimates what the call would have cost on the calling thread alone, measured on the same data in
  * the same moment. Over a window of split calls the governor compares the summed actual times with
- * the summed estimates; when splitting was slower than the estimate it falls back to the calling
- * thread for a backoff period, then probes again with one window of split calls, which must save
- * `minGain`; the backoff doubles after each failed window (up to `maxBackoffMs`) and halves after
- * each window that pays. A failed probe costs little: chunks are claimed dynamically, so a worker
+ * the summed estimates; when splitting was slower than the estimate in two windows in a row (one
+ * window of a few ms is noisy on a shared VM: single slow windows among paying ones were false
+ * fallbacks), it falls back to the calling thread for a backoff period, then probes again with one
+ * window of split calls, which must save `minGain`; the backoff doubles after each failed window
+ * (up to `maxBackoffMs`) and halves after each window that pays. A failed probe costs little: chunks are claimed dynamically, so a worker
  * that does not show up leaves its chunks to the caller.
  *
  * Two levels keep such windows, with the same rule:
@@ -32,7 +33,7 @@
 export interface GovernorOptions {
   /** Split calls compared per decision (default 24). */
   window?: number;
-  /** Fraction of the single-thread time a probe window must save to bring splitting back (default 0.05); a normal window falls back only when slower than one thread. */
+  /** Fraction of the single-thread time a probe window must save to bring splitting back (default 0.05); outside probes, two windows in a row slower than one thread fall back. */
   minGain?: number;
   /** First fallback period, ms (default 250); doubles after each failed probe up to maxBackoffMs (default 8000). */
   backoffMs?: number;
@@ -89,6 +90,8 @@ export class ThreadGovernor {
   private readonly estimate = new Float64Array(SLOTS);
   private readonly rates = new Float64Array(SLOTS).fill(Infinity);
   private readonly seen = new Uint8Array(SLOTS);
+  /** Slower windows in a row (outside probes). */
+  private readonly strikes = new Uint8Array(SLOTS);
   /** The class of the last call passed to split (record belongs to it). */
   private cur = 0;
   private readonly s: GovernorStats;
@@ -193,8 +196,13 @@ export class ThreadGovernor {
     if (speedup >= 1 / (1 - (probing ? 1 : 0) * this.minGain)) {
       if (probing) this.s.recoveries++;
       this.backoff[k] = Math.max(this.minBackoff, this.backoff[k] / 2);
+      this.strikes[k] = 0;
       return false;
     }
+    // Outside a probe, two windows in a row must be slower: single windows of a few ms are noisy
+    // enough on a shared VM that one slow window in a run of paying ones was a false fallback.
+    if (!probing && ++this.strikes[k] < 2) return false;
+    this.strikes[k] = 0;
     this.until[k] = this.clock() + this.backoff[k];
     this.s.fallbacks++;
     this.s.backoffMs = this.backoff[k];
