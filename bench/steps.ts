@@ -117,6 +117,8 @@ export function trainerStep(rt: Runtime, ds: Dataset, modality: string, encoder:
   let k = 0,
     steps = 0,
     n = 0;
+  // As runStage: one options object for the stage, indexed loops (the step allocates nothing of its own).
+  const adam = { lr: o.lr, step: 0, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay };
   const self = {
     rt,
     store,
@@ -137,15 +139,15 @@ export function trainerStep(rt: Runtime, ds: Dataset, modality: string, encoder:
       if (!Number.isFinite(loss)) throw new Error(`trainerStep: loss ${loss} at step ${steps}`);
       if (cfg.clipNorm && cfg.clipNorm > 0) {
         let sq = 0;
-        for (const g of trainable) sq += K.sumsq(store.groupGrads(g));
+        for (let i = 0; i < trainable.length; i++) sq += K.sumsq(store.groupGrads(trainable[i]));
         const norm = Math.sqrt(sq);
-        if (norm > cfg.clipNorm) for (const g of trainable) K.scale(store.groupGrads(g), cfg.clipNorm / norm);
+        if (norm > cfg.clipNorm) for (let i = 0; i < trainable.length; i++) K.scale(store.groupGrads(trainable[i]), cfg.clipNorm / norm);
       }
-      for (const g of trainable) {
-        const p = store.groupParams(g),
-          gr = store.groupGrads(g),
-          { m, v } = store.groupMoments(g);
-        K.adamwStep(p, gr, m, v, { lr: o.lr, step: steps + 1, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay });
+      adam.step = steps + 1;
+      for (let i = 0; i < trainable.length; i++) {
+        const g = trainable[i];
+        const mv = store.groupMoments(g);
+        K.adamwStep(store.groupParams(g), store.groupGrads(g), mv.m, mv.v, adam);
       }
       steps++;
       return loss;

@@ -366,7 +366,7 @@ export class Sequential implements Layer {
   }
   forward(x: F32, batch: number, train: boolean): F32 {
     let h = x;
-    for (const l of this.layers) h = l.forward(h, batch, train);
+    for (let i = 0; i < this.layers.length; i++) h = this.layers[i].forward(h, batch, train);
     return h;
   }
   backward(dy: F32, batch: number, needDx: boolean): F32 | null {

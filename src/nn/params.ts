@@ -202,7 +202,7 @@ export class ParamStore {
 
   zeroGrads(groups?: readonly string[]): void {
     if (!groups) return this.rt.kernels.fill(this.b.grads, 0);
-    for (const g of groups) this.rt.kernels.fill(this.groupGrads(g), 0);
+    for (let i = 0; i < groups.length; i++) this.rt.kernels.fill(this.groupGrads(groups[i]), 0);
   }
 
   clearMoments(group: string): void {

@@ -215,7 +215,8 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
   const t0 = now() - (resume?.wallMs ?? 0);
   let lastYield = now();
   const yieldMs = ctx.yieldEveryMs ?? 50;
-  if (!resume) for (const g of stage.trainable) store.clearMoments(g);
+  const trainable = stage.trainable;
+  if (!resume) for (const g of trainable) store.clearMoments(g);
   const rng = new Rng(ctx.seed, 1000 + stageIndex);
   const bs = Math.min(cfg.batchSize, net.maxBatch);
   const perEpoch = Math.ceil(train.size / bs);
@@ -290,18 +291,19 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
         }
         if (cfg.clipNorm && cfg.clipNorm > 0) {
           let sq = 0;
-          for (const g of stage.trainable) sq += K.sumsq(store.groupGrads(g));
+          for (let i = 0; i < trainable.length; i++) sq += K.sumsq(store.groupGrads(trainable[i]));
           const norm = Math.sqrt(sq);
-          if (norm > cfg.clipNorm) for (const g of stage.trainable) K.scale(store.groupGrads(g), cfg.clipNorm / norm);
+          if (norm > cfg.clipNorm) for (let i = 0; i < trainable.length; i++) K.scale(store.groupGrads(trainable[i]), cfg.clipNorm / norm);
         }
         adam.lr = sgd.lr = learningRate(cfg.optimizer.lr, cfg.schedule, epoch, steps, total);
         adam.step = steps + 1;
-        for (const g of stage.trainable) {
+        for (let i = 0; i < trainable.length; i++) {
+          const g = trainable[i];
           const p = store.groupParams(g),
             gr = store.groupGrads(g),
-            { m, v } = store.groupMoments(g);
-          if (o.type === 'adamw') K.adamwStep(p, gr, m, v, adam);
-          else K.sgdStep(p, gr, m, sgd);
+            mv = store.groupMoments(g);
+          if (o.type === 'adamw') K.adamwStep(p, gr, mv.m, mv.v, adam);
+          else K.sgdStep(p, gr, mv.m, sgd);
         }
         steps++;
         batches++;

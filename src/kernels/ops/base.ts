@@ -69,6 +69,8 @@ export class KernelBase {
   protected readonly bases = [0, 0, 0, 0, 0, 0, 0, 0];
   /** A convolution's geometry and its matmuls' options, reused (no object per call). */
   protected readonly cg = { ho: 0, wo: 0, kk: 0, rows: 0, stride: 0, pad: 0 };
+  /** A convolution block's patch size and pooled size, reused. */
+  protected readonly cb = { kk: 0, hq: 0, wq: 0 };
   protected readonly cm: MatmulOptions = { m: 0, n: 0, k: 0 };
 
   constructor(

@@ -5,7 +5,7 @@
 import type { F32, I32 } from '../../runtime/arena.js';
 import type { Kernels } from '../ops.js';
 import { ShapeError } from '../../errors.js';
-import { convBlockScratch, convOutputSize, poolOutputSize, type ConvShape, type MatmulLayout, type MatmulOptions, type PoolShape } from './shapes.js';
+import { convBlockScratch, convOutputCols, convOutputRows, poolOutputSize, type ConvShape, type MatmulLayout, type MatmulOptions, type PoolShape } from './shapes.js';
 import { dims, KernelBase } from './base.js';
 
 export class ConvOps extends KernelBase {
@@ -22,7 +22,8 @@ export class ConvOps extends KernelBase {
       pad = s.pad ?? 0;
     if (!(Number.isInteger(stride) && stride >= 1)) throw new ShapeError(`${op}: stride must be a whole number >= 1, got ${stride}`);
     if (!(Number.isInteger(pad) && pad >= 0)) throw new ShapeError(`${op}: pad must be a whole number >= 0, got ${pad}`);
-    const { ho, wo } = convOutputSize(s);
+    const ho = convOutputRows(s),
+      wo = convOutputCols(s);
     if (ho < 1 || wo < 1) throw new ShapeError(`${op}: a ${dims(s.kh, s.kw)} kernel with pad ${pad} does not fit a ${dims(s.h, s.w)} input`);
     const g = this.cg;
     g.ho = ho;
@@ -117,12 +118,17 @@ export class ConvOps extends KernelBase {
     this.apart(op, name, b, 'w', w);
   }
 
+  /** Check a convolution block's shape; its patch size and pooled height and width, in an object reused by every call. */
   protected block(op: string, s: ConvShape): { kk: number; hq: number; wq: number } {
     this.conv(op, s);
     const need = convBlockScratch(s);
     if (need === null) throw new ShapeError(`${op}: needs a k×k 'same' convolution (kh = kw = 2·pad + 1, stride 1), got ${dims(s.kh, s.kw)} with pad ${s.pad ?? 0}, stride ${s.stride ?? 1}`);
     if (need > this.scratchFloats) throw new ShapeError(`${op}: one ${dims(s.h, s.w, s.c)} sample needs ${need} floats of scratch, more than the ${this.scratchFloats} a thread has; use conv2d, relu and maxPool`);
-    return { kk: s.kh * s.kw * s.c, hq: s.h >> 1, wq: s.w >> 1 };
+    const b = this.cb;
+    b.kk = s.kh * s.kw * s.c;
+    b.hq = s.h >> 1;
+    b.wq = s.w >> 1;
+    return b;
   }
 
   /**

@@ -42,12 +42,11 @@ export interface DivergenceOptions {
 }
 
 export function convOutputSize(s: ConvShape): { ho: number; wo: number } {
-  const stride = s.stride ?? 1,
-    pad = s.pad ?? 0;
-  const ho = Math.floor((s.h + 2 * pad - s.kh) / stride) + 1;
-  const wo = Math.floor((s.w + 2 * pad - s.kw) / stride) + 1;
-  return { ho, wo };
+  return { ho: convOutputRows(s), wo: convOutputCols(s) };
 }
+/** convOutputSize's ho and wo apart (the kernel wrappers check shapes without allocating). */
+export const convOutputRows = (s: ConvShape): number => Math.floor((s.h + 2 * (s.pad ?? 0) - s.kh) / (s.stride ?? 1)) + 1;
+export const convOutputCols = (s: ConvShape): number => Math.floor((s.w + 2 * (s.pad ?? 0) - s.kw) / (s.stride ?? 1)) + 1;
 
 export function poolOutputSize(s: PoolShape): { ho: number; wo: number } {
   const stride = s.stride ?? s.k;
@@ -58,10 +57,12 @@ export function poolOutputSize(s: PoolShape): { ho: number; wo: number } {
  * Floats of per-thread scratch the fused convolution block (convReluPool) needs for one sample, or
  * null when the shape is not such a block (a k×k 'same' convolution: kh = kw = 2·pad + 1, stride 1).
  */
+/** n rounded up to a multiple of 4. */
+const r4 = (n: number) => (n + 3) & ~3;
+
 export function convBlockScratch(s: ConvShape): number | null {
   const pad = s.pad ?? 0;
   if (s.kh !== s.kw || s.kh !== 2 * pad + 1 || (s.stride ?? 1) !== 1) return null;
-  const r4 = (n: number) => (n + 3) & ~3;
   const hp = s.h + 2 * pad,
     wp = s.w + 2 * pad;
   // forward: a padded sample; weights: + one sample's dconv; input: w transposed + a padded dconv
