@@ -11,8 +11,8 @@
  * window of a few ms is noisy on a shared VM: single slow windows among paying ones were false
  * fallbacks), it falls back to the calling thread for a backoff period, then probes again with one
  * window of split calls, which must save `minGain`; the backoff doubles after each failed window
- * (up to `maxBackoffMs`) and halves after each window that pays. A failed probe costs little: chunks are claimed dynamically, so a worker
- * that does not show up leaves its chunks to the caller.
+ * (up to `maxBackoffMs`) and halves after each window that pays. A failed probe costs little:
+ * chunks are claimed dynamically, so a worker that does not show up leaves its chunks to the caller.
  *
  * Two levels keep such windows, with the same rule:
  * - each size class (a kernel and the power of two of its work: a matmul of 2^23 multiply-adds is
@@ -49,7 +49,7 @@ export interface GovernorOptions {
 }
 
 export interface GovernorStats {
-  /** 'serial' while every size class seen is in a fallback (the workers may sleep), else 'parallel'. */
+  /** 'serial' during a fallback of all calls or while every size class seen is in its own (the workers may sleep), else 'parallel'. */
   mode: 'parallel' | 'serial';
   /** Calls split and calls run on the calling thread only (because small or during a fallback). */
   splitCalls: number;
@@ -189,18 +189,17 @@ export class ThreadGovernor {
     this.actual[k] = this.estimate[k] = 0;
     const probing = this.probing[k] === 1;
     this.probing[k] = 0;
-    // A normal window falls back only when slower than one thread; a probe after a fallback must
-    // save minGain (one lucky window on a loaded machine must not bring the splitting back), and a
-    // passing window only halves the backoff: a machine that keeps flipping between loaded and idle
-    // then stays mostly on the calling thread.
+    // Outside a probe, a slot falls back after two windows in a row slower than one thread; a probe
+    // after a fallback must save minGain (one lucky window on a loaded machine must not bring the
+    // splitting back), and a passing window only halves the backoff: a machine that keeps flipping
+    // between loaded and idle then stays mostly on the calling thread.
     if (speedup >= 1 / (1 - (probing ? 1 : 0) * this.minGain)) {
       if (probing) this.s.recoveries++;
       this.backoff[k] = Math.max(this.minBackoff, this.backoff[k] / 2);
       this.strikes[k] = 0;
       return false;
     }
-    // Outside a probe, two windows in a row must be slower: single windows of a few ms are noisy
-    // enough on a shared VM that one slow window in a run of paying ones was a false fallback.
+    // (One window of a few ms is noisy on a shared VM: a single slow one among paying ones was a false fallback.)
     if (!probing && ++this.strikes[k] < 2) return false;
     this.strikes[k] = 0;
     this.until[k] = this.clock() + this.backoff[k];

@@ -53,13 +53,13 @@ export function poolOutputSize(s: PoolShape): { ho: number; wo: number } {
   return { ho: Math.floor((s.h - s.k) / stride) + 1, wo: Math.floor((s.w - s.k) / stride) + 1 };
 }
 
+/** n rounded up to a multiple of 4. */
+const r4 = (n: number) => (n + 3) & ~3;
+
 /**
  * Floats of per-thread scratch the fused convolution block (convReluPool) needs for one sample, or
  * null when the shape is not such a block (a k×k 'same' convolution: kh = kw = 2·pad + 1, stride 1).
  */
-/** n rounded up to a multiple of 4. */
-const r4 = (n: number) => (n + 3) & ~3;
-
 export function convBlockScratch(s: ConvShape): number | null {
   const pad = s.pad ?? 0;
   if (s.kh !== s.kw || s.kh !== 2 * pad + 1 || (s.stride ?? 1) !== 1) return null;
