@@ -233,7 +233,7 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
   const keepBest = !!es || !!stage.baseline;
   if (!resume && stage.baseline) {
     best = stage.baseline.monitor;
-    snapshot = new Map(stage.trainable.map((g) => [g, stage.baseline!.snapshot[g]]));
+    snapshot = new Map(trainable.map((g) => [g, stage.baseline!.snapshot[g]]));
   }
   if (resume) {
     // The epochs to replay are bounded by the state's own history (a tampered count must not spin).
@@ -246,7 +246,7 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
     for (let e = 0; e < epoch; e++) rng.permutation(train.size); // the shuffles already drawn
     stage.loadState?.(resume.extra);
   }
-  const lastGood = new Map(stage.trainable.map((g) => [g, store.snapshot(g)]));
+  const lastGood = new Map(trainable.map((g) => [g, store.snapshot(g)]));
   const tot = ctx.totals ?? { stageCount: stageIndex + 1, stepsBefore: 0, stepsAfter: 0 };
   const progress = (ended = false): TrainProgress => ({
     stage: stage.name,
@@ -278,7 +278,7 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
         if (ctx.signal?.aborted) throw ctx.signal.reason ?? new DOMException('training was cancelled', 'AbortError');
         const idx = order.subarray(start, Math.min(train.size, start + bs));
         const n = net.load(train, idx, stage.modalities);
-        store.zeroGrads(stage.trainable);
+        store.zeroGrads(trainable);
         const losses = stage.step(n, idx, steps);
         if (!Number.isFinite(losses.loss)) {
           // Stop the stage and put back the last good weights (the best epoch's, else the stage's start).
@@ -325,7 +325,7 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
         best = val.monitor;
         bestEpoch = epoch;
         wait = 0;
-        if (keepBest) snapshot = new Map(stage.trainable.map((g) => [g, store.snapshot(g)]));
+        if (keepBest) snapshot = new Map(trainable.map((g) => [g, store.snapshot(g)]));
       } else if (es) wait++;
       await ctx.onEpochState?.({ epoch: epoch + 1, best, bestEpoch, wait, steps, history: [...history], snapshot: snapshot && Object.fromEntries(snapshot), extra: stage.saveState?.(), wallMs: now() - t0 });
     }
