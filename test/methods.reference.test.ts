@@ -138,21 +138,24 @@ function compareStep(label: string, p: StepProbeDetail, ref: RefStep, keys?: str
 describe('UDI guided step against the reference', () => {
   // Two cases of the alignment rule (seed, solo epochs): the first step's gradients agree (cos >= 0,
   // ½/½) with seed 5 and 3 solo epochs, and conflict (cos ≈ −0.13, min-norm) with seed 8 and 10.
+  // The controller's step forms its update from each term's gradient (g_ce + λcon·g_con + λcom·g_com;
+  // without CE, from the two alone): the keepCE false case checks that path without the CE pass.
   const cases = [
-    { controller: 'gradient-alignment', seed: 5, soloEpochs: 3, branch: 'agree' },
-    { controller: 'gradient-alignment', seed: 8, soloEpochs: 10, branch: 'conflict' },
-    { controller: 'fixed', seed: 5, soloEpochs: 3, branch: 'fixed' },
+    { controller: 'gradient-alignment', seed: 5, soloEpochs: 3, branch: 'agree', keepCE: true },
+    { controller: 'gradient-alignment', seed: 8, soloEpochs: 10, branch: 'conflict', keepCE: true },
+    { controller: 'gradient-alignment', seed: 8, soloEpochs: 10, branch: 'conflict', keepCE: false },
+    { controller: 'fixed', seed: 5, soloEpochs: 3, branch: 'fixed', keepCE: true },
   ] as const;
-  for (const { controller, seed, soloEpochs, branch } of cases) {
-    it(`${controller} controller (${branch}), T = 2.5, xcorr`, async () => {
-      const label = `udi/${controller}/${branch}`;
+  for (const { controller, seed, soloEpochs, branch, keepCE } of cases) {
+    it(`${controller} controller (${branch}), T = 2.5, xcorr${keepCE ? '' : ', no CE'}`, async () => {
+      const label = `udi/${controller}/${branch}${keepCE ? '' : '/no-ce'}`;
       const cfg = config((c) => {
         c.seed = seed;
         c.solo = { ...c.solo, epochs: soloEpochs };
-        c.udi = { ...c.udi, controller, lambdaCom: 0.7 };
+        c.udi = { ...c.udi, controller, lambdaCom: 0.7, keepCE };
       });
       const p = await probe('udi', 'guided:b', cfg);
-      const o = { anchor: 'a', follower: 'b', temperature: 2.5, eps: cfg.udi.eps, keepCE: true, controller, lambdaCom: 0.7 };
+      const o = { anchor: 'a', follower: 'b', temperature: 2.5, eps: cfg.udi.eps, keepCE, controller, lambdaCom: 0.7 };
       const ref = refGuided(p.params, p.shapes, p.trainSet, o);
       compareStep(label, p, ref);
       checkTrainedGroups(label, p, ['enc:b', 'head:b']);

@@ -10,6 +10,14 @@
  *   λ from the controller (./controller.ts) every k steps, or fixed (λ_con = 1, λ_com = lambdaCom).
  *   The CE term is dropped with keepCE false. Only the follower's groups (enc:m, head:m) train.
  *
+ * The gradient is linear in the weights: g = g_ce + λ_con·g_con + λ_com·g_com, each term's parameter
+ * gradient flat over the follower's groups (g_com is zero on the head: X does not reach it). On a
+ * controller step g_con and g_com are needed apart (their dot products give λ), so each term is
+ * backpropagated once, alone: g_con (head and encoder), g_com (encoder), then g_ce accumulated onto
+ * λ_com·g_com + λ_con·g_con (head and encoder; skipped with keepCE false). Three sources need three
+ * passes through the encoder; the JS and X backwards run once each. Other steps (fixed controller,
+ * steps between controller updates, no complementary term) take one combined backward pass.
+ *
  * Followers train one after another, by solo validation accuracy (best first), all guided by the one
  * anchor (star). With the gate, a follower's weights from before its stage compete with the stage's
  * epochs on the monitor. udi-paper: the follower's own accuracy as the monitor, no gate, mean fusion.
@@ -55,8 +63,7 @@ export function guidedStage(run: Run, follower: string, cache: AnchorCache): Sta
     finv = arena.f32(d),
     work = arena.f32(B * d);
   const gradSpan = net.store.span(groups, 'grads');
-  const gCon = arena.f32(gradSpan.length),
-    gCom = arena.f32(gradSpan.length);
+  const gCon = arena.f32(gradSpan.length);
   const useCom = o.complementary === 'xcorr';
   let lambdaCon = o.controller === 'fixed' ? 1 : 0.5;
   let lambdaCom = o.controller === 'fixed' ? o.lambdaCom : 0.5;
@@ -111,19 +118,20 @@ export function guidedStage(run: Run, follower: string, cache: AnchorCache): Sta
         com = K.crossCorrelation(prefix(xc, d * da), prefix(fhat, n * d), finv, b.feat!, prefix(ghat, n * da), n, d, da);
       }
       if (o.controller === 'gradient-alignment' && useCom && step % o.controllerEvery === 0) {
-        net.store.zeroGrads(groups);
+        // The trainer zeroed the follower's gradients: each pass below leaves its term's gradient in gradSpan.
         backward(n, 0, 1, 0);
         K.copy(gCon, gradSpan);
         net.store.zeroGrads(groups);
         backward(n, 0, 0, 1);
-        K.copy(gCom, gradSpan);
         const cc = K.dot(gCon, gCon),
-          mm = K.dot(gCom, gCom),
-          cm = K.dot(gCon, gCom);
+          mm = K.dot(gradSpan, gradSpan),
+          cm = K.dot(gCon, gradSpan);
         ({ lambdaCon, lambdaCom, cos: lastCos } = alignmentWeights(cc, mm, cm));
-        net.store.zeroGrads(groups);
-      }
-      backward(n, o.keepCE ? 1 : 0, lambdaCon, useCom ? lambdaCom : 0);
+        // gradSpan = λ_com·g_com + λ_con·g_con; the CE pass accumulates g_ce onto it.
+        K.scale(gradSpan, lambdaCom);
+        K.axpy(gradSpan, gCon, lambdaCon);
+        if (o.keepCE) backward(n, 1, 0, 0);
+      } else backward(n, o.keepCE ? 1 : 0, lambdaCon, useCom ? lambdaCom : 0);
       run.trace.push({ follower, step, lambdaCon, lambdaCom: useCom ? lambdaCom : 0, cos: o.controller === 'fixed' ? Number.NaN : lastCos });
       const loss = (o.keepCE ? ce : 0) + lambdaCon * con + (useCom ? lambdaCom * com : 0);
       return { loss, ce, con, com };
