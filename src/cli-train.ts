@@ -43,7 +43,7 @@ const threadsOf = (t?: string) => (t === undefined || t === 'auto' ? 'auto' : Nu
  */
 async function loadConfigData(rt: Awaited<ReturnType<typeof createRuntime>>, config: TrainConfig, configFile: string, cache?: string): Promise<Splits> {
   try {
-    return await loadData(rt, config.data, config.seed, { cacheDir: cache });
+    return await loadData(rt, config.data, config, { cacheDir: cache });
   } catch (e) {
     const code = (e as DataError).code;
     if (config.data.kind === 'manifest' && ['MISSING_FILE', 'NOT_A_FILE', 'FILE_PERMISSION', 'FILE_TOO_LARGE', 'FILE_READ'].includes(code)) {

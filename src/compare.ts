@@ -181,7 +181,7 @@ async function splitsFor(rt: Awaited<ReturnType<typeof createRuntime>>, spec: Ru
       description: `manifest ${m.train}`,
     });
   }
-  return loadData(rt, dataOf(spec), spec.seed, { cacheDir: spec.cacheDir });
+  return loadData(rt, dataOf(spec), cfg, { cacheDir: spec.cacheDir });
 }
 
 /**
@@ -315,7 +315,7 @@ function protocolOf(o: CompareOptions, encoders: Record<string, EncoderConfig>, 
   const enc = `Encoders: ${Object.entries(encoders)
     .map(([m, e]) => `${m} ${describeEncoder(e)}`)
     .join('; ')}.`;
-  if (o.dataset === 'mfeat') return `mfeat (UCI Multiple Features, multi-view): per fold a stratified 25% test split (seed 1000 + fold); validation = a stratified ${pc}% of the rest; features standardised with training statistics; test used only for the final figures. ${enc}`;
+  if (o.dataset === 'mfeat') return `mfeat (UCI Multiple Features, multi-view): per fold a stratified 25% test split (seed 1000 + fold); validation = a stratified ${pc}% of the rest; features standardised with the fit part's statistics only (never validation or test); test used only for the final figures. ${enc}`;
   const m = o.manifest!;
   return (
     `User data, manifest ${m.train}: ` +

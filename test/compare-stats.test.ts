@@ -6,7 +6,11 @@ import { parseCompareConfig } from '../src/compare-config.js';
 import { bootstrapMeanCI, pairedDifferences, perFold, referencesOf } from '../src/compare-stats.js';
 import { renderMarkdown, renderPairedTable } from '../src/report.js';
 import { makeDataset } from '../src/data/dataset.js';
-import { repeatedSplit } from '../src/io/data.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRuntime } from '../src/index.js';
+import { loadData, repeatedSplit } from '../src/io/data.js';
 import { defaultConfig, type Method } from '../src/train/methods.js';
 
 describe('bootstrapMeanCI', () => {
@@ -205,6 +209,48 @@ describe('repeatedSplit (a manifest fold)', () => {
     expect(s.test!.size).toBe(60);
     expect(s.train.size + s.val!.size).toBe(60);
     expect(Object.keys(s.train.modalities)).toEqual(['b']);
+  });
+});
+
+describe('loadData: validation rows are in no standardisation statistic', () => {
+  const part = { seed: 3, validationFraction: 0.1 };
+  /** Per-feature means of a part's first modality (standardised data: 0 on the rows the statistics came from). */
+  const maxAbsMean = (d: { size: number; modalities: Record<string, { data: Float32Array; dim: number }> }) => {
+    const m = Object.values(d.modalities)[0];
+    let worst = 0;
+    for (let j = 0; j < m.dim; j++) {
+      let s = 0;
+      for (let i = 0; i < d.size; i++) s += m.data[i * m.dim + j];
+      worst = Math.max(worst, Math.abs(s / d.size));
+    }
+    return worst;
+  };
+
+  it('mfeat: a 25% test split, then the validation part train() would carve, then statistics of the rest', async () => {
+    const rt = await createRuntime({ threads: 1 });
+    const s = await loadData(rt, { kind: 'mfeat', views: ['fac', 'mor'], fold: 0, dir: '../shared/data' }, part);
+    expect([s.train.size, s.val?.size, s.test?.size]).toEqual([1350, 150, 500]);
+    expect(maxAbsMean(s.train)).toBeLessThan(1e-4);
+    expect(maxAbsMean(s.val!)).toBeGreaterThan(0.05); // had validation been in the statistics, fit + val would average 0
+    expect(s.description).toContain('validation a stratified 10% of the rest (seed 3)');
+  });
+
+  it("a manifest without validation: the part train() would carve is carved first; with one, it is kept", async () => {
+    const rt = await createRuntime({ threads: 1 });
+    const dir = await mkdtemp(join(tmpdir(), 'udi-load-'));
+    try {
+      const n = 40;
+      await writeFile(join(dir, 'labels.csv'), Array.from({ length: n }, (_, i) => i % 2).join('\n'));
+      await writeFile(join(dir, 'a.csv'), Array.from({ length: n }, (_, i) => `${i * i},${i % 2}`).join('\n'));
+      await writeFile(join(dir, 'manifest.json'), JSON.stringify({ labels: 'labels.csv', modalities: { a: { file: 'a.csv' } } }));
+      const s = await loadData(rt, { kind: 'manifest', train: dir, standardize: true }, part);
+      expect([s.train.size, s.val?.size]).toEqual([36, 4]);
+      expect(maxAbsMean(s.train)).toBeLessThan(1e-5);
+      const t = await loadData(rt, { kind: 'manifest', train: dir, val: dir, standardize: true }, part);
+      expect([t.train.size, t.val?.size]).toEqual([40, 40]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -191,10 +191,10 @@ describe('manifests (issue 14, points 2, 6, 7, 10)', () => {
     d = await manifestCase({ 'labels.csv': '0\n1\n3000000000\n', 'a.csv': '1\n2\n3\n' }, { labels: 'labels.csv', modalities: { a: { file: 'a.csv' } } });
     expectError(await rejected(loadManifest(d)), 'BAD_LABEL', 'labels.csv: row 3 holds 3000000000', 'from 0 to 16777215');
     d = await manifestCase({ 'labels.csv': '0\n2\n0\n2\n', 'a.csv': '1\n2\n3\n4\n' }, { labels: 'labels.csv', modalities: { a: { file: 'a.csv' } } });
-    expectError(await rejected(loadData(rt, { kind: 'manifest', train: d, standardize: true }, 0)), 'CLASS_ABSENT', join(d, 'labels.csv'), 'class 1 has no example in this training data');
+    expectError(await rejected(loadData(rt, { kind: 'manifest', train: d, standardize: true }, { seed: 0, validationFraction: 0.1 })), 'CLASS_ABSENT', join(d, 'labels.csv'), 'class 1 has no example in this training data');
     const v = await manifestCase({ 'labels.csv': '0\n5\n', 'a.csv': '1\n2\n' }, { labels: 'labels.csv', modalities: { a: { file: 'a.csv' } } });
     d = await manifestCase({ 'labels.csv': '0\n1\n0\n1\n', 'a.csv': '1\n2\n3\n4\n' }, { labels: 'labels.csv', modalities: { a: { file: 'a.csv' } } });
-    expectError(await rejected(loadData(rt, { kind: 'manifest', train: d, val: v, standardize: true }, 0)), 'BAD_LABEL', join(v, 'labels.csv'), 'holds label 5', 'has 2 classes');
+    expectError(await rejected(loadData(rt, { kind: 'manifest', train: d, val: v, standardize: true }, { seed: 0, validationFraction: 0.1 })), 'BAD_LABEL', join(v, 'labels.csv'), 'holds label 5', 'has 2 classes');
   });
 
   it('a reserved modality name ("__proto__", "constructor") is an error, not silently dropped', async () => {

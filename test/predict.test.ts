@@ -198,7 +198,7 @@ describe("1. the README's deploy path: a udi train checkpoint predicts from raw 
 
     // The training pipeline: the config's data as udi train and udi eval load it (standardised with the training statistics).
     const config = parseTrainConfig(JSON.parse(await readFile(join(out, 'config.json'), 'utf8'))); // its paths are absolute
-    const splits = await loadData(rt, config.data, config.seed);
+    const splits = await loadData(rt, config.data, config);
     const { model, warnings } = await loadModel(rt, join(out, 'model.safetensors'));
     expect(warnings).toEqual([]);
     expect(model.preprocess).toEqual(splits.stats);

@@ -33,8 +33,8 @@ try {
   const t0 = Date.now();
   const data =
     o.dataset === 'avmnist'
-      ? await loadData(rt, { kind: 'avmnist', split: 'B', fold, dir: o.data }, 0)
-      : await loadData(rt, { kind: 'mfeat', views: o.views!.split(',') as ('fac' | 'mor')[], fold, dir: o.data }, 0);
+      ? await loadData(rt, { kind: 'avmnist', split: 'B', fold, dir: o.data }, { seed: 0, validationFraction: 0.1 })
+      : await loadData(rt, { kind: 'mfeat', views: o.views!.split(',') as ('fac' | 'mor')[], fold, dir: o.data }, { seed: 0, validationFraction: 0.1 });
   const classes = data.train.classes;
   const bytes = encodeDemo({ description: o.dataset === 'avmnist' ? `AV-MNIST split ${data.description}` : data.description, classes, train: data.train, val: data.val, test: data.test!, images: o.dataset === 'avmnist' ? ['image'] : [] });
   const out = resolve(o.out!);

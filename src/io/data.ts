@@ -61,25 +61,38 @@ export async function loadManifestParts(data: { train: string; val?: string; tes
   return { train, val, test };
 }
 
-export async function loadData(rt: Runtime, data: TrainConfig['data'], seed: number, opts: { cacheDir?: string } = {}): Promise<Splits> {
+/**
+ * The splits a config's data gives, standardised with the statistics of the rows that train only.
+ * Where the data has no validation part, it is carved here exactly as train() would carve it
+ * (stratified, `validationFraction`, the run's `seed`), so those rows are in no statistic either.
+ */
+export async function loadData(rt: Runtime, data: TrainConfig['data'], part: { seed: number; validationFraction: number }, opts: { cacheDir?: string } = {}): Promise<Splits> {
   if (data.kind === 'avmnist') {
     const dir = await findDataDir(data.dir, ['fsdd', 'mnist']);
     const d = await loadAvmnist(rt, { dataDir: dir, cacheDir: opts.cacheDir ?? defaultCacheDir() });
-    return avmnistSplit(d, data.split, data.split === 'B' ? data.fold : 0, seed);
+    return avmnistSplit(d, data.split, data.split === 'B' ? data.fold : 0, part.seed);
   }
   if (data.kind === 'mfeat') {
     const dir = await findDataDir(data.dir, ['mfeat']);
     const all = await loadMfeat(`${dir}/mfeat`, data.views as MfeatView[]);
-    const { fit, val: test } = stratifiedSplit(all.labels, 0.25, 1000 + data.fold);
-    const tr = subset(all, fit),
-      te = subset(all, test);
-    const stats = fitStandardize(tr);
-    return { train: applyStandardize(tr, stats), test: applyStandardize(te, stats), stats, description: `mfeat ${data.views.join('+')}, test split ${data.fold} (stratified 25%, seed ${1000 + data.fold})` };
+    return repeatedSplit({ train: all }, { fold: data.fold, seed: part.seed, testFraction: 0.25, validationFraction: part.validationFraction, standardize: true, description: `mfeat ${data.views.join('+')}` });
   }
   const { train, val, test } = await loadManifestParts(data);
   if (!data.standardize) return { train, val, test, stats: {}, description: `manifest ${data.train}` };
-  const stats = fitStandardize(train);
-  return { train: applyStandardize(train, stats), val: val && applyStandardize(val, stats), test: test && applyStandardize(test, stats), stats, description: `manifest ${data.train} (standardised with training statistics)` };
+  const carved = val ? { train, val } : carve(train, part.seed, part.validationFraction);
+  const stats = fitStandardize(carved.train);
+  return {
+    train: applyStandardize(carved.train, stats),
+    val: applyStandardize(carved.val, stats),
+    test: test && applyStandardize(test, stats),
+    stats,
+    description: `manifest ${data.train} (standardised with the statistics of the rows that train${val ? '' : `; validation a stratified ${+(100 * part.validationFraction).toFixed(2)}% of train (seed ${part.seed})`})`,
+  };
+}
+
+function carve(ds: Dataset, seed: number, fraction: number): { train: Dataset; val: Dataset } {
+  const { fit, val } = stratifiedSplit(ds.labels, fraction, seed);
+  return { train: subset(ds, fit), val: subset(ds, val) };
 }
 
 /** Where a repeated-split protocol takes its parts from: one labelled set, or train with its own val and/or test. */
@@ -135,9 +148,7 @@ export function repeatedSplit(parts: ManifestParts, o: RepeatedSplitOptions): Sp
     val = pick(parts.val, all(parts.val));
     how += ', separate validation set';
   } else {
-    const s = stratifiedSplit(rest.labels, o.validationFraction, o.seed);
-    fit = subset(rest, s.fit);
-    val = subset(rest, s.val);
+    ({ train: fit, val } = carve(rest, o.seed, o.validationFraction));
     how += `, validation a stratified ${+(100 * o.validationFraction).toFixed(2)}% of the rest (seed ${o.seed})`;
   }
   const description = `${o.description ?? 'manifest'}: ${how}`;
