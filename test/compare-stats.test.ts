@@ -233,6 +233,7 @@ describe('loadData: validation rows are in no standardisation statistic', () => 
     expect(maxAbsMean(s.train)).toBeLessThan(1e-4);
     expect(maxAbsMean(s.val!)).toBeGreaterThan(0.05); // had validation been in the statistics, fit + val would average 0
     expect(s.description).toContain('validation a stratified 10% of the rest (seed 3)');
+    rt.dispose();
   });
 
   it("a manifest without validation: the part train() would carve is carved first; with one, it is kept", async () => {
@@ -248,7 +249,12 @@ describe('loadData: validation rows are in no standardisation statistic', () => 
       expect(maxAbsMean(s.train)).toBeLessThan(1e-5);
       const t = await loadData(rt, { kind: 'manifest', train: dir, val: dir, standardize: true }, part);
       expect([t.train.size, t.val?.size]).toEqual([40, 40]);
+      // One row per class: carving validation leaves nothing to fit on; a clear error, not NaN statistics.
+      await writeFile(join(dir, 'labels.csv'), '0\n1\n');
+      await writeFile(join(dir, 'a.csv'), '1,2\n3,4\n');
+      await expect(loadData(rt, { kind: 'manifest', train: dir, standardize: true }, part)).rejects.toThrow(/labels\.csv: classes 0, 1 have no example left to train on once the validation part \(validationFraction 0\.1/);
     } finally {
+      rt.dispose();
       await rm(dir, { recursive: true, force: true });
     }
   });

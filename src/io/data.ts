@@ -80,6 +80,16 @@ export async function loadData(rt: Runtime, data: TrainConfig['data'], part: { s
   const { train, val, test } = await loadManifestParts(data);
   if (!data.standardize) return { train, val, test, stats: {}, description: `manifest ${data.train}` };
   const carved = val ? { train, val } : carve(train, part.seed, part.validationFraction);
+  if (!val) {
+    // As train() says when it carves: every class must keep a training row (statistics of no rows are NaN).
+    const seen = new Set(carved.train.labels);
+    const absent = Array.from({ length: train.classes }, (_, c) => c).filter((c) => !seen.has(c));
+    if (absent.length)
+      throw new DataError(
+        'CLASS_ABSENT',
+        `${train.files.labels ?? train.files.manifest}: class${absent.length > 1 ? 'es' : ''} ${absent.slice(0, 10).join(', ')} ${absent.length > 1 ? 'have' : 'has'} no example left to train on once the validation part (validationFraction ${part.validationFraction}, at least one row of every class) is carved out (${train.size} rows, ${train.classes} classes); give every class at least two rows, or your own validation set`,
+      );
+  }
   const stats = fitStandardize(carved.train);
   return {
     train: applyStandardize(carved.train, stats),
