@@ -4,6 +4,7 @@
  * features (group `head:joint`) for the joint-family baselines. All methods share this layout, so
  * their costs and results are comparable by construction.
  */
+import type { MatmulOptions } from '../kernels/ops.js';
 import type { F32, I32 } from '../runtime/arena.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Dataset } from '../data/dataset.js';
@@ -61,6 +62,8 @@ export class MultimodalNet {
   /** One classifier shared by every modality (DI-MML), present when all feature dimensions are equal. */
   readonly shared: Dense | null;
   private readonly jointOffsets: number[];
+  /** Per branch: its rows of the joint head's W and of W's gradient, and the forward matmul's options (made once, so a step allocates none). */
+  private readonly jointParts: { W: F32; gW: F32; mm: MatmulOptions }[];
   /** Batch row indices (maxBatch i32) for the gather kernel: the rows of the dataset last loaded. */
   private readonly rows: I32;
   private readonly residents = new WeakMap<Float32Array, F32 | null>();
@@ -117,6 +120,12 @@ export class MultimodalNet {
     this.labels = a.i32(maxBatch);
     this.rows = a.i32(maxBatch);
     this.store.allocate(seed);
+    this.jointParts = this.branches.map((b, i) => {
+      const off = this.jointOffsets[i] * classes,
+        len = b.featureDim * classes;
+      const bias = i === 0 ? this.store.paramOf(this.jointB) : undefined;
+      return { W: slice(this.store.paramOf(this.jointW), off, len), gW: slice(this.store.gradOf(this.jointW), off, len), mm: { m: maxBatch, n: classes, k: b.featureDim, bias, accumulate: i > 0 } };
+    });
   }
 
   /** Generator states owned by the network (its dropout layers), in a fixed order. */
@@ -125,9 +134,8 @@ export class MultimodalNet {
   }
 
   branch(name: string): Branch {
-    const b = this.branches.find((x) => x.name === name);
-    if (!b) throw new TrainingError('UNKNOWN_MODALITY', `no modality "${name}" in the model (have ${this.branches.map((x) => x.name).join(', ')})`);
-    return b;
+    for (let i = 0; i < this.branches.length; i++) if (this.branches[i].name === name) return this.branches[i];
+    throw new TrainingError('UNKNOWN_MODALITY', `no modality "${name}" in the model (have ${this.branches.map((x) => x.name).join(', ')})`);
   }
 
   /** Parameter groups of a modality's encoder and head. */
@@ -262,33 +270,30 @@ export class MultimodalNet {
   jointForward(n: number): F32 {
     const K = this.rt.kernels;
     const z = prefix(this.jointLogits, n * this.classes);
-    const W = this.store.paramOf(this.jointW);
-    this.branches.forEach((b, i) => {
-      const Wm = slice(W, this.jointOffsets[i] * this.classes, b.featureDim * this.classes);
-      K.matmul(z, b.feat!, Wm, { m: n, n: this.classes, k: b.featureDim, bias: i === 0 ? this.store.paramOf(this.jointB) : undefined, accumulate: i > 0 });
-    });
+    for (let i = 0; i < this.branches.length; i++) {
+      const p = this.jointParts[i];
+      p.mm.m = n;
+      K.matmul(z, this.branches[i].feat!, p.W, p.mm);
+    }
     return z;
   }
 
   /** Backward of the joint head: grads of W, b, and df_m written into each branch's dfeat (overwritten). */
   jointBackward(n: number, dz: F32): void {
     const K = this.rt.kernels;
-    const W = this.store.paramOf(this.jointW);
-    const gW = this.store.gradOf(this.jointW);
     K.biasAddBackward(this.store.gradOf(this.jointB), dz, n, this.classes);
-    this.branches.forEach((b, i) => {
-      const off = this.jointOffsets[i] * this.classes,
-        len = b.featureDim * this.classes;
-      K.linearBackward(prefix(b.dfeat, n * b.featureDim), slice(gW, off, len), null, dz, b.feat!, slice(W, off, len), n, b.featureDim, this.classes);
-    });
+    for (let i = 0; i < this.branches.length; i++) {
+      const b = this.branches[i],
+        p = this.jointParts[i];
+      K.linearBackward(prefix(b.dfeat, n * b.featureDim), p.gW, null, dz, b.feat!, p.W, n, b.featureDim, this.classes);
+    }
   }
 
   /** In-model logits of modality i under the joint head: f_i W_i + b / M, written into out (n, classes). */
   jointBlockLogits(i: number, n: number, out: F32): void {
     const b = this.branches[i];
     const K = this.rt.kernels;
-    const W = this.store.paramOf(this.jointW);
-    K.matmul(out, b.feat!, slice(W, this.jointOffsets[i] * this.classes, b.featureDim * this.classes), { m: n, n: this.classes, k: b.featureDim });
+    K.matmul(out, b.feat!, this.jointParts[i].W, { m: n, n: this.classes, k: b.featureDim });
     this.rt.kernels.biasAddScaled(out, this.store.paramOf(this.jointB), n, this.classes, this.branches.length);
   }
 }

@@ -130,7 +130,7 @@ export interface Stage {
   trainable: string[];
   /** Modalities to load for each batch. */
   modalities: string[];
-  /** Forward and backward for the loaded batch of n rows; gradients accumulate. Returns losses ({ loss, ...parts }). */
+  /** Forward and backward for the loaded batch of n rows (`idx`: their dataset rows, a buffer reused between steps); gradients accumulate. Returns losses ({ loss, ...parts }). */
   step(n: number, idx: Int32Array, step: number): Record<string, number>;
   /** Validation after each epoch: `monitor` drives early stopping. */
   validate(): { monitor: number; metrics: Record<string, number> };
@@ -219,6 +219,7 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
   if (!resume) for (const g of trainable) store.clearMoments(g);
   const rng = new Rng(ctx.seed, 1000 + stageIndex);
   const bs = Math.min(cfg.batchSize, net.maxBatch);
+  const batchIdx = new Int32Array(bs); // the batch's rows, rewritten every step
   const perEpoch = Math.ceil(train.size / bs);
   const total = perEpoch * cfg.epochs;
   const es = cfg.earlyStopping === undefined ? STAGE_DEFAULTS.earlyStopping : cfg.earlyStopping;
@@ -276,7 +277,9 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
       let batches = 0;
       for (let start = 0; start < train.size; start += bs) {
         if (ctx.signal?.aborted) throw ctx.signal.reason ?? new DOMException('training was cancelled', 'AbortError');
-        const idx = order.subarray(start, Math.min(train.size, start + bs));
+        const rows = Math.min(bs, train.size - start);
+        for (let i = 0; i < rows; i++) batchIdx[i] = order[start + i];
+        const idx = rows === bs ? batchIdx : batchIdx.subarray(0, rows); // a view only for an epoch's last, partial batch
         const n = net.load(train, idx, stage.modalities);
         store.zeroGrads(trainable);
         const losses = stage.step(n, idx, steps);
@@ -307,7 +310,7 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
         }
         steps++;
         batches++;
-        for (const [k, v] of Object.entries(losses)) sums[k] = (sums[k] ?? 0) + v;
+        for (const k in losses) sums[k] = (sums[k] ?? 0) + losses[k]; // (for-in: no entry arrays per step)
         cb.onBatchEnd?.(steps, losses, stage.name, progress()); // arguments are not built when there is no callback
         if (now() - lastYield > yieldMs) {
           await new Promise((r) => setTimeout(r, 0));

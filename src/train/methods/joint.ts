@@ -70,18 +70,20 @@ export function jointStage(run: Run, name: string, factories: readonly JointHook
     saveState: () => Array.from(arena.viewI32(noiseRng)),
     loadState: (x) => arena.viewI32(noiseRng).set(x as number[]),
     step: (n) => {
-      for (const m of run.names) net.forward(m, n, true);
+      // (Indexed loops: for-of made an iterator object per loop and step.)
+      for (let i = 0; i < run.names.length; i++) net.forward(run.names[i], n, true);
       const jointLoss = net.jointLoss(n);
       net.ceBackward('joint', n); // writes each branch's dfeat
       const parts: Record<string, number> = { joint: jointLoss };
       let loss = jointLoss;
-      for (const h of hooks) h.afterJointBackward?.(n);
-      for (const b of net.branches) {
+      for (let j = 0; j < hooks.length; j++) hooks[j].afterJointBackward?.(n);
+      for (let i = 0; i < net.branches.length; i++) {
+        const b = net.branches[i];
         const df = prefix(b.dfeat, n * b.featureDim);
-        for (const h of hooks) if (h.perBranch) loss += h.perBranch(b, n, df, parts);
+        for (let j = 0; j < hooks.length; j++) if (hooks[j].perBranch) loss += hooks[j].perBranch!(b, n, df, parts);
         net.encoderBackward(b, n, df);
       }
-      for (const h of hooks) h.afterBackward?.(n, parts);
+      for (let j = 0; j < hooks.length; j++) hooks[j].afterBackward?.(n, parts);
       return { loss, ...parts };
     },
     validate: () => run.validation('fused', ownHeads ? 'heads' : 'blocks'),
