@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { createRuntime } from './runtime/node.js';
 import { MFEAT_VIEWS, type MfeatView } from './data/mfeat.js';
 import type { AvmnistSplit } from './data/avmnist.js';
-import { type Dataset, stratifiedSplit, subset } from './data/dataset.js';
+import type { Dataset } from './data/dataset.js';
+import { trainingParts } from './train/run.js';
 import { readJsonInput } from './io/files.js';
 import { ConfigError, DataSchema, issueLines, type TrainConfig, TrainConfigSchema, toMethodConfig } from './io/config.js';
 import { resolveDataPaths } from './io/config-file.js';
@@ -190,10 +191,7 @@ async function splitsFor(rt: Awaited<ReturnType<typeof createRuntime>>, spec: Ru
  * model can be scored on it.
  */
 function withValidation(data: Splits, cfg: MethodConfig): Splits & { val: Dataset } {
-  if (data.val) return data as Splits & { val: Dataset };
-  const names = Object.keys(cfg.encoders);
-  const { fit, val } = stratifiedSplit(data.train.labels, cfg.validationFraction, cfg.seed);
-  return { ...data, train: subset(data.train, fit, names), val: subset(data.train, val, names) };
+  return { ...data, ...trainingParts(data, cfg, Object.keys(cfg.encoders)) };
 }
 
 /** One run, in this process. */

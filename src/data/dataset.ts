@@ -86,6 +86,16 @@ export function subset(ds: Dataset, idx: ArrayLike<number>, modalities?: readonl
   return { modalities: mods, labels, classes: ds.classes, size: idx.length };
 }
 
+/**
+ * The validation part train() carves when the data has none: a stratified `fraction` of `ds`
+ * (`seed`), and the rest to train on (only the `names` modalities, if given). One function, so every
+ * caller that carves in advance (loading, `udi compare`) gets exactly the rows train() would.
+ */
+export function carveValidation(ds: Dataset, fraction: number, seed: number, names?: readonly string[]): { train: Dataset; val: Dataset } {
+  const { fit, val } = stratifiedSplit(ds.labels, fraction, seed);
+  return { train: subset(ds, fit, names), val: subset(ds, val, names) };
+}
+
 /** A seeded split keeping each class's proportion: `fraction` of every class goes to the second part. */
 export function stratifiedSplit(labels: Int32Array, fraction: number, seed: number): { fit: Int32Array; val: Int32Array } {
   if (!(fraction > 0 && fraction < 1)) throw new UdiError('BAD_OPTIONS', `stratifiedSplit: fraction must be in (0, 1), got ${fraction}`);

@@ -3,7 +3,7 @@
  * The test split, when there is one, is only ever used for the final figures.
  */
 import type { Runtime } from '../runtime/runtime.js';
-import { applyStandardize, type Dataset, DataError, fitStandardize, type Standardization, stratifiedSplit, subset } from '../data/dataset.js';
+import { applyStandardize, carveValidation, type Dataset, DataError, fitStandardize, type Standardization, stratifiedSplit, subset } from '../data/dataset.js';
 import { avmnistSplit, loadAvmnist } from '../data/avmnist.js';
 import { checkEveryClass, loadManifest } from '../data/manifest.js';
 import { loadMfeat, type MfeatView } from '../data/mfeat.js';
@@ -79,7 +79,7 @@ export async function loadData(rt: Runtime, data: TrainConfig['data'], part: { s
   }
   const { train, val, test } = await loadManifestParts(data);
   if (!data.standardize) return { train, val, test, stats: {}, description: `manifest ${data.train}` };
-  const carved = val ? { train, val } : carve(train, part.seed, part.validationFraction);
+  const carved = val ? { train, val } : carveValidation(train, part.validationFraction, part.seed);
   if (!val) {
     // As train() says when it carves: every class must keep a training row (statistics of no rows are NaN).
     const seen = new Set(carved.train.labels);
@@ -98,11 +98,6 @@ export async function loadData(rt: Runtime, data: TrainConfig['data'], part: { s
     stats,
     description: `manifest ${data.train} (standardised with the statistics of the rows that train${val ? '' : `; validation a stratified ${+(100 * part.validationFraction).toFixed(2)}% of train (seed ${part.seed})`})`,
   };
-}
-
-function carve(ds: Dataset, seed: number, fraction: number): { train: Dataset; val: Dataset } {
-  const { fit, val } = stratifiedSplit(ds.labels, fraction, seed);
-  return { train: subset(ds, fit), val: subset(ds, val) };
 }
 
 /** Where a repeated-split protocol takes its parts from: one labelled set, or train with its own val and/or test. */
@@ -158,7 +153,7 @@ export function repeatedSplit(parts: ManifestParts, o: RepeatedSplitOptions): Sp
     val = pick(parts.val, all(parts.val));
     how += ', separate validation set';
   } else {
-    ({ train: fit, val } = carve(rest, o.seed, o.validationFraction));
+    ({ train: fit, val } = carveValidation(rest, o.validationFraction, o.seed));
     how += `, validation a stratified ${+(100 * o.validationFraction).toFixed(2)}% of the rest (seed ${o.seed})`;
   }
   const description = `${o.description ?? 'manifest'}: ${how}`;

@@ -61,7 +61,6 @@ export class MultimodalNet {
   readonly jointDlogits: F32;
   /** One classifier shared by every modality (DI-MML), present when all feature dimensions are equal. */
   readonly shared: Dense | null;
-  private readonly jointOffsets: number[];
   /** Per branch: its rows of the joint head's W and of W's gradient, and the forward matmul's options (made once, so a step allocates none). */
   private readonly jointParts: { W: F32; gW: F32; mm: MatmulOptions }[];
   /** Batch row indices (maxBatch i32) for the gather kernel: the rows of the dataset last loaded. */
@@ -104,12 +103,6 @@ export class MultimodalNet {
       };
     });
     this.jointDim = this.branches.reduce((s, b) => s + b.featureDim, 0);
-    this.jointOffsets = [];
-    let off = 0;
-    for (const b of this.branches) {
-      this.jointOffsets.push(off);
-      off += b.featureDim;
-    }
     this.jointW = this.store.add('head:joint', 'fc.weight', [this.jointDim, classes], 'xavier', this.jointDim, classes);
     this.jointB = this.store.add('head:joint', 'fc.bias', [classes], 'zeros', this.jointDim, classes);
     const dims = new Set(this.branches.map((b) => b.featureDim));
@@ -120,9 +113,11 @@ export class MultimodalNet {
     this.labels = a.i32(maxBatch);
     this.rows = a.i32(maxBatch);
     this.store.allocate(seed);
+    let row = 0; // the branch's first row of W
     this.jointParts = this.branches.map((b, i) => {
-      const off = this.jointOffsets[i] * classes,
+      const off = row * classes,
         len = b.featureDim * classes;
+      row += b.featureDim;
       const bias = i === 0 ? this.store.paramOf(this.jointB) : undefined;
       return { W: slice(this.store.paramOf(this.jointW), off, len), gW: slice(this.store.gradOf(this.jointW), off, len), mm: { m: maxBatch, n: classes, k: b.featureDim, bias, accumulate: i > 0 } };
     });

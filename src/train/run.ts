@@ -5,7 +5,7 @@
  * reports the state after every epoch. Methods (./methods/*.ts) build their stages on a Run.
  */
 import type { Runtime } from '../runtime/runtime.js';
-import { type Dataset, DataError, stratifiedSplit, subset } from '../data/dataset.js';
+import { carveValidation, type Dataset, DataError } from '../data/dataset.js';
 import { fitTemperature, fuseProbs, fitFusionWeights, type FusionKind } from './fusion.js';
 import { scores, type Scores } from './metrics.js';
 import { MultimodalNet } from './net.js';
@@ -20,9 +20,7 @@ import type { LambdaStep, Method, MethodConfig, Result, Splits, TrainState } fro
  * (validationFraction, the run's seed) carved from the training split.
  */
 export function trainingParts(data: Splits, cfg: MethodConfig, names: readonly string[]): { train: Dataset; val: Dataset } {
-  if (data.val) return { train: data.train, val: data.val };
-  const { fit, val } = stratifiedSplit(data.train.labels, cfg.validationFraction, cfg.seed);
-  return { train: subset(data.train, fit, names), val: subset(data.train, val, names) };
+  return data.val ? { train: data.train, val: data.val } : carveValidation(data.train, cfg.validationFraction, cfg.seed, names);
 }
 
 export class Run {
