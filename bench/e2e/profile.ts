@@ -41,11 +41,18 @@ function methodNames(obj: object): string[] {
   return [...names];
 }
 
-/** The positions of a matmul-like export's m, n, k arguments in its spec, or null. */
-function shapeArgs(name: string): [number, number, number] | null {
+/** How an export's calls are told apart: a matmul-like one by its m, n, k arguments, a convolution block by h, wd, c, oc (found by name in its spec); null: by name only. */
+function shapeKey(name: string): ((a: number[]) => string) | null {
   const args = (KERNELS as Record<string, { args: readonly string[] }>)[name].args.map((a) => a.split(':')[0]);
-  const at = ['m', 'n', 'k'].map((x) => args.indexOf(x));
-  return at.every((i) => i >= 0) ? (at as [number, number, number]) : null;
+  const at = (xs: string[]) => {
+    const i = xs.map((x) => args.indexOf(x));
+    return i.every((j) => j >= 0) ? i : null;
+  };
+  const mnk = at(['m', 'n', 'k']);
+  if (mnk) return (a) => `wasm:${name} ${a[mnk[0]]}x${a[mnk[1]]}x${a[mnk[2]]}`;
+  const conv = at(['h', 'wd', 'c', 'oc']);
+  if (conv) return (a) => `wasm:${name} ${a[conv[0]]}x${a[conv[1]]}x${a[conv[2]]}→${a[conv[3]]}`;
+  return null;
 }
 
 /** Wraps rt.kernels (its methods, its raw exports, its pool's start and join) with self-time accounting; bench only. */
@@ -77,8 +84,7 @@ class Instrument {
         if (this.recording) this.recording.push([f, a.slice()]);
         return f(...a);
       };
-      const mnk = shapeArgs(name);
-      wrappedRaw[name] = this.wrap(mnk ? (a: number[]) => `wasm:${name} ${a[mnk[0]]}x${a[mnk[1]]}x${a[mnk[2]]}` : `wasm:${name}`, rec, null) as (...a: number[]) => unknown;
+      wrappedRaw[name] = this.wrap(shapeKey(name) ?? `wasm:${name}`, rec, null) as (...a: number[]) => unknown;
     }
     Object.defineProperty(K, 'raw', { value: wrappedRaw, writable: true, configurable: true, enumerable: true });
     this.undo.push(() => Object.defineProperty(K, 'raw', { value: raw, writable: true, configurable: true, enumerable: true }));

@@ -2,8 +2,9 @@
  * A worker pool for range-parallel kernels. Each worker instantiates its own copy of the compiled
  * module over the one shared memory, then waits for jobs. A job is one kernel call cut into chunks
  * (contiguous rows, columns, samples or elements: src/kernels/ops/base.ts makes them); the caller
- * publishes the job, then every thread, the caller included, claims chunks one at a time from a
- * shared counter until none is left, and the caller joins (waits for the chunks that workers claimed).
+ * publishes the job, then every thread, the caller included, claims chunks one at a time until none
+ * is left (the caller from the front of the range, the workers from the back: see CLAIM), and the
+ * caller joins (waits for the chunks that workers claimed).
  * Each output element is computed by exactly the same arithmetic whichever thread owns it, so
  * results do not depend on the thread count, on which thread ran which chunk, or on a worker that
  * never showed up: a worker that is asleep or descheduled (a loaded machine) does not hold the caller
@@ -11,8 +12,8 @@
  *
  * Synchronisation (one control word per 128-byte line, so no two threads write one cache line except
  * the words they share on purpose): GEN, the job number, on which idle workers wait; CLAIM, the job
- * number and the next unclaimed chunk in one word (claimed by compare-exchange, so a worker that
- * wakes late for an old job can never run a chunk of a newer one); DONE, chunks finished. Chunk
+ * number and the two ends of the unclaimed chunks in one word (claimed by compare-exchange, so a
+ * worker that wakes late for an old job can never run a chunk of a newer one); DONE, chunks finished. Chunk
  * arguments are written before the job is published. Idle workers spin for a short budget, then sleep
  * in Atomics.wait; during a training stage (`keepAwake`) the budget is long (STAGE_SPIN_MS after the
  * last job, so a stage that never ends cannot burn a core for more than that) and workers stay hot
@@ -46,9 +47,18 @@ const CTL_INTS = 7 * LINE;
 export const CHUNK_ARGS = 16;
 /** Chunks of one job at most. */
 export const MAX_CHUNKS = 64;
-/** The CLAIM word: (job number mod 2^22) << 8 | next chunk; next = CLOSED while a job is being written. */
-const CLOSED = 255;
-const TAG_MASK = 0x3fffff;
+/**
+ * The CLAIM word: (job number mod 2^18) << 14 | front << 7 | back. Chunks [front, back) are
+ * unclaimed: the caller claims from the front, workers from the back, so each thread keeps to its
+ * end of every range (the caller the low rows or elements, the workers the high ones) and meets the
+ * same data in cache from one kernel to the next. front = back = 0 while a job is being written.
+ * Measured against one shared counter (chunks in claim order) on a 2-core AMD EPYC VM, 2 threads,
+ * three alternating process pairs: the image MLP trainer step 0.585-0.589 ms against 0.613-0.617.
+ */
+const TAG_MASK = 0x3ffff;
+const TAG_SHIFT = 14;
+const FRONT = 1 << 7;
+const END_MASK = 127;
 
 /** How long an idle worker spins before it sleeps outside a stage (µs), and in one (ms after its last job). */
 export const WORKER_SPIN_US = 300;
@@ -94,15 +104,16 @@ function udiWorker(msg, post) {
     const tag = g & ${TAG_MASK};
     for (;;) {
       const v = Atomics.load(ctl, ${CLAIM});
-      if ((v >>> 8) !== tag) break;
-      const c = v & 255, n = ctl[${H_CHUNKS}];
-      if (c >= n) break;
+      if ((v >>> ${TAG_SHIFT}) !== tag) break;
+      const front = (v >>> 7) & ${END_MASK}, back = v & ${END_MASK};
+      if (front >= back) break;
+      const c = back - 1;
       // Read the chunk before claiming it: a successful exchange proves nothing was rewritten since.
       const f = ctl[${H_FN}], nargs = ctl[${H_NARGS}], sa = ctl[${H_SCRATCH_AT}];
       argv.length = nargs;
       for (let i = 0; i < nargs; i++) argv[i] = args[c * ${CHUNK_ARGS} + i];
       if (sa >= 0) argv[sa] = args[${MAX_CHUNKS * CHUNK_ARGS} + w + 1];
-      if (Atomics.compareExchange(ctl, ${CLAIM}, v, v + 1) !== v) continue;
+      if (Atomics.compareExchange(ctl, ${CLAIM}, v, v - 1) !== v) continue;
       try {
         fns[f].apply(null, argv);
       } catch (e) {
@@ -207,7 +218,7 @@ export class WorkerPool {
     if (this.chunks >= 0) throw new Error(`WorkerPool.begin: the job of ${this.names[this.ctl[H_FN]]} was not joined`);
     // Close the claim word first: a worker late for the previous job sees a job number that is not its own.
     this.gen = (this.gen + 1) | 0;
-    Atomics.store(this.ctl, CLAIM, ((this.gen & TAG_MASK) << 8) | CLOSED);
+    Atomics.store(this.ctl, CLAIM, this.tag());
     this.ctl[H_FN] = fnIndex;
     this.ctl[H_SCRATCH_AT] = scratchAt;
     this.ctl[H_NARGS] = 0;
@@ -233,19 +244,23 @@ export class WorkerPool {
   /** Publish the job: workers start claiming its chunks. */
   start(): void {
     this.ctl[H_CHUNKS] = this.chunks;
-    Atomics.store(this.ctl, CLAIM, (this.gen & TAG_MASK) << 8);
+    Atomics.store(this.ctl, CLAIM, this.tag() | this.chunks);
     Atomics.store(this.ctl, GEN, this.gen);
     if (Atomics.load(this.ctl, SLEEPERS) !== 0) Atomics.notify(this.ctl, GEN);
   }
 
-  /** Claim the next chunk for the calling thread: its index, or -1 when every chunk is taken. */
+  /** The CLAIM word of the current job with no chunk open. */
+  private tag(): number {
+    return (this.gen & TAG_MASK) << TAG_SHIFT;
+  }
+
+  /** Claim the next chunk for the calling thread (from the front): its index, or -1 when every chunk is taken. */
   claim(): number {
-    const tag = (this.gen & TAG_MASK) << 8;
     for (;;) {
       const v = Atomics.load(this.ctl, CLAIM);
-      const c = v - tag;
-      if (c >= this.chunks) return -1;
-      if (Atomics.compareExchange(this.ctl, CLAIM, v, v + 1) === v) return c;
+      const front = (v >>> 7) & END_MASK;
+      if (front >= (v & END_MASK)) return -1;
+      if (Atomics.compareExchange(this.ctl, CLAIM, v, v + FRONT) === v) return front;
     }
   }
 
@@ -278,7 +293,8 @@ export class WorkerPool {
     if (!this.legacy) {
       // Chunks nobody claimed yet (workers asleep or descheduled): the caller has claimed all it could;
       // any left means the caller stopped early (an error), so close them as done by nobody.
-      const left = this.chunks - (Atomics.load(this.ctl, CLAIM) - ((this.gen & TAG_MASK) << 8));
+      const v = Atomics.load(this.ctl, CLAIM);
+      const left = (v & END_MASK) - ((v >>> 7) & END_MASK);
       if (left > 0) throw new Error('WorkerPool.join: chunks left unclaimed');
     }
     if (Atomics.load(this.ctl, DONE) !== want) this.wait(want, fnIndex, work);
@@ -315,7 +331,7 @@ export class WorkerPool {
     this.disposed = true;
     Atomics.store(this.ctl, STAGE, 0);
     Atomics.store(this.ctl, H_STOP, 1);
-    Atomics.store(this.ctl, CLAIM, (((this.gen + 1) & TAG_MASK) << 8) | CLOSED);
+    Atomics.store(this.ctl, CLAIM, ((this.gen + 1) & TAG_MASK) << TAG_SHIFT);
     Atomics.store(this.ctl, GEN, (this.gen + 1) | 0);
     Atomics.notify(this.ctl, GEN);
     for (const worker of this.workers) worker.terminate();

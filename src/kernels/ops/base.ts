@@ -187,9 +187,10 @@ export class KernelBase {
    * argv[at+1] get [start, end) of each chunk of [0, extent) (chunks are multiples of `align`), and
    * argv[scratchAt] the running thread's matmul scratch buffer. Calls below the governor's size
    * threshold (work in multiply-adds, or element operations), and all calls during a fallback, run
-   * whole on the calling thread.
+   * whole on the calling thread. `perThread`: chunks per thread (default CHUNKS_PER_THREAD); 1 for a
+   * kernel whose every chunk repeats work over the whole input (see convReluPoolBackward).
    */
-  protected split(name: KernelName, argv: number[], at: number, extent: number, align: number, work: number, scratchAt: number): void {
+  protected split(name: KernelName, argv: number[], at: number, extent: number, align: number, work: number, scratchAt: number, perThread = CHUNKS_PER_THREAD): void {
     if (extent < 2 * align || !this.splits(name, work, false)) {
       argv[at] = 0;
       argv[at + 1] = extent;
@@ -198,7 +199,7 @@ export class KernelBase {
       return;
     }
     const pool = this.pool!;
-    const chunks = Math.min(CHUNKS_PER_THREAD * (pool.size + 1), Math.floor(extent / align));
+    const chunks = Math.min(perThread * (pool.size + 1), Math.floor(extent / align));
     const chunk = Math.ceil(extent / chunks / align) * align;
     const count = Math.ceil(extent / chunk);
     pool.begin(this.index[name], scratchAt, this.scratch);
