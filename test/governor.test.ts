@@ -15,7 +15,7 @@ import { expectBitwise, Rand } from './helpers.js';
 /** A governor on a clock the test moves by hand. */
 function governor(o: ConstructorParameters<typeof ThreadGovernor>[0] = {}) {
   const clock = { t: 1000 };
-  const g = new ThreadGovernor({ window: 4, minGain: 0.05, backoffMs: 100, maxBackoffMs: 400, clock: () => clock.t, ...o });
+  const g = new ThreadGovernor({ window: 4, minWindowMs: 0, minGain: 0.05, backoffMs: 100, maxBackoffMs: 400, clock: () => clock.t, ...o });
   /** One window of split calls, each taking `actual` ms where one thread would take `single` ms (the caller ran half). */
   const windowOf = (actual: number, single: number) => {
     for (let i = 0; i < 4; i++) {
@@ -136,6 +136,20 @@ describe('ThreadGovernor', () => {
     clock.t += 100;
     expect(call(3, 1 << 23, 6, 10)).toBe(true); // the probe
     expect(modes).toEqual([false, true]);
+  });
+
+  it('a window lasts until its calls sum to minWindowMs: short calls slower than one thread need more of them to fall back', () => {
+    const { g } = governor({ minWindowMs: 10 });
+    const call = () => {
+      expect(g.split(1 << 20, false)).toBe(true);
+      g.record(0.5, 0.2, 0.5); // 0.5 ms where one thread would take 0.4
+    };
+    // Two windows of 4 calls would be 8 calls; windows of 0.5 ms calls need 20 calls each to reach 10 ms.
+    for (let i = 0; i < 39; i++) call();
+    expect(g.stats).toMatchObject({ mode: 'parallel', fallbacks: 0 });
+    call();
+    expect(g.stats).toMatchObject({ mode: 'serial', fallbacks: 1 });
+    expect(g.stats.lastSpeedup).toBeCloseTo(0.8, 10);
   });
 
   it('reprobe() ends a fallback at once', () => {

@@ -6,13 +6,19 @@
  * Evidence, per split call: the caller times the chunks it ran itself and the whole call (publish,
  * own chunks, join). Its chunks are a known fraction of the call's work, so `own time / fraction`
  * estimates what the call would have cost on the calling thread alone, measured on the same data in
- * the same moment. Over a window of split calls the governor compares the summed actual times with
- * the summed estimates; when splitting was slower than the estimate in two windows in a row (one
- * window of a few ms is noisy on a shared VM: single slow windows among paying ones were false
- * fallbacks), it falls back to the calling thread for a backoff period, then probes again with one
- * window of split calls, which must save `minGain`; the backoff doubles after each failed window
+ * the same moment. Over a window of split calls (24 calls, and at least 10 ms of them) the governor
+ * compares the summed actual times with the summed estimates; when splitting was slower than the
+ * estimate in two windows in a row, it falls back to the calling thread for a backoff period, then
+ * probes again with one window of split calls, which must save `minGain`; the backoff doubles after each failed window
  * (up to `maxBackoffMs`) and halves after each window that pays. A failed probe costs little:
  * chunks are claimed dynamically, so a worker that does not show up leaves its chunks to the caller.
+ * Windows are long because short ones are noisy on a shared VM: one interrupt or page fault in 24
+ * calls of 10-30 µs made a window look slower than one thread. Measured on a 2-core AMD EPYC VM,
+ * five alternating rounds of whole UDI runs (AV-MNIST B, the MLP encoders of `npm run bench`; under
+ * load capped at 4 epochs a stage, as in bench/contention.ts): windows of 24 calls alone fell back
+ * 4-21 times per idle run, with a 10 ms floor 0-1 times, and the median 2-thread run took 1648 ms
+ * against 1702 (1 thread: 2074); with two busy processes the two gave the same median (1518 ms;
+ * 1 thread 1538), falling back 3-7 and 3-4 times.
  *
  * Two levels keep such windows, with the same rule:
  * - each size class (a kernel and the power of two of its work: a matmul of 2^23 multiply-adds is
@@ -31,8 +37,9 @@
  */
 
 export interface GovernorOptions {
-  /** Split calls compared per decision (default 24). */
+  /** Split calls compared per decision (default 24), and the least summed time of those calls, ms (default 10; see add). */
   window?: number;
+  minWindowMs?: number;
   /** Fraction of the single-thread time a probe window must save to bring splitting back (default 0.05); outside probes, two windows in a row slower than one thread fall back. */
   minGain?: number;
   /** First fallback period, ms (default 250); doubles after each failed probe up to maxBackoffMs (default 8000). */
@@ -75,6 +82,7 @@ export class ThreadGovernor {
   minMacs: number;
   minElements: number;
   private readonly window: number;
+  private readonly minWindowMs: number;
   private readonly minGain: number;
   private readonly minBackoff: number;
   private readonly maxBackoff: number;
@@ -101,6 +109,7 @@ export class ThreadGovernor {
   constructor(o: GovernorOptions = {}) {
     this.adaptive = o.adaptive ?? true;
     this.window = o.window ?? 24;
+    this.minWindowMs = o.minWindowMs ?? 10;
     this.minGain = o.minGain ?? 0.05;
     this.minBackoff = o.backoffMs ?? 250;
     this.backoff = new Float64Array(SLOTS).fill(this.minBackoff);
@@ -182,7 +191,7 @@ export class ThreadGovernor {
   private add(k: number, actualMs: number, estimateMs: number): boolean {
     this.actual[k] += actualMs;
     this.estimate[k] += estimateMs;
-    if (++this.n[k] < this.window) return false;
+    if (++this.n[k] < this.window || this.actual[k] < this.minWindowMs) return false;
     const speedup = this.actual[k] > 0 ? this.estimate[k] / this.actual[k] : Infinity;
     this.s.lastSpeedup = speedup;
     this.n[k] = 0;
