@@ -9,8 +9,8 @@
  * the same moment. Over a window of split calls (24 calls, and at least 10 ms of them) the governor
  * compares the summed actual times with the summed estimates; when splitting was slower than the
  * estimate in two windows in a row, it falls back to the calling thread for a backoff period, then
- * probes again with one window of split calls, which must save `minGain`; the backoff doubles after each failed window
- * (up to `maxBackoffMs`) and halves after each window that pays. A failed probe costs little:
+ * probes again with one window of split calls, which must save `minGain`; the backoff doubles after
+ * each failed window (up to `maxBackoffMs`) and halves after each window that pays. A failed probe costs little:
  * chunks are claimed dynamically, so a worker that does not show up leaves its chunks to the caller.
  * Windows are long because short ones are noisy on a shared VM: one interrupt or page fault in 24
  * calls of 10-30 µs made a window look slower than one thread. Measured on a 2-core AMD EPYC VM,
@@ -37,7 +37,7 @@
  */
 
 export interface GovernorOptions {
-  /** Split calls compared per decision (default 24), and the least summed time of those calls, ms (default 10; see add). */
+  /** Split calls compared per decision (default 24), and the least summed time of those calls, ms (default 10: see the class comment). */
   window?: number;
   minWindowMs?: number;
   /** Fraction of the single-thread time a probe window must save to bring splitting back (default 0.05); outside probes, two windows in a row slower than one thread fall back. */

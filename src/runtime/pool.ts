@@ -33,14 +33,13 @@ const DONE = 2 * LINE;
 const CALLER_ASLEEP = 3 * LINE;
 const SLEEPERS = 4 * LINE;
 const STAGE = 5 * LINE;
-/** Job header, written by the caller before publishing: kernel, argument count, chunks, scratch index, error. */
+/** Job header, written by the caller before publishing: kernel, argument count, scratch index, error, stop (the chunk count is CLAIM's back end). */
 const HEAD = 6 * LINE;
 const H_FN = HEAD,
   H_NARGS = HEAD + 1,
-  H_CHUNKS = HEAD + 2,
-  H_SCRATCH_AT = HEAD + 3,
-  H_ERROR = HEAD + 4,
-  H_STOP = HEAD + 5;
+  H_SCRATCH_AT = HEAD + 2,
+  H_ERROR = HEAD + 3,
+  H_STOP = HEAD + 4;
 const CTL_INTS = 7 * LINE;
 
 /** Arguments of one chunk (a kernel has at most this many). */
@@ -57,7 +56,6 @@ export const MAX_CHUNKS = 64;
  */
 const TAG_MASK = 0x3ffff;
 const TAG_SHIFT = 14;
-
 const FRONT = 1 << 7;
 const END_MASK = 127;
 
@@ -73,10 +71,10 @@ const CALLER_SPIN_US = 2000;
  * passes a chunk's arguments positionally from a Float64Array, as invoke does on the caller's side
  * (Function.prototype.apply on an array boxed every argument). A fresh 2-thread runtime takes a few
  * hundred steps to reach its speed (a 1-thread one about 100; the cause is not pinned down: not the
- * WebAssembly tier-up, which --no-wasm-dynamic-tiering did not shorten); measured on the image MLP
- * trainer step, 4 alternating process pairs on a 2-core
- * AMD EPYC VM, the first 500 steps took 0.76-0.88 ms each against 0.87-0.95 with one loop calling
- * `apply`, the later ones the same (0.53-0.61 ms).
+ * WebAssembly tier-up, which --no-wasm-dynamic-tiering did not shorten). Measured on the image MLP
+ * trainer step, 4 alternating process pairs on a 2-core AMD EPYC VM: the first 500 steps took
+ * 0.76-0.88 ms each against 0.87-0.95 with one loop calling `apply`, the later ones the same
+ * (0.53-0.61 ms).
  */
 const WORKER_BODY = `
 function udiCall(fn, a, n) {
@@ -264,7 +262,6 @@ export class WorkerPool {
 
   /** Publish the job: workers start claiming its chunks. */
   start(): void {
-    this.ctl[H_CHUNKS] = this.chunks;
     Atomics.store(this.ctl, CLAIM, this.tag() | this.chunks);
     Atomics.store(this.ctl, GEN, this.gen);
     if (Atomics.load(this.ctl, SLEEPERS) !== 0) Atomics.notify(this.ctl, GEN);
