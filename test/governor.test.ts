@@ -10,6 +10,9 @@ import { MATMUL_SCRATCH_FLOATS } from '../src/kernels/reference/index.js';
 import { ThreadGovernor } from '../src/runtime/governor.js';
 import type { WorkerPool } from '../src/runtime/pool.js';
 import { defaultThreads, Threads } from '../src/runtime/runtime.js';
+import { otherLoadMeter } from '../src/runtime/node.js';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { expectBitwise, Rand } from './helpers.js';
 
 /** A governor on a clock the test moves by hand. */
@@ -152,6 +155,40 @@ describe('ThreadGovernor', () => {
     expect(g.stats.lastSpeedup).toBeCloseTo(0.8, 10);
   });
 
+  it('holds splitting off while other processes leave fewer spare cores than it has threads, with hysteresis', () => {
+    let load: { others: number; cores: number } | null = null;
+    const { g, clock } = governor({ threads: 2, load: () => load });
+    const modes: boolean[] = [];
+    g.onChange = (p) => modes.push(p);
+    // The load is looked at every 256 kernel calls, at most every 200 ms.
+    const calls = (n: number) => {
+      let split = false;
+      for (let i = 0; i < n; i++) split = g.split(1 << 20, false);
+      return split;
+    };
+    const look = (l: typeof load) => {
+      load = l;
+      clock.t += 200;
+      return calls(256);
+    };
+    expect(look({ others: 0.2, cores: 2 })).toBe(true); // 1.8 spare cores for 2 threads: split
+    expect(look({ others: 1, cores: 2 })).toBe(false); // one core busy elsewhere: hold
+    expect(g.stats).toMatchObject({ held: true, holds: 1, mode: 'serial' });
+    expect(modes).toEqual([false]);
+    load = { others: 0, cores: 2 };
+    expect(calls(256)).toBe(false); // not 200 ms since the last look: still held
+    expect(look({ others: 0.4, cores: 2 })).toBe(false); // 1.6 spare: below 2 − 0.25, still held
+    expect(look(null)).toBe(false); // unknown: no change
+    expect(look({ others: 0.1, cores: 2 })).toBe(true); // 1.9 spare: split again
+    expect(g.stats).toMatchObject({ held: false, holds: 1, mode: 'parallel' });
+    expect(modes).toEqual([false, true]);
+    expect(look({ others: 14, cores: 16 })).toBe(true); // 2 spare of 16 cores: enough for 2 threads
+    // Not adaptive: never held.
+    const fixed = governor({ adaptive: false, threads: 2, load: () => ({ others: 2, cores: 2 }) });
+    for (let i = 0; i < 512; i++) fixed.clock.t += 1, fixed.g.split(1 << 20, false);
+    expect(fixed.g.stats).toMatchObject({ held: false, holds: 0 });
+  });
+
   it('reprobe() ends a fallback at once', () => {
     const { g, windowOf } = governor();
     windowOf(20, 10);
@@ -291,5 +328,27 @@ describe('bits while the fallback toggles', () => {
     expect(probed).toBeGreaterThan(0);
     expect(g.stats.serialCalls).toBeGreaterThan(0);
     expect(g.stats.splitCalls).toBeGreaterThan(0);
+  });
+});
+
+describe("Node's load meter (Host.otherLoad)", () => {
+  it.runIf(existsSync('/proc/stat'))("counts a busy process as other load, not this process's own threads", async () => {
+    const meter = otherLoadMeter();
+    expect(meter()).toBeNull(); // the first call only starts the count
+    const spinner = spawn(process.execPath, ['-e', 'const t = Date.now(); while (Date.now() - t < 3000) {}'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      meter();
+      // This process busy too (its own time is subtracted): the spinner alone is about one core.
+      const t = performance.now();
+      while (performance.now() - t < 400) {}
+      const l = meter();
+      expect(l).not.toBeNull();
+      expect(l!.cores).toBeGreaterThanOrEqual(1);
+      expect(l!.others).toBeGreaterThan(0.5);
+      expect(l!.others).toBeLessThanOrEqual(l!.cores + 0.2);
+    } finally {
+      spinner.kill();
+    }
   });
 });

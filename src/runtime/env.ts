@@ -38,6 +38,17 @@ export interface Host {
    * first message it no longer keeps the process alive.
    */
   spawnWorker(body: string): Promise<SpawnedWorker>;
+  /**
+   * Cores that other processes kept busy since the previous call, and the cores of the machine that
+   * figure counts; null when unknown (the first call, or a host that cannot tell: only Node on Linux
+   * reads it, from /proc/stat). The governor holds splitting off while too few cores are spare.
+   */
+  otherLoad?(): OtherLoad | null;
+}
+
+export interface OtherLoad {
+  others: number;
+  cores: number;
 }
 
 const g = globalThis as Record<string, any>;

@@ -29,12 +29,21 @@
  *   that fallback stops all splitting and lets the workers sleep (spinning workers would take CPU
  *   from the calling thread). Measured with two busy processes on 2 cores, per-class windows alone
  *   kept probing some class and the workers awake, and a CNN step took 1.8× its 1-thread time.
- * The mode is 'serial' (the runtime lets the workers sleep) during a fallback of all calls, or when
- * every class seen is in its own fallback.
+ * The windows see only the split calls, and on a loaded machine that is not enough: with one other
+ * process busy on 2 cores the windows found splitting paying (mostly 1.0-1.8× by their estimate)
+ * while the runs were slower than with no splitting at all (three busy threads on two cores: the
+ * calling thread is descheduled in its serial code, a worker in its chunks). So where the host can
+ * tell how busy the machine is (`load`: Node on Linux, from /proc/stat), the governor also holds
+ * splitting off while fewer cores are spare than it has threads (spare < threads − 0.5, over about
+ * 200 ms; splitting resumes at spare ≥ threads − 0.25).
+ * The mode is 'serial' (the runtime lets the workers sleep) during a fallback of all calls, while
+ * splitting is held off, or when every class seen is in its own fallback.
  *
  * Bits never depend on any of this: a call computes the same outputs split or not (src/runtime/pool.ts).
  * The clock is injected so the decisions are tested without timing (test/governor.test.ts).
  */
+
+import type { OtherLoad } from './env.js';
 
 export interface GovernorOptions {
   /** Split calls compared per decision (default 24), and the least summed time of those calls, ms (default 10: see the class comment). */
@@ -53,6 +62,9 @@ export interface GovernorOptions {
   adaptive?: boolean;
   /** Milliseconds, monotonic (default performance.now). */
   clock?: () => number;
+  /** Cores other processes keep busy (Host.otherLoad), and this runtime's threads; without load, no hold. */
+  load?: () => OtherLoad | null;
+  threads?: number;
 }
 
 export interface GovernorStats {
@@ -71,6 +83,9 @@ export interface GovernorStats {
   classesSerial: number;
   /** The last fallback period applied, ms. */
   backoffMs: number;
+  /** Whether splitting is held off now because other processes keep too many cores busy, and how often it was. */
+  held: boolean;
+  holds: number;
   minMacs: number;
   minElements: number;
 }
@@ -102,6 +117,11 @@ export class ThreadGovernor {
   private readonly strikes = new Uint8Array(SLOTS);
   /** The class of the last call passed to split (record belongs to it). */
   private cur = 0;
+  private readonly load: (() => OtherLoad | null) | null;
+  private readonly threads: number;
+  /** Kernel calls since the last look at the load, and when that was (ms). */
+  private calls = 0;
+  private loadAt = -Infinity;
   private readonly s: GovernorStats;
   /** Called when the mode changes (the runtime lets workers sleep during a fallback). */
   onChange: ((parallel: boolean) => void) | null = null;
@@ -117,7 +137,9 @@ export class ThreadGovernor {
     this.minMacs = o.minMacs ?? 1 << 17;
     this.minElements = o.minElements ?? 1 << 16;
     this.clock = o.clock ?? defaultClock;
-    this.s = { mode: 'parallel', splitCalls: 0, serialCalls: 0, fallbacks: 0, recoveries: 0, lastSpeedup: NaN, classes: 0, classesSerial: 0, backoffMs: this.minBackoff, minMacs: this.minMacs, minElements: this.minElements };
+    this.load = o.adaptive === false ? null : (o.load ?? null);
+    this.threads = o.threads ?? 2;
+    this.s = { mode: 'parallel', splitCalls: 0, serialCalls: 0, fallbacks: 0, recoveries: 0, lastSpeedup: NaN, classes: 0, classesSerial: 0, backoffMs: this.minBackoff, held: false, holds: 0, minMacs: this.minMacs, minElements: this.minElements };
   }
 
   /** The clock the governor reads (callers time their calls with the same one). */
@@ -130,6 +152,7 @@ export class ThreadGovernor {
    * `kernel` (0-255) should be split now. A split call is then reported with `record`.
    */
   split(work: number, elementwise: boolean, kernel = 0): boolean {
+    if (this.load !== null && (++this.calls & 255) === 0) this.checkLoad();
     if (work < (elementwise ? this.minElements : this.minMacs)) {
       this.s.serialCalls++;
       return false;
@@ -139,7 +162,7 @@ export class ThreadGovernor {
       this.seen[c] = 1;
       this.s.classes++;
     }
-    if (!this.open(ALL) || !this.open(c)) {
+    if (this.s.held || !this.open(ALL) || !this.open(c)) {
       this.s.serialCalls++;
       return false;
     }
@@ -221,9 +244,24 @@ export class ThreadGovernor {
     return true;
   }
 
-  /** 'serial' during a fallback of all calls, or while every class seen is in its own. */
+  /** Every LOAD_MS at most (looked at every 256 kernel calls): hold splitting off while too few cores are spare, with hysteresis. */
+  private checkLoad(): void {
+    const t = this.clock();
+    if (t - this.loadAt < LOAD_MS) return;
+    this.loadAt = t;
+    const l = this.load!();
+    if (l === null) return;
+    const spare = l.cores - l.others;
+    const held = this.s.held ? spare < this.threads - 0.25 : spare < this.threads - 0.5;
+    if (held === this.s.held) return;
+    this.s.held = held;
+    if (held) this.s.holds++;
+    this.updateMode();
+  }
+
+  /** 'serial' during a fallback of all calls, while splitting is held off, or while every class seen is in its own fallback. */
   private updateMode(): void {
-    const parallel = this.until[ALL] === 0 && this.s.classesSerial < this.s.classes;
+    const parallel = !this.s.held && this.until[ALL] === 0 && this.s.classesSerial < this.s.classes;
     if (parallel === (this.s.mode === 'parallel')) return;
     this.s.mode = parallel ? 'parallel' : 'serial';
     this.onChange?.(parallel);
@@ -240,6 +278,9 @@ export class ThreadGovernor {
     return { ...this.s };
   }
 }
+
+/** The least time between two looks at the machine's load (ms). */
+const LOAD_MS = 200;
 
 /** Window slots: one per size class (256 kernels × 32 powers of two of the work), and ALL for every call. */
 const ALL = 256 * 32;

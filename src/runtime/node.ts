@@ -4,11 +4,41 @@
  * pool never keeps the process alive (in Deno too, whose Web Workers cannot be unref'd). Only the
  * Node/Deno entry (src/index.ts) and Node-only modules import this file.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { Host, SpawnedWorker } from './env.js';
+import { type Host, type OtherLoad, runtimeKind, type SpawnedWorker } from './env.js';
 import { startRuntime, type Runtime, type RuntimeOptions } from './runtime.js';
+
+/** Busy time of the whole machine (ms: all but idle and iowait, in 10 ms ticks) and its cores, from /proc/stat; null if unreadable. */
+function machineBusy(): { busyMs: number; cores: number } | null {
+  try {
+    const lines = readFileSync('/proc/stat', 'latin1').split('\n');
+    // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest time is inside user)
+    const f = lines[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    const cores = lines.filter((l) => /^cpu\d/.test(l)).length;
+    if (f.length < 8 || f.some((v) => !Number.isFinite(v)) || cores < 1) return null;
+    return { busyMs: 10 * (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]), cores };
+  } catch {
+    return null;
+  }
+}
+
+/** Host.otherLoad for Node on Linux: the machine's busy time minus this process's own (all its threads) between calls. */
+export function otherLoadMeter(): () => OtherLoad | null {
+  let last: { t: number; busyMs: number; ownMs: number } | null = null;
+  return () => {
+    const m = machineBusy();
+    if (!m) return null;
+    const cpu = process.cpuUsage();
+    const now = { t: performance.now(), busyMs: m.busyMs, ownMs: (cpu.user + cpu.system) / 1000 };
+    const prev = last;
+    last = now;
+    if (!prev || now.t - prev.t < 50) return null;
+    return { others: Math.max(0, now.busyMs - prev.busyMs - (now.ownMs - prev.ownMs)) / (now.t - prev.t), cores: m.cores };
+  };
+}
 
 const nodeHost: Host = {
   async hardwareThreads() {
@@ -36,6 +66,8 @@ const nodeHost: Host = {
     );
     return { worker, firstMessage };
   },
+  // Deno runs this host too, but reading /proc/stat there needs a permission: Node only.
+  otherLoad: runtimeKind() === 'node' ? otherLoadMeter() : undefined,
 };
 
 /**
