@@ -35,7 +35,7 @@ export function otherLoadMeter(): () => OtherLoad | null {
     const now = { t: performance.now(), busyMs: m.busyMs, ownMs: (cpu.user + cpu.system) / 1000 };
     const prev = last;
     last = now;
-    if (!prev || now.t - prev.t < 50) return null;
+    if (!prev || now.t <= prev.t) return null;
     return { others: Math.max(0, now.busyMs - prev.busyMs - (now.ownMs - prev.ownMs)) / (now.t - prev.t), cores: m.cores };
   };
 }
