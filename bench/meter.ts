@@ -9,7 +9,7 @@ import { otherLoadMeter } from '../src/runtime/node.js';
 
 export const OTHER_CPU_MAX = 0.25;
 
-/** The library's own meter (src/runtime/node.ts: Host.otherLoad), between start() and stop(). */
+/** The library's own meter (src/runtime/node.ts: Host.loadMeter), between start() and stop(). */
 export class OtherCpu {
   private readonly meter = otherLoadMeter();
   readonly available = existsSync('/proc/stat');

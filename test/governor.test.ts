@@ -331,7 +331,7 @@ describe('bits while the fallback toggles', () => {
   });
 });
 
-describe("Node's load meter (Host.otherLoad)", () => {
+describe("Node's load meter (Host.loadMeter)", () => {
   it.runIf(existsSync('/proc/stat'))("counts a busy process as other load, not this process's own threads", async () => {
     const meter = otherLoadMeter();
     expect(meter()).toBeNull(); // the first call only starts the count

@@ -39,11 +39,12 @@ export interface Host {
    */
   spawnWorker(body: string): Promise<SpawnedWorker>;
   /**
-   * Cores that other processes kept busy since the previous call, and the cores of the machine that
-   * figure counts; null when unknown (the first call, or a host that cannot tell: only Node on Linux
-   * reads it, from /proc/stat). The governor holds splitting off while too few cores are spare.
+   * A meter of the machine's load, one per runtime: each call returns the cores that other
+   * processes kept busy since its previous call, and the cores of the machine that figure counts;
+   * null when unknown (the first call). Absent where the host cannot tell (only Node on Linux reads
+   * it, from /proc/stat). The governor holds splitting off while too few cores are spare.
    */
-  otherLoad?(): OtherLoad | null;
+  loadMeter?(): () => OtherLoad | null;
 }
 
 export interface OtherLoad {

@@ -62,7 +62,7 @@ export interface GovernorOptions {
   adaptive?: boolean;
   /** Milliseconds, monotonic (default performance.now). */
   clock?: () => number;
-  /** Cores other processes keep busy (Host.otherLoad), and this runtime's threads; without load, no hold. */
+  /** Cores other processes keep busy (a Host.loadMeter), and this runtime's threads; without load, no hold. */
   load?: () => OtherLoad | null;
   threads?: number;
 }

@@ -25,7 +25,7 @@ function machineBusy(): { busyMs: number; cores: number } | null {
   }
 }
 
-/** Host.otherLoad for Node on Linux: the machine's busy time minus this process's own (all its threads) between calls. */
+/** Host.loadMeter for Node on Linux: the machine's busy time minus this process's own (all its threads) between calls. */
 export function otherLoadMeter(): () => OtherLoad | null {
   let last: { t: number; busyMs: number; ownMs: number } | null = null;
   return () => {
@@ -67,7 +67,7 @@ const nodeHost: Host = {
     return { worker, firstMessage };
   },
   // Deno runs this host too, but reading /proc/stat there needs a permission: Node only.
-  otherLoad: runtimeKind() === 'node' ? otherLoadMeter() : undefined,
+  loadMeter: runtimeKind() === 'node' ? otherLoadMeter : undefined,
 };
 
 /**

@@ -263,7 +263,7 @@ export async function startRuntime(host: Host, options: RuntimeOptions = {}): Pr
   const scratchFloats = raw.matmul_scratch_floats() as number;
   const scratch = Array.from({ length: threads }, () => arena.f32(scratchFloats));
   const adaptive = options.adaptiveThreads ?? true;
-  const governor = new ThreadGovernor({ adaptive, threads, load: pool && host.otherLoad ? () => host.otherLoad!() : undefined });
+  const governor = new ThreadGovernor({ adaptive, threads, load: pool ? host.loadMeter?.() : undefined });
   const kernels = new Kernels(raw, arena, pool, scratch, governor);
   const info: RuntimeInfo = { build, threads, requestedThreads: requested, hardwareThreads: hw, runtime: kind, simd, crossOriginIsolated: support.crossOriginIsolated, memoryLimitMiB: limitMiB, adaptiveThreads: adaptive };
   if (threadsNote) info.threadsNote = threadsNote;
