@@ -185,7 +185,10 @@ describe('ThreadGovernor', () => {
     expect(look({ others: 14, cores: 16 })).toBe(true); // 2 spare of 16 cores: enough for 2 threads
     // Not adaptive: never held.
     const fixed = governor({ adaptive: false, threads: 2, load: () => ({ others: 2, cores: 2 }) });
-    for (let i = 0; i < 512; i++) fixed.clock.t += 1, fixed.g.split(1 << 20, false);
+    for (let i = 0; i < 512; i++) {
+      fixed.clock.t += 1;
+      expect(fixed.g.split(1 << 20, false)).toBe(true);
+    }
     expect(fixed.g.stats).toMatchObject({ held: false, holds: 0 });
   });
 
@@ -345,8 +348,10 @@ describe("Node's load meter (Host.loadMeter)", () => {
       const l = meter();
       expect(l).not.toBeNull();
       expect(l!.cores).toBeGreaterThanOrEqual(1);
-      expect(l!.others).toBeGreaterThan(0.5);
-      expect(l!.others).toBeLessThanOrEqual(l!.cores + 0.2);
+      expect(l!.others).toBeGreaterThan(0.3); // half a core even if it shares one core with this process
+      // On 2 cores (this machine kind; test files run one at a time): the spinner's core, not this
+      // process's too (about 2 if the own time were not subtracted).
+      if (l!.cores === 2) expect(l!.others).toBeLessThan(1.6);
     } finally {
       spinner.kill();
     }
