@@ -341,11 +341,37 @@ describe('2. classify, predictProba, predictClasses, evaluate', () => {
     expect(e(() => evaluate(model, rawTest.modalities, wrong))).toMatchObject({ code: 'BAD_LABEL', message: expect.stringMatching(/row 4 is 1\.5/) });
   });
 
-  it('gives back the WebAssembly memory of its inputs: repeated calls do not grow the arena', () => {
-    classify(model, rawTest.modalities);
+  it('gives back the WebAssembly memory of its inputs: calls do not grow the arena, the first one neither (inference makes no resident copy of its data)', () => {
     const used = rt.arena.usedBytes;
     for (let i = 0; i < 20; i++) classify(model, { audio: rowsOf(rawTest, 'audio'), image: rawTest.modalities.image });
     expect(rt.arena.usedBytes).toBe(used);
+  });
+});
+
+describe('inference reads its rows from JavaScript', () => {
+  it('infer() allocates no WebAssembly memory for data that training never made resident, and gives the same outputs as from a resident copy', async () => {
+    const { infer } = await import('../src/train/infer.js');
+    const rt = await createRuntime({ threads: 1 });
+    try {
+      const rng = new Rng(5);
+      const n = 150;
+      const labels = Int32Array.from({ length: n }, () => rng.below(3));
+      const ds = makeDataset({ a: { data: Float32Array.from({ length: n * 20 }, () => rng.next() / 2 ** 32 - 0.5), dim: 20 } }, labels, 3);
+      const net = new MultimodalNet(rt, [{ name: 'a', dim: 20, encoder: { type: 'mlp', hidden: [8] } }], 3, 64, 1);
+      const used = rt.arena.usedBytes;
+      const fresh = infer(net, ds, ['a'], { feats: true });
+      expect(rt.arena.usedBytes).toBe(used); // not the 12 KB of the data
+      net.load(ds, [0, 1], ['a']); // as a training step: the data becomes resident
+      const withData = rt.arena.usedBytes;
+      expect(withData - used).toBeGreaterThanOrEqual(4 * n * 20);
+      expect(withData - used).toBeLessThan(4 * n * 20 + 128); // (the arena aligns its buffers)
+      const resident = infer(net, ds, ['a'], { feats: true });
+      expect(resident.probs.a).toEqual(fresh.probs.a);
+      expect(resident.feats.a).toEqual(fresh.feats.a);
+      expect(rt.arena.usedBytes).toBe(withData);
+    } finally {
+      rt.dispose();
+    }
   });
 });
 

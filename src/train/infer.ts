@@ -36,8 +36,9 @@ export interface InferOptions {
 /**
  * Run the network in inference mode over a dataset, in batches. Own-head (or shared-head)
  * probabilities for every modality in `modalities`; features and joint outputs on request. With
- * `into: 'wasm'` the outputs are new arena buffers (call net.prepare(ds, modalities) before an
- * arena mark that is released after them).
+ * `into: 'wasm'` the outputs are new arena buffers. Rows are copied from JavaScript (or
+ * gathered from the data's resident copy when training made one): inference allocates no arena
+ * memory besides those outputs.
  */
 export function infer(net: MultimodalNet, ds: Dataset, modalities: readonly string[], opts?: InferOptions & { into?: 'js' }): Outputs;
 export function infer(net: MultimodalNet, ds: Dataset, modalities: readonly string[], opts: InferOptions & { into: 'wasm' }): Outputs<F32>;
@@ -67,7 +68,7 @@ export function infer(net: MultimodalNet, ds: Dataset, modalities: readonly stri
     const n = Math.min(net.maxBatch, ds.size - start);
     for (let i = 0; i < n; i++) idx[i] = start + i;
     const rows = idx.subarray(0, n);
-    net.load(ds, rows, modalities);
+    net.load(ds, rows, modalities, false);
     for (const m of modalities) {
       const b = net.forward(m, n, false, opts.head);
       const p = prefix(b.probs, n * C);

@@ -28,7 +28,6 @@ export function selectAnchor(run: Run, o: UdiOptions): AnchorChoice {
   const arena = net.rt.arena;
   const validation: Record<string, { acc: number; entropy: number }> = {};
   // The probabilities stay in WebAssembly memory for the entropy kernel; accuracy reads them through a view.
-  net.prepare(run.val, run.names);
   const mark = arena.mark();
   const out = infer(net, run.val, run.names, { into: 'wasm' });
   for (const m of run.names) {
