@@ -3,13 +3,16 @@
  * slower than 1"): pairs of whole training runs, one on 1 thread and one on 2, in alternating
  * order, while other processes compete for the cores.
  *
- *   npx tsx bench/contention.ts [--pairs 10] [--busy 2] [--method udi|joint] [--epochs 4] [--json FILE]
+ *   npx tsx bench/contention.ts [--pairs 10] [--busy 2] [--method udi|joint] [--epochs 4] [--meter host|workers|none] [--json FILE]
  *
  * --busy K starts K processes that spin (a `for (;;)` loop each) for the whole measurement and stops
  * them at the end; --busy 0 measures the machine as it is (other work already running on it).
  * The runs: train(rt, method) on AV-MNIST split B fold 0, seed 0, the MLP encoders of `npm run
  * bench`, every stage capped at --epochs epochs, a fresh runtime per run. Both runs of a pair give
  * the same weights (checked: the fused test accuracy must be equal).
+ * --meter: how the governor tells that the machine is busy: 'host', Node's reading of /proc/stat
+ * (the default here); 'workers', the workers' own preemption meter, as in browsers and Deno;
+ * 'none', no meter (the per-call governor alone, as outside Node before the preemption meter).
  * Reported: per pair the speed ratio r = wall(1 thread) / wall(2 threads) (> 1: threads paid), the
  * median r, the geometric mean with a 95% bootstrap interval (of the mean log r), min and max, and
  * the governor's fallbacks and share of split calls in the 2-thread runs.
@@ -22,7 +25,9 @@ import { parseArgs } from 'node:util';
 import { bootstrapMeanCI } from '../src/compare-stats.js';
 import { avmnistSplit, loadAvmnist } from '../src/data/avmnist.js';
 import type { EncoderConfig } from '../src/nn/encoders.js';
-import { createRuntime } from '../src/runtime/node.js';
+import { createRuntime, nodeHost } from '../src/runtime/node.js';
+import type { Host } from '../src/runtime/env.js';
+import { startRuntime } from '../src/runtime/runtime.js';
 import { defaultConfig, train } from '../src/train/methods.js';
 
 const { values: o } = parseArgs({
@@ -31,6 +36,7 @@ const { values: o } = parseArgs({
     busy: { type: 'string', default: '2' },
     method: { type: 'string', default: 'udi' },
     epochs: { type: 'string', default: '4' },
+    meter: { type: 'string', default: 'host' },
     json: { type: 'string' },
     data: { type: 'string', default: '../shared/data' },
   },
@@ -39,8 +45,9 @@ const pairs = Number(o.pairs),
   busy = Number(o.busy),
   epochs = Number(o.epochs);
 const method = o.method as 'udi' | 'joint';
-if (!(pairs >= 1 && busy >= 0 && epochs >= 1 && (method === 'udi' || method === 'joint'))) {
-  console.error('usage: npx tsx bench/contention.ts [--pairs N >= 1] [--busy K >= 0] [--method udi|joint] [--epochs E >= 1] [--json FILE]');
+const meter = o.meter!;
+if (!(pairs >= 1 && busy >= 0 && epochs >= 1 && (method === 'udi' || method === 'joint') && ['host', 'workers', 'none'].includes(meter))) {
+  console.error('usage: npx tsx bench/contention.ts [--pairs N >= 1] [--busy K >= 0] [--method udi|joint] [--epochs E >= 1] [--meter host|workers|none] [--json FILE]');
   process.exit(2);
 }
 
@@ -50,8 +57,11 @@ const d = await loadAvmnist(setup, { dataDir: o.data!, cacheDir: join(os.homedir
 const split = avmnistSplit(d, 'B', 0, 0);
 setup.dispose();
 
+// A host whose meter never reads (null) leaves the governor without a hold; one with no meter gets the workers'.
+const host: Host = meter === 'host' ? nodeHost : { ...nodeHost, loadMeter: meter === 'none' ? () => () => null : undefined };
+
 async function run(threads: number) {
-  const rt = await createRuntime({ threads });
+  const rt = await startRuntime(host, { threads });
   const cfg = defaultConfig(ENCODERS, 0);
   cfg.solo.epochs = cfg.guided.epochs = cfg.joint.epochs = epochs;
   const t0 = performance.now();
@@ -59,7 +69,7 @@ async function run(threads: number) {
   const ms = performance.now() - t0;
   const g = rt.threads.stats;
   rt.dispose();
-  return { ms, acc: result.fused.acc, fallbacks: g.fallbacks, splitShare: g.splitCalls / Math.max(1, g.splitCalls + g.serialCalls) };
+  return { ms, acc: result.fused.acc, fallbacks: g.fallbacks, holds: g.holds, splitShare: g.splitCalls / Math.max(1, g.splitCalls + g.serialCalls) };
 }
 
 const spinners: ChildProcess[] = [];
@@ -70,17 +80,17 @@ process.on('exit', stopSpinners);
 process.on('SIGINT', () => process.exit(130));
 for (let i = 0; i < busy; i++) spinners.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
 
-console.log(`contention: ${os.cpus()[0]?.model} ×${os.cpus().length}, node ${process.version}, ${busy} busy process(es), ${method} runs capped at ${epochs} epochs per stage, ${pairs} pairs`);
+console.log(`contention: ${os.cpus()[0]?.model} ×${os.cpus().length}, node ${process.version}, ${busy} busy process(es), meter ${meter}, ${method} runs capped at ${epochs} epochs per stage, ${pairs} pairs`);
 await run(2); // warm-up: compiled code and the cached features, not counted
-const rows: { pair: number; first: number; ms1: number; ms2: number; ratio: number; fallbacks: number; splitShare: number }[] = [];
+const rows: { pair: number; first: number; ms1: number; ms2: number; ratio: number; fallbacks: number; holds: number; splitShare: number }[] = [];
 for (let p = 0; p < pairs; p++) {
   const order = p % 2 === 0 ? [1, 2] : [2, 1];
   const r: Record<number, Awaited<ReturnType<typeof run>>> = {};
   for (const t of order) r[t] = await run(t);
   if (r[1].acc !== r[2].acc) throw new Error(`pair ${p}: 1 and 2 threads gave different results (fused accuracy ${r[1].acc} vs ${r[2].acc})`);
-  const row = { pair: p, first: order[0], ms1: r[1].ms, ms2: r[2].ms, ratio: r[1].ms / r[2].ms, fallbacks: r[2].fallbacks, splitShare: r[2].splitShare };
+  const row = { pair: p, first: order[0], ms1: r[1].ms, ms2: r[2].ms, ratio: r[1].ms / r[2].ms, fallbacks: r[2].fallbacks, holds: r[2].holds, splitShare: r[2].splitShare };
   rows.push(row);
-  console.log(`  pair ${p} (${order[0]} thread first): 1T ${(row.ms1 / 1000).toFixed(2)} s, 2T ${(row.ms2 / 1000).toFixed(2)} s, 1T/2T ${row.ratio.toFixed(2)}; 2T fallbacks ${row.fallbacks}, calls split ${(100 * row.splitShare).toFixed(0)}%`);
+  console.log(`  pair ${p} (${order[0]} thread first): 1T ${(row.ms1 / 1000).toFixed(2)} s, 2T ${(row.ms2 / 1000).toFixed(2)} s, 1T/2T ${row.ratio.toFixed(2)}; 2T fallbacks ${row.fallbacks}, holds ${row.holds}, calls split ${(100 * row.splitShare).toFixed(0)}%`);
 }
 stopSpinners();
 
@@ -91,4 +101,4 @@ const summary = { median, geomean: Math.exp(ci.mean), lo: Math.exp(ci.lo), hi: M
 console.log(
   `1T/2T speed ratio over ${rows.length} pairs (> 1: 2 threads faster): median ${median.toFixed(2)}, geometric mean ${summary.geomean.toFixed(2)} [95% CI ${summary.lo.toFixed(2)}, ${summary.hi.toFixed(2)}], min ${summary.min.toFixed(2)}, max ${summary.max.toFixed(2)}`,
 );
-if (o.json) writeFileSync(o.json, `${JSON.stringify({ cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, busy, method, epochs, loadavg: os.loadavg(), rows, summary }, null, 1)}\n`);
+if (o.json) writeFileSync(o.json, `${JSON.stringify({ cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, busy, meter, method, epochs, loadavg: os.loadavg(), rows, summary }, null, 1)}\n`);

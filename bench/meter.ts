@@ -11,7 +11,7 @@ export const OTHER_CPU_MAX = 0.25;
 
 /** The library's own meter (src/runtime/node.ts: Host.loadMeter), between start() and stop(). */
 export class OtherCpu {
-  private readonly meter = otherLoadMeter();
+  private readonly meter = otherLoadMeter(0);
   readonly available = existsSync('/proc/stat');
   start(): void {
     this.meter();

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../src/index.js';
 import { Kernels } from '../src/engine.js';
 import { MATMUL_SCRATCH_FLOATS } from '../src/kernels/reference/index.js';
-import { ThreadGovernor } from '../src/runtime/governor.js';
+import { preemptionMeter, ThreadGovernor } from '../src/runtime/governor.js';
 import type { WorkerPool } from '../src/runtime/pool.js';
 import { defaultThreads, Threads } from '../src/runtime/runtime.js';
 import { otherLoadMeter } from '../src/runtime/node.js';
@@ -192,6 +192,47 @@ describe('ThreadGovernor', () => {
     expect(fixed.g.stats).toMatchObject({ held: false, holds: 0 });
   });
 
+  it('a meter with no reading while held (the workers sleep) gets probes: after 1 s, then doubling up to 8 s while the machine stays busy', () => {
+    let load: { others: number; cores: number } | null = null;
+    const { g, clock } = governor({ threads: 2, load: () => load });
+    const look = (l: typeof load, ms = 200) => {
+      load = l;
+      clock.t += ms;
+      let split = false;
+      for (let i = 0; i < 256; i++) split = g.split(1 << 20, false);
+      return split;
+    };
+    const busy = { others: 1, cores: 2 };
+    expect(look(busy)).toBe(false); // held
+    expect(look(null, 800)).toBe(false); // 800 ms with no reading: still held
+    expect(look(null)).toBe(true); // 1 s: the probe splits
+    expect(g.stats).toMatchObject({ held: false, mode: 'parallel', holds: 1 });
+    expect(look(null)).toBe(true); // no reading yet: the probe goes on
+    expect(look(busy)).toBe(false); // still busy: held again, for 2 s now
+    expect(look(null, 1800)).toBe(false);
+    expect(look(null)).toBe(true); // 2 s
+    expect(look(busy)).toBe(false); // 4 s now
+    expect(look(null, 3800)).toBe(false);
+    expect(look(null)).toBe(true);
+    expect(look(busy)).toBe(false); // 8 s
+    expect(look(null, 7800)).toBe(false);
+    expect(look(null)).toBe(true);
+    expect(look(busy)).toBe(false); // at most 8 s
+    expect(look(null, 7800)).toBe(false);
+    expect(look(null)).toBe(true);
+    expect(look({ others: 0.1, cores: 2 })).toBe(true); // the machine is free: the next hold lasts 1 s again
+    expect(look(busy)).toBe(false);
+    expect(look(null, 800)).toBe(false);
+    expect(look(null)).toBe(true);
+    expect(g.stats.holds).toBe(6);
+    // A meter that always reads (the machine's own) never gets a probe: held as long as it reads busy.
+    const proc = governor({ threads: 2, load: () => busy });
+    for (let i = 0; i < 100; i++) {
+      proc.clock.t += 200;
+      for (let j = 0; j < 256; j++) expect(proc.g.split(1 << 20, false)).toBe(i === 0 && j < 255);
+    }
+  });
+
   it('reprobe() ends a fallback at once', () => {
     const { g, windowOf } = governor();
     windowOf(20, 10);
@@ -331,6 +372,64 @@ describe('bits while the fallback toggles', () => {
     expect(probed).toBeGreaterThan(0);
     expect(g.stats.serialCalls).toBeGreaterThan(0);
     expect(g.stats.splitCalls).toBeGreaterThan(0);
+  });
+});
+
+describe('the preemption meter (hosts without Host.loadMeter)', () => {
+  it('reports others = threads × (time descheduled / time running − 0.25) once the workers spun minMs', () => {
+    const c = { runUs: 0, lostUs: 0 };
+    const meter = preemptionMeter(() => ({ ...c }), 2, 50);
+    const spin = (runMs: number, lostMs: number) => {
+      c.runUs = (c.runUs + runMs * 1000) >>> 0;
+      c.lostUs = (c.lostUs + lostMs * 1000) >>> 0;
+      return meter();
+    };
+    expect(spin(30, 10)).toBeNull(); // 40 ms seen: too little, kept for the next reading
+    expect(spin(10, 0)).toEqual({ others: 0, cores: 2 }); // 10/40 = 0.25: within the noise allowance
+    expect(spin(60, 30)).toEqual({ others: 0.5, cores: 2 }); // 2·(30/60 − 0.25)
+    expect(spin(80, 80)).toEqual({ others: 1.5, cores: 2 }); // descheduled half the time: 2·(1 − 0.25)
+    expect(spin(100, 0)).toEqual({ others: 0, cores: 2 });
+    // The counters wrap at 2^32 µs (about 71 minutes of spinning).
+    c.runUs = 2 ** 32 - 10_000;
+    c.lostUs = 2 ** 32 - 1_000;
+    const wrapped = preemptionMeter(() => ({ ...c }), 4, 50);
+    c.runUs = (c.runUs + 100_000) >>> 0;
+    c.lostUs = (c.lostUs + 50_000) >>> 0;
+    expect(wrapped()).toEqual({ others: 1, cores: 4 }); // 4·(0.5 − 0.25)
+  });
+
+  it('real workers forced to share a core are seen descheduled; the runtime says which meter it uses', async () => {
+    // Twice as many spinning processes as cores: every thread of this process loses its core about two thirds of the time.
+    const { availableParallelism } = await import('node:os');
+    const spinners = Array.from({ length: Math.min(64, 2 * availableParallelism()) }, () => spawn(process.execPath, ['-e', 'const t = Date.now(); while (Date.now() - t < 4000) {}'], { stdio: 'ignore' }));
+    const adaptive = await createRuntime({ threads: 2 });
+    expect(adaptive.info.loadMeter).toBe(existsSync('/proc/stat') ? 'machine' : 'workers');
+    adaptive.dispose();
+    // Not adaptive: every call above the thresholds splits, whatever the load.
+    const rt = await createRuntime({ threads: 2, adaptiveThreads: false });
+    try {
+      expect(rt.info.loadMeter).toBeNull();
+      const pool = (rt as unknown as { pool: WorkerPool }).pool;
+      const x = rt.arena.f32(1 << 18);
+      const before = pool.spinTimes();
+      rt.threads.beginStage();
+      const t = performance.now();
+      // Split calls with serial work between them, so the worker spins between jobs.
+      while (performance.now() - t < 1500) {
+        rt.kernels.fill(x, 1);
+        const e = performance.now() + 0.3;
+        while (performance.now() < e) {}
+      }
+      rt.threads.endStage();
+      const after = pool.spinTimes();
+      const run = (after.runUs - before.runUs) >>> 0,
+        lost = (after.lostUs - before.lostUs) >>> 0;
+      expect(run + lost).toBeGreaterThan(50_000); // the worker spun
+      expect(lost / (run + lost)).toBeGreaterThan(0.2); // idle: about 2%
+    } finally {
+      rt.dispose();
+      for (const sp of spinners) sp.kill();
+    }
   });
 });
 

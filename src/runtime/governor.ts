@@ -32,10 +32,12 @@
  * The windows see only the split calls, and on a loaded machine that is not enough: with one other
  * process busy on 2 cores the windows found splitting paying (mostly 1.0-1.8× by their estimate)
  * while the runs were slower than with no splitting at all (three busy threads on two cores: the
- * calling thread is descheduled in its serial code, a worker in its chunks). So where the host can
- * tell how busy the machine is (`load`: Node on Linux, from /proc/stat), the governor also holds
- * splitting off while fewer cores are spare than it has threads (spare < threads − 0.5, over about
- * 200 ms; splitting resumes at spare ≥ threads − 0.25).
+ * calling thread is descheduled in its serial code, a worker in its chunks). So the governor also
+ * reads how busy the machine is (`load`) and holds splitting off while fewer cores are spare than it
+ * has threads (spare < threads − 0.5, over about 200 ms; splitting resumes at spare ≥ threads −
+ * 0.25). Node on Linux reads the machine's busy time (/proc/stat, Host.loadMeter); every other host
+ * uses what the workers see of their own scheduling (preemptionMeter), which has no reading while
+ * they sleep, so a hold there ends with a probe after 1-8 s (checkLoad).
  * The mode is 'serial' (the runtime lets the workers sleep) during a fallback of all calls, while
  * splitting is held off, or when every class seen is in its own fallback.
  *
@@ -62,7 +64,7 @@ export interface GovernorOptions {
   adaptive?: boolean;
   /** Milliseconds, monotonic (default performance.now). */
   clock?: () => number;
-  /** Cores other processes keep busy (a Host.loadMeter), and this runtime's threads; without load, no hold. */
+  /** Cores other processes keep busy (a Host.loadMeter, or preemptionMeter), and this runtime's threads; without load, no hold. */
   load?: () => OtherLoad | null;
   threads?: number;
 }
@@ -122,6 +124,10 @@ export class ThreadGovernor {
   /** Kernel calls since the last look at the load, and when that was (ms). */
   private calls = 0;
   private loadAt = -Infinity;
+  /** When splitting was last held off (ms); how long a hold lasts with no reading before a probe; whether splitting resumed as a probe. */
+  private heldAt = 0;
+  private holdMs = HOLD_MS;
+  private probe = false;
   private readonly s: GovernorStats;
   /** Called when the mode changes (the runtime lets workers sleep during a fallback). */
   onChange: ((parallel: boolean) => void) | null = null;
@@ -138,6 +144,7 @@ export class ThreadGovernor {
     this.minElements = o.minElements ?? 1 << 16;
     this.clock = o.clock ?? defaultClock;
     this.load = o.adaptive === false ? null : (o.load ?? null);
+    this.load?.(); // a meter counts from its previous call: from now on
     this.threads = o.threads ?? 2;
     this.s = { mode: 'parallel', splitCalls: 0, serialCalls: 0, fallbacks: 0, recoveries: 0, lastSpeedup: NaN, classes: 0, classesSerial: 0, backoffMs: this.minBackoff, held: false, holds: 0, minMacs: this.minMacs, minElements: this.minElements };
   }
@@ -244,18 +251,41 @@ export class ThreadGovernor {
     return true;
   }
 
-  /** Every LOAD_MS at most (looked at every 256 kernel calls): hold splitting off while too few cores are spare, with hysteresis. */
+  /**
+   * Every LOAD_MS at most (looked at every 256 kernel calls): hold splitting off while too few cores
+   * are spare, with hysteresis. A meter with no reading while splitting is held off (preemptionMeter:
+   * the workers sleep) gets a probe after `holdMs`: splitting resumes, and the next reading decides;
+   * each probe that finds the machine still busy doubles `holdMs` (from 1 s up to 8 s), one that
+   * finds it free resets it.
+   */
   private checkLoad(): void {
     const t = this.clock();
     if (t - this.loadAt < LOAD_MS) return;
-    this.loadAt = t;
     const l = this.load!();
-    if (l === null) return;
+    // No reading yet: look again after the next 256 calls (a meter's first reading comes as soon as it has one).
+    if (l !== null) this.loadAt = t;
+    if (l === null) {
+      if (this.s.held && t - this.heldAt >= this.holdMs) {
+        this.s.held = false;
+        this.probe = true;
+        this.updateMode();
+      }
+      return;
+    }
     const spare = l.cores - l.others;
     const held = this.s.held ? spare < this.threads - 0.25 : spare < this.threads - 0.5;
-    if (held === this.s.held) return;
+    if (held === this.s.held) {
+      if (this.probe && !held) this.holdMs = HOLD_MS;
+      this.probe = false;
+      return;
+    }
     this.s.held = held;
-    if (held) this.s.holds++;
+    if (held) {
+      this.s.holds++;
+      this.heldAt = t;
+      this.holdMs = this.probe ? Math.min(MAX_HOLD_MS, 2 * this.holdMs) : HOLD_MS;
+    }
+    this.probe = false;
     this.updateMode();
   }
 
@@ -281,6 +311,36 @@ export class ThreadGovernor {
 
 /** The least time between two looks at the machine's load (ms). */
 const LOAD_MS = 200;
+/** How long a hold with no reading lasts before a probe, at first and at most (ms). */
+const HOLD_MS = 1000;
+const MAX_HOLD_MS = 8000;
+
+/**
+ * A load meter for hosts that cannot read the machine's load (browsers, Deno, edge runtimes), from
+ * the workers themselves: a worker spinning for its next job looks at the clock every few µs, and a
+ * pause longer than DESCHEDULED_MS between two looks means it was descheduled, its core given to
+ * another thread (src/runtime/pool.ts). With `run` ms spent running and `lost` ms descheduled, other
+ * work took about lost/run of a core per thread. Pauses up to NOISE of the running time are not
+ * counted: a fresh worker's first readings on an idle machine show 0.2-0.4 (V8 compiling its code,
+ * and this process's own compiler and GC threads), while other busy processes show about 1 (measured
+ * with 2 threads on a 2-core AMD EPYC VM and one spinning process). The rest is reported as others =
+ * threads·(lost/run − NOISE) of `threads` cores, so ThreadGovernor's hold rule applies as with the
+ * machine's own figures: on 2 threads it holds splitting off at lost/run > 0.5 (a worker descheduled
+ * a third of the time) and resumes under 0.375. Null until the workers spun `minMs` since the last
+ * reading (they sleep between stages, while splitting is held off and during the governor's fallbacks).
+ */
+export function preemptionMeter(read: () => { runUs: number; lostUs: number }, threads: number, minMs = 50): () => OtherLoad | null {
+  let base = read();
+  return () => {
+    const now = read();
+    const run = ((now.runUs - base.runUs) >>> 0) / 1000,
+      lost = ((now.lostUs - base.lostUs) >>> 0) / 1000;
+    if (run + lost < minMs) return null;
+    base = now;
+    return { others: threads * Math.max(0, lost / Math.max(run, 1e-3) - NOISE), cores: threads };
+  };
+}
+const NOISE = 0.25;
 
 /** Window slots: one per size class (256 kernels × 32 powers of two of the work), and ALL for every call. */
 const ALL = 256 * 32;

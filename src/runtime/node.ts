@@ -26,9 +26,11 @@ function machineBusy(): { busyMs: number; cores: number } | null {
 }
 
 /** Host.loadMeter for Node on Linux: the machine's busy time minus this process's own (all its threads) between calls. */
-export function otherLoadMeter(): () => OtherLoad | null {
+export function otherLoadMeter(minMs = 50): () => OtherLoad | null {
   let last: { t: number; busyMs: number; ownMs: number } | null = null;
   return () => {
+    // /proc/stat counts in ticks of 10 ms: a reading needs a few of them on each core.
+    if (last && performance.now() - last.t < minMs) return null;
     const m = machineBusy();
     if (!m) return null;
     const cpu = process.cpuUsage();
@@ -40,7 +42,8 @@ export function otherLoadMeter(): () => OtherLoad | null {
   };
 }
 
-const nodeHost: Host = {
+/** The Node host (exported for benchmarks that vary its load meter; the library's entry is createRuntime). */
+export const nodeHost: Host = {
   async hardwareThreads() {
     return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   },

@@ -40,7 +40,11 @@ const H_FN = HEAD,
   H_SCRATCH_AT = HEAD + 2,
   H_ERROR = HEAD + 3,
   H_STOP = HEAD + 4;
-const CTL_INTS = 7 * LINE;
+/**
+ * From here, two words per worker (on lines of their own, apart from the hot words above): the
+ * microseconds it spent spinning for a job while running, and while descheduled (mod 2^32).
+ */
+const SCHED = 7 * LINE;
 
 /** Arguments of one chunk (a kernel has at most this many). */
 export const CHUNK_ARGS = 16;
@@ -64,6 +68,12 @@ export const WORKER_SPIN_US = 300;
 export const STAGE_SPIN_MS = 50;
 /** How long the caller spins for workers before it sleeps (µs). */
 const CALLER_SPIN_US = 2000;
+/**
+ * A pause longer than this (ms) between two looks at the clock of a spinning worker (about 1,024
+ * loads apart, a few µs) means the worker was descheduled: another thread had its core. The
+ * scheduler's time slices are longer (Linux: 0.75 ms and up).
+ */
+export const DESCHEDULED_MS = 0.5;
 
 /**
  * The worker's script: small functions (V8 optimises a function that never returns, udiWorker, only
@@ -83,20 +93,33 @@ function udiCall(fn, a, n) {
 ${Array.from({ length: CHUNK_ARGS + 1 }, (_, n) => `    case ${n}: fn(${Array.from({ length: n }, (_, i) => `a[${i}]`).join(', ')}); return;`).join('\n')}
   }
 }
-/** Wait for a job number other than seen: spin (the next call usually comes within microseconds; in a stage, within a step), then sleep. */
-function udiNextJob(ctl, seen, last) {
+/**
+ * Wait for a job number other than seen: spin (the next call usually comes within microseconds; in a
+ * stage, within a step), then sleep. The spinning time is added to sched[0] (ms), and the pauses in
+ * it longer than DESCHEDULED_MS to sched[1]: the preemption meter (src/runtime/governor.ts).
+ */
+function udiNextJob(ctl, seen, last, sched) {
   let g = Atomics.load(ctl, ${GEN});
+  let t = last;
   for (let i = 1; g === seen; i++) {
     g = Atomics.load(ctl, ${GEN});
-    if ((i & 1023) === 0 && performance.now() - last > (Atomics.load(ctl, ${STAGE}) !== 0 ? ${STAGE_SPIN_MS} : ${WORKER_SPIN_US / 1000})) {
-      // Count this worker asleep before re-checking, so the caller either sees it and notifies,
-      // or its new job number is seen here (sequentially consistent atomics).
-      Atomics.add(ctl, ${SLEEPERS}, 1);
-      g = Atomics.load(ctl, ${GEN});
-      while (g === seen) { Atomics.wait(ctl, ${GEN}, seen); g = Atomics.load(ctl, ${GEN}); }
-      Atomics.sub(ctl, ${SLEEPERS}, 1);
+    if ((i & 1023) === 0) {
+      const now = performance.now();
+      sched[now - t > ${DESCHEDULED_MS} ? 1 : 0] += now - t;
+      t = now;
+      if (now - last > (Atomics.load(ctl, ${STAGE}) !== 0 ? ${STAGE_SPIN_MS} : ${WORKER_SPIN_US / 1000})) {
+        // Count this worker asleep before re-checking, so the caller either sees it and notifies,
+        // or its new job number is seen here (sequentially consistent atomics).
+        Atomics.add(ctl, ${SLEEPERS}, 1);
+        g = Atomics.load(ctl, ${GEN});
+        while (g === seen) { Atomics.wait(ctl, ${GEN}, seen); g = Atomics.load(ctl, ${GEN}); }
+        Atomics.sub(ctl, ${SLEEPERS}, 1);
+        t = performance.now(); // time asleep is not spinning
+      }
     }
   }
+  const now = performance.now();
+  sched[now - t > ${DESCHEDULED_MS} ? 1 : 0] += now - t;
   return g;
 }
 /** Claim chunks of job g from the back and run them until none is left. */
@@ -136,10 +159,13 @@ function udiWorker(msg, post) {
   }
   post({ ok: true });
   const local = new Float64Array(${CHUNK_ARGS});
+  const sched = new Float64Array(2);
   let seen = Atomics.load(ctl, ${GEN});
   let last = performance.now();
   for (;;) {
-    seen = udiNextJob(ctl, seen, last);
+    seen = udiNextJob(ctl, seen, last, sched);
+    Atomics.store(ctl, ${SCHED} + 2 * w, (sched[0] * 1000) | 0);
+    Atomics.store(ctl, ${SCHED} + 2 * w + 1, (sched[1] * 1000) | 0);
     if (Atomics.load(ctl, ${H_STOP}) !== 0) return;
     udiRunJob(ctl, args, local, fns, w, seen);
     last = performance.now();
@@ -177,7 +203,7 @@ export class WorkerPool {
 
   /** Start `count` workers over `memory` (which must be shared). */
   static async create(host: Host, count: number, module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[], timeoutMs = 10_000): Promise<WorkerPool> {
-    const ctlBuf = new SharedArrayBuffer(CTL_INTS * 4);
+    const ctlBuf = new SharedArrayBuffer((SCHED + Math.ceil((2 * count) / LINE) * LINE) * 4);
     const argBuf = new SharedArrayBuffer((MAX_CHUNKS * CHUNK_ARGS + count + 1) * 8);
     const spawned = await Promise.all(Array.from({ length: count }, () => host.spawnWorker(WORKER_BODY)));
     spawned.forEach((s, slot) => s.worker.postMessage({ module, memory, ctl: ctlBuf, args: argBuf, slot, names }));
@@ -220,6 +246,20 @@ export class WorkerPool {
   }
   get keepAwake(): boolean {
     return this.keepAwakeNow;
+  }
+
+  /**
+   * What the workers' spinning saw so far, summed over workers, in µs mod 2^32: time running, and
+   * time descheduled (pauses longer than DESCHEDULED_MS). Written by each worker when a job arrives.
+   */
+  spinTimes(): { runUs: number; lostUs: number } {
+    let run = 0,
+      lost = 0;
+    for (let w = 0; w < this.workers.length; w++) {
+      run = (run + Atomics.load(this.ctl, SCHED + 2 * w)) | 0;
+      lost = (lost + Atomics.load(this.ctl, SCHED + 2 * w + 1)) | 0;
+    }
+    return { runUs: run >>> 0, lostUs: lost >>> 0 };
   }
 
   /** Workers asleep in Atomics.wait now (a hint: it changes under the caller's feet). */

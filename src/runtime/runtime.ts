@@ -9,7 +9,7 @@ import { KERNEL_NAMES, type RawKernels } from '../kernels/spec.js';
 import { Arena } from './arena.js';
 import { type Host, runtimeKind, threadSupport, type RuntimeKind } from './env.js';
 import { type Build, compileModule, hostHasSimd, type WasmSource } from './loader.js';
-import { type GovernorStats, ThreadGovernor } from './governor.js';
+import { type GovernorStats, preemptionMeter, ThreadGovernor } from './governor.js';
 import { WorkerPool } from './pool.js';
 import { UdiError } from '../errors.js';
 
@@ -65,6 +65,13 @@ export interface RuntimeInfo {
   threadsNote?: string;
   /** Whether the governor adapts (RuntimeOptions.adaptiveThreads), and what the start measured. */
   adaptiveThreads: boolean;
+  /**
+   * How the governor tells that other processes keep the cores busy (it then holds splitting off):
+   * 'machine', the host's reading of the machine's busy time (Node on Linux, /proc/stat); 'workers',
+   * the time the worker threads lose descheduled while they wait for work (every other host); null
+   * with one thread or adaptiveThreads: false.
+   */
+  loadMeter: 'machine' | 'workers' | null;
   /** With threads > 1: the measured cost of one split call with awake workers (µs) and the single-thread speeds used for the thresholds. */
   calibration?: { splitOverheadUs: number; nsPerMac: number; nsPerElement: number };
   memoryLimitMiB: number;
@@ -263,9 +270,12 @@ export async function startRuntime(host: Host, options: RuntimeOptions = {}): Pr
   const scratchFloats = raw.matmul_scratch_floats() as number;
   const scratch = Array.from({ length: threads }, () => arena.f32(scratchFloats));
   const adaptive = options.adaptiveThreads ?? true;
-  const governor = new ThreadGovernor({ adaptive, threads, load: pool ? host.loadMeter?.() : undefined });
+  // How busy the machine is: the host's reading where it has one (Node on Linux), else what the workers see of their own scheduling.
+  const machine = pool ? host.loadMeter?.() : undefined;
+  const load = pool ? (machine ?? preemptionMeter(() => pool.spinTimes(), threads)) : undefined;
+  const governor = new ThreadGovernor({ adaptive, threads, load });
   const kernels = new Kernels(raw, arena, pool, scratch, governor);
-  const info: RuntimeInfo = { build, threads, requestedThreads: requested, hardwareThreads: hw, runtime: kind, simd, crossOriginIsolated: support.crossOriginIsolated, memoryLimitMiB: limitMiB, adaptiveThreads: adaptive };
+  const info: RuntimeInfo = { build, threads, requestedThreads: requested, hardwareThreads: hw, runtime: kind, simd, crossOriginIsolated: support.crossOriginIsolated, memoryLimitMiB: limitMiB, adaptiveThreads: adaptive, loadMeter: !pool || !adaptive ? null : machine ? 'machine' : 'workers' };
   if (threadsNote) info.threadsNote = threadsNote;
   if (pool && adaptive) info.calibration = calibrate(raw, arena, pool, governor, scratch, KERNEL_NAMES.indexOf('fill'));
   return new Runtime(Object.freeze(info), memory, arena, kernels, pool);
