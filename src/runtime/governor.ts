@@ -262,9 +262,8 @@ export class ThreadGovernor {
     const t = this.clock();
     if (t - this.loadAt < LOAD_MS) return;
     const l = this.load!();
-    // No reading yet: look again after the next 256 calls (a meter's first reading comes as soon as it has one).
-    if (l !== null) this.loadAt = t;
     if (l === null) {
+      // No reading yet: look again after the next 256 calls (a meter's reading comes as soon as it has one).
       if (this.s.held && t - this.heldAt >= this.holdMs) {
         this.s.held = false;
         this.probe = true;
@@ -272,6 +271,7 @@ export class ThreadGovernor {
       }
       return;
     }
+    this.loadAt = t;
     const spare = l.cores - l.others;
     const held = this.s.held ? spare < this.threads - 0.25 : spare < this.threads - 0.5;
     if (held === this.s.held) {
@@ -320,14 +320,15 @@ const MAX_HOLD_MS = 8000;
  * the workers themselves: a worker spinning for its next job looks at the clock every few µs, and a
  * pause longer than DESCHEDULED_MS between two looks means it was descheduled, its core given to
  * another thread (src/runtime/pool.ts). With `run` ms spent running and `lost` ms descheduled, other
- * work took about lost/run of a core per thread. Pauses up to NOISE of the running time are not
- * counted: a fresh worker's first readings on an idle machine show 0.2-0.4 (V8 compiling its code,
- * and this process's own compiler and GC threads), while other busy processes show about 1 (measured
- * with 2 threads on a 2-core AMD EPYC VM and one spinning process). The rest is reported as others =
- * threads·(lost/run − NOISE) of `threads` cores, so ThreadGovernor's hold rule applies as with the
- * machine's own figures: on 2 threads it holds splitting off at lost/run > 0.5 (a worker descheduled
- * a third of the time) and resumes under 0.375. Null until the workers spun `minMs` since the last
- * reading (they sleep between stages, while splitting is held off and during the governor's fallbacks).
+ * work took about lost/run of a core per thread. Up to NOISE of it is not counted: readings of 50-120
+ * ms on an idle 2-core AMD EPYC VM (2 threads, UDI runs) were 0.05-0.25 in Node and 0.05-0.61 in
+ * headless Chromium, the highest in a fresh runtime's first reading (V8 compiling the new worker's
+ * code, and the process's own compiler and GC threads), while one other busy process gave 1.1-2.6
+ * (one reading of 0.37). The rest is reported as others = threads·(lost/run − NOISE) of `threads`
+ * cores, so ThreadGovernor's hold rule applies as with the machine's own figures: on 2 threads it
+ * holds splitting off at lost/run > 0.75 and resumes under 0.625. Null until the workers spun `minMs`
+ * since the last reading (they sleep between stages, while splitting is held off and during the
+ * governor's fallbacks).
  */
 export function preemptionMeter(read: () => { runUs: number; lostUs: number }, threads: number, minMs = 50): () => OtherLoad | null {
   let base = read();
@@ -340,7 +341,7 @@ export function preemptionMeter(read: () => { runUs: number; lostUs: number }, t
     return { others: threads * Math.max(0, lost / Math.max(run, 1e-3) - NOISE), cores: threads };
   };
 }
-const NOISE = 0.25;
+const NOISE = 0.5;
 
 /** Window slots: one per size class (256 kernels × 32 powers of two of the work), and ALL for every call. */
 const ALL = 256 * 32;

@@ -164,8 +164,9 @@ function udiWorker(msg, post) {
   let last = performance.now();
   for (;;) {
     seen = udiNextJob(ctl, seen, last, sched);
-    Atomics.store(ctl, ${SCHED} + 2 * w, (sched[0] * 1000) | 0);
-    Atomics.store(ctl, ${SCHED} + 2 * w + 1, (sched[1] * 1000) | 0);
+    // Plain stores (no fence): the caller reads these words now and then, and an aligned word is never torn.
+    ctl[${SCHED} + 2 * w] = (sched[0] * 1000) | 0;
+    ctl[${SCHED} + 2 * w + 1] = (sched[1] * 1000) | 0;
     if (Atomics.load(ctl, ${H_STOP}) !== 0) return;
     udiRunJob(ctl, args, local, fns, w, seen);
     last = performance.now();
