@@ -65,7 +65,7 @@ import { mlpStep, type UdiStep } from './steps.js';
 import { OTHER_CPU_MAX } from './meter.js';
 import { Ceiling } from './ceiling.js';
 import { banner, fmt, gcMethod, now, sleep } from './harness.js';
-import { BATCH, BATCH_MS, CACHE_DIR, CPU_CNN_STEPS, type Ctx, DATA_DIR, ENC, harness, MEM_STEPS, MiB, MLP_LR, MLP_MOMENTUM, notes, opts, quick, RUN_ENCODERS, RUNS, rows, SEED, WARM_MS } from './e2e/context.js';
+import { BATCH, BATCH_MS, CACHE_DIR, CPU_CNN_STEPS, type Ctx, DATA_DIR, ENC, harness, MEM_STEPS, MiB, MLP_LR, MLP_MOMENTUM, notes, opts, quick, type Row, RUN_ENCODERS, RUNS, rows, SEED, WARM_MS } from './e2e/context.js';
 import { groups, measureGroup } from './e2e/groups.js';
 import { initTfjsWasm, tfjsJointRun, tfjsMeta } from './e2e/tfjs.js';
 import { type TorchInfo, torchPeer } from './e2e/torch.js';
@@ -73,6 +73,9 @@ import { printProfile, profileStep, type ProfileRow } from './e2e/profile.js';
 import { guidedStepRows, type RunMemory, udiRun } from './e2e/runs.js';
 import { allocationSites, bytesPerStepNoGc, type FlatResult, memoryFlat, type PredictMemory, predictMemory } from './e2e/memory.js';
 import { addRatios, printLegend, printTable, writeJson } from './e2e/report.js';
+
+/** What the thread governor did in a 2-thread run (split calls, fallbacks, holds), for the console. */
+const gov = (r: Row) => (r.governor ? `; governor: ${r.governor.splitCalls} calls split, ${r.governor.serialCalls} not, ${r.governor.fallbacks} fallbacks, ${r.governor.holds} holds` : '');
 
 async function main(): Promise<void> {
   const started = now();
@@ -151,7 +154,7 @@ async function main(): Promise<void> {
         if (method === 'joint' && threads === 1) jointEpochs = r.rows[0].epochs!;
         if (method === 'udi' && threads === 1) udiModel = { params: r.params, probs: predict(r.model, subset(split.test, Array.from({ length: 10 }, (_, i) => i))), fusion: { fusion: r.model.fusion, fusionWeights: r.model.fusionWeights, fusionTemperatures: r.model.fusionTemperatures } };
         r.rt.dispose();
-        console.log(`  ${method}/${threads}: ${((now() - t) / 1000).toFixed(1)} s, ${r.rows[0].samplesPerSec!.toFixed(0)} samples/s, test acc ${r.rows[0].testAcc!.toFixed(3)}, ${r.rows.length - 1} stages, other processes ${fmt(r.rows[0].otherCpu, 2)} cores${attempts > 1 ? ` (${attempts} attempts)` : ''}`);
+        console.log(`  ${method}/${threads}: ${((now() - t) / 1000).toFixed(1)} s, ${r.rows[0].samplesPerSec!.toFixed(0)} samples/s, test acc ${r.rows[0].testAcc!.toFixed(3)}, ${r.rows.length - 1} stages, other processes ${fmt(r.rows[0].otherCpu, 2)} cores${attempts > 1 ? ` (${attempts} attempts)` : ''}${gov(r.rows[0])}`);
       }
     }
     if (tfjsOk) {

@@ -92,6 +92,8 @@ export interface Row {
   runs?: number;
   roundsDiscarded?: number;
   otherCpu?: number | null;
+  /** Whole runs on 2 threads: what the thread governor did (runtime.threads.stats). */
+  governor?: { splitCalls: number; serialCalls: number; fallbacks: number; holds: number };
   steps?: number;
   epochs?: number;
   wallMs?: number;

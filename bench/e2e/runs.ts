@@ -46,6 +46,7 @@ export async function udiRun(ctx: Ctx, method: Method, threads: number): Promise
   });
   const wall = now() - t0;
   const other = harness.meter.stop();
+  const g = rt.threads.stats;
   peak = Math.max(peak, heapUsed());
   const params = rt.arena.read(model.net.store.params);
   fullGc();
@@ -75,6 +76,7 @@ export async function udiRun(ctx: Ctx, method: Method, threads: number): Promise
     testAcc: result.fused.acc,
     otherCpu: other,
     status: 'ok',
+    governor: threads > 1 ? { splitCalls: g.splitCalls, serialCalls: g.serialCalls, fallbacks: g.fallbacks, holds: g.holds } : undefined,
     note: `stages ${stageWall.toFixed(0)} ms of ${wall.toFixed(0)} ms (rest: set-up and final evaluation; UDI also anchor choice and caching); per-epoch validation inside stages`,
   });
   for (const st of result.cost.stages) {
