@@ -41,8 +41,10 @@ export interface Host {
   /**
    * A meter of the machine's load, one per runtime: each call returns the cores that other
    * processes kept busy since its previous call, and the cores of the machine that figure counts;
-   * null when unknown (the first call). Absent where the host cannot tell (only Node on Linux reads
-   * it, from /proc/stat). The governor holds splitting off while too few cores are spare.
+   * null when unknown (the first call, or too soon after the previous one). The governor holds
+   * splitting off while too few cores are spare. Absent where the host cannot tell (only Node on
+   * Linux reads it, from /proc/stat): the runtime then uses the workers' own preemption meter
+   * (preemptionMeter in ./governor.ts).
    */
   loadMeter?(): () => OtherLoad | null;
 }
