@@ -255,15 +255,16 @@ export class ThreadGovernor {
    * Every LOAD_MS at most (looked at every 256 kernel calls): hold splitting off while too few cores
    * are spare, with hysteresis. A meter with no reading while splitting is held off (preemptionMeter:
    * the workers sleep) gets a probe after `holdMs`: splitting resumes, and the next reading decides;
-   * each probe that finds the machine still busy doubles `holdMs` (from 1 s up to 8 s), one that
-   * finds it free resets it.
+   * a hold that follows a probe lasts twice as long as the one before (from 1 s up to 8 s), any
+   * other hold 1 s.
    */
   private checkLoad(): void {
     const t = this.clock();
     if (t - this.loadAt < LOAD_MS) return;
     const l = this.load!();
     if (l === null) {
-      // No reading yet: look again after the next 256 calls (a meter's reading comes as soon as it has one).
+      // No reading yet: look again after the next 256 calls, and at least RETRY_MS later (a meter's reading comes as soon as it has one).
+      this.loadAt = t - LOAD_MS + RETRY_MS;
       if (this.s.held && t - this.heldAt >= this.holdMs) {
         this.s.held = false;
         this.probe = true;
@@ -275,7 +276,6 @@ export class ThreadGovernor {
     const spare = l.cores - l.others;
     const held = this.s.held ? spare < this.threads - 0.25 : spare < this.threads - 0.5;
     if (held === this.s.held) {
-      if (this.probe && !held) this.holdMs = HOLD_MS;
       this.probe = false;
       return;
     }
@@ -309,8 +309,9 @@ export class ThreadGovernor {
   }
 }
 
-/** The least time between two looks at the machine's load (ms). */
+/** The least time between two looks at the machine's load (ms), and after a look that had no reading. */
 const LOAD_MS = 200;
+const RETRY_MS = 20;
 /** How long a hold with no reading lasts before a probe, at first and at most (ms). */
 const HOLD_MS = 1000;
 const MAX_HOLD_MS = 8000;
@@ -319,16 +320,17 @@ const MAX_HOLD_MS = 8000;
  * A load meter for hosts that cannot read the machine's load (browsers, Deno, edge runtimes), from
  * the workers themselves: a worker spinning for its next job looks at the clock every few µs, and a
  * pause longer than DESCHEDULED_MS between two looks means it was descheduled, its core given to
- * another thread (src/runtime/pool.ts). With `run` ms spent running and `lost` ms descheduled, other
- * work took about lost/run of a core per thread. Up to NOISE of it is not counted: readings of 50-120
- * ms on an idle 2-core AMD EPYC VM (2 threads, UDI runs) were 0.05-0.25 in Node and 0.05-0.61 in
- * headless Chromium, the highest in a fresh runtime's first reading (V8 compiling the new worker's
- * code, and the process's own compiler and GC threads), while one other busy process gave 1.1-2.6
- * (one reading of 0.37). The rest is reported as others = threads·(lost/run − NOISE) of `threads`
- * cores, so ThreadGovernor's hold rule applies as with the machine's own figures: on 2 threads it
- * holds splitting off at lost/run > 0.75 and resumes under 0.625. Null until the workers spun `minMs`
- * since the last reading (they sleep between stages, while splitting is held off and during the
- * governor's fallbacks).
+ * another thread (src/runtime/pool.ts). With `run` ms spent running and `lost` ms descheduled (summed
+ * over the workers), x = lost/run is the time a worker loses to other threads per unit of its own.
+ * Readings of 50-120 ms on an idle 2-core AMD EPYC VM (2 threads, UDI runs) gave x = 0.05-0.25 in
+ * Node and 0.05-0.61 in headless Chromium, the highest in a fresh runtime's first reading (V8
+ * compiling the new worker's code, and the process's own compiler and GC threads); one other busy
+ * process gave 1.1-2.6 (one reading of 0.37). Up to NOISE of x is not counted, and the rest is
+ * reported on ThreadGovernor's scale, others = 2·(x − NOISE) of `threads` cores, so that its hold
+ * rule (others > 0.5) holds splitting off at x > 0.75 and resumes at x < 0.625, whatever the thread
+ * count. Null until the workers spun `minMs` since the last reading (they sleep between stages,
+ * while splitting is held off and during the governor's fallbacks). Not used where the workers'
+ * clock is too coarse to tell such a pause (WorkerPool.timed).
  */
 export function preemptionMeter(read: () => { runUs: number; lostUs: number }, threads: number, minMs = 50): () => OtherLoad | null {
   let base = read();
@@ -338,7 +340,7 @@ export function preemptionMeter(read: () => { runUs: number; lostUs: number }, t
       lost = ((now.lostUs - base.lostUs) >>> 0) / 1000;
     if (run + lost < minMs) return null;
     base = now;
-    return { others: threads * Math.max(0, lost / Math.max(run, 1e-3) - NOISE), cores: threads };
+    return { others: 2 * Math.max(0, lost / Math.max(run, 1e-3) - NOISE), cores: threads };
   };
 }
 const NOISE = 0.5;

@@ -4,7 +4,7 @@
  * pool never keeps the process alive (in Deno too, whose Web Workers cannot be unref'd). Only the
  * Node/Deno entry (src/index.ts) and Node-only modules import this file.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -69,8 +69,9 @@ export const nodeHost: Host = {
     );
     return { worker, firstMessage };
   },
-  // Deno runs this host too, but reading /proc/stat there needs a permission: Node only.
-  loadMeter: runtimeKind() === 'node' ? otherLoadMeter : undefined,
+  // Deno runs this host too, but reading /proc/stat there needs a permission: Node only, on Linux
+  // (elsewhere, as in Deno, the runtime uses the workers' preemption meter).
+  loadMeter: runtimeKind() === 'node' && existsSync('/proc/stat') ? otherLoadMeter : undefined,
 };
 
 /**

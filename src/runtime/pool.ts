@@ -41,8 +41,9 @@ const H_FN = HEAD,
   H_ERROR = HEAD + 3,
   H_STOP = HEAD + 4;
 /**
- * From here, two words per worker (on lines of their own, apart from the hot words above): the
- * microseconds it spent spinning for a job while running, and while descheduled (mod 2^32).
+ * From here, a line per worker, apart from the hot words above and from each other: the first two
+ * words are the microseconds it spent spinning for a job while running, and while descheduled
+ * (mod 2^32).
  */
 const SCHED = 7 * LINE;
 
@@ -73,7 +74,7 @@ const CALLER_SPIN_US = 2000;
  * loads apart, a few µs) means the worker was descheduled: another thread had its core. The
  * scheduler's time slices are longer (Linux: 0.75 ms and up).
  */
-export const DESCHEDULED_MS = 0.5;
+const DESCHEDULED_MS = 0.5;
 
 /**
  * The worker's script: small functions (V8 optimises a function that never returns, udiWorker, only
@@ -95,8 +96,9 @@ ${Array.from({ length: CHUNK_ARGS + 1 }, (_, n) => `    case ${n}: fn(${Array.fr
 }
 /**
  * Wait for a job number other than seen: spin (the next call usually comes within microseconds; in a
- * stage, within a step), then sleep. The spinning time is added to sched[0] (ms), and the pauses in
- * it longer than DESCHEDULED_MS to sched[1]: the preemption meter (src/runtime/governor.ts).
+ * stage, within a step), then sleep. Each interval between two looks at the clock while spinning
+ * is added to sched[0] (ms running), or to sched[1] when longer than DESCHEDULED_MS (descheduled):
+ * the preemption meter (src/runtime/governor.ts). sched is null when the clock is too coarse.
  */
 function udiNextJob(ctl, seen, last, sched) {
   let g = Atomics.load(ctl, ${GEN});
@@ -105,7 +107,7 @@ function udiNextJob(ctl, seen, last, sched) {
     g = Atomics.load(ctl, ${GEN});
     if ((i & 1023) === 0) {
       const now = performance.now();
-      sched[now - t > ${DESCHEDULED_MS} ? 1 : 0] += now - t;
+      if (sched !== null) sched[now - t > ${DESCHEDULED_MS} ? 1 : 0] += now - t;
       t = now;
       if (now - last > (Atomics.load(ctl, ${STAGE}) !== 0 ? ${STAGE_SPIN_MS} : ${WORKER_SPIN_US / 1000})) {
         // Count this worker asleep before re-checking, so the caller either sees it and notifies,
@@ -118,9 +120,20 @@ function udiNextJob(ctl, seen, last, sched) {
       }
     }
   }
-  const now = performance.now();
-  sched[now - t > ${DESCHEDULED_MS} ? 1 : 0] += now - t;
+  if (sched !== null) {
+    const now = performance.now();
+    sched[now - t > ${DESCHEDULED_MS} ? 1 : 0] += now - t;
+  }
   return g;
+}
+/** The smallest step of performance.now() seen over a few of its steps (browsers may coarsen it), ms. */
+function udiClockStep() {
+  let step = Infinity, t = performance.now();
+  for (let seen = 0, i = 0; seen < 5 && i < 1e7; i++) {
+    const u = performance.now();
+    if (u !== t) { step = Math.min(step, u - t); t = u; seen++; }
+  }
+  return step;
 }
 /** Claim chunks of job g from the back and run them until none is left. */
 function udiRunJob(ctl, args, local, fns, w, g) {
@@ -157,18 +170,22 @@ function udiWorker(msg, post) {
     post({ ok: false, error: String(e && e.message || e) });
     return;
   }
-  post({ ok: true });
+  // Time spinning: only with a clock fine enough to tell a pause of DESCHEDULED_MS from its own steps.
+  const sched = udiClockStep() < ${DESCHEDULED_MS / 5} ? new Float64Array(2) : null;
+  post({ ok: true, timed: sched !== null });
   const local = new Float64Array(${CHUNK_ARGS});
-  const sched = new Float64Array(2);
+  const at = ${SCHED} + ${LINE} * w;
   let seen = Atomics.load(ctl, ${GEN});
   let last = performance.now();
   for (;;) {
     seen = udiNextJob(ctl, seen, last, sched);
-    // Plain stores (no fence): the caller reads these words now and then, and an aligned word is never torn.
-    ctl[${SCHED} + 2 * w] = (sched[0] * 1000) | 0;
-    ctl[${SCHED} + 2 * w + 1] = (sched[1] * 1000) | 0;
     if (Atomics.load(ctl, ${H_STOP}) !== 0) return;
     udiRunJob(ctl, args, local, fns, w, seen);
+    if (sched !== null) {
+      // After the job, not before it; plain stores (no fence): the caller reads these words now and then, and an aligned word is never torn.
+      ctl[at] = (sched[0] * 1000) | 0;
+      ctl[at + 1] = (sched[1] * 1000) | 0;
+    }
     last = performance.now();
   }
 }
@@ -188,6 +205,8 @@ export class WorkerPool {
   /** A job posted with `post` (its chunks belong to workers; the caller runs its share outside the pool). */
   private legacy = false;
   private disposed = false;
+  /** Whether every worker times its spinning (spinTimes; false where performance.now() is too coarse). */
+  timed = false;
   private keepAwakeNow = false;
 
   private constructor(
@@ -204,7 +223,7 @@ export class WorkerPool {
 
   /** Start `count` workers over `memory` (which must be shared). */
   static async create(host: Host, count: number, module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[], timeoutMs = 10_000): Promise<WorkerPool> {
-    const ctlBuf = new SharedArrayBuffer((SCHED + Math.ceil((2 * count) / LINE) * LINE) * 4);
+    const ctlBuf = new SharedArrayBuffer((SCHED + count * LINE) * 4);
     const argBuf = new SharedArrayBuffer((MAX_CHUNKS * CHUNK_ARGS + count + 1) * 8);
     const spawned = await Promise.all(Array.from({ length: count }, () => host.spawnWorker(WORKER_BODY)));
     spawned.forEach((s, slot) => s.worker.postMessage({ module, memory, ctl: ctlBuf, args: argBuf, slot, names }));
@@ -216,8 +235,9 @@ export class WorkerPool {
       timeoutMs,
     );
     try {
-      const replies = (await Promise.all(spawned.map((s) => s.firstMessage))) as { ok: boolean; error?: string }[];
+      const replies = (await Promise.all(spawned.map((s) => s.firstMessage))) as { ok: boolean; error?: string; timed?: boolean }[];
       const bad = replies.find((r) => !r.ok);
+      pool.timed = replies.every((r) => r.timed === true);
       if (bad) throw new WorkerError(`a udi-wasm worker could not instantiate the module: ${bad.error}`);
     } catch (e) {
       pool.dispose();
@@ -251,14 +271,15 @@ export class WorkerPool {
 
   /**
    * What the workers' spinning saw so far, summed over workers, in µs mod 2^32: time running, and
-   * time descheduled (pauses longer than DESCHEDULED_MS). Written by each worker when a job arrives.
+   * time descheduled (pauses longer than DESCHEDULED_MS). Written by each worker after each job;
+   * always 0 where performance.now() is too coarse to tell such a pause (steps of 0.1 ms or more).
    */
   spinTimes(): { runUs: number; lostUs: number } {
     let run = 0,
       lost = 0;
     for (let w = 0; w < this.workers.length; w++) {
-      run = (run + Atomics.load(this.ctl, SCHED + 2 * w)) | 0;
-      lost = (lost + Atomics.load(this.ctl, SCHED + 2 * w + 1)) | 0;
+      run = (run + Atomics.load(this.ctl, SCHED + LINE * w)) | 0;
+      lost = (lost + Atomics.load(this.ctl, SCHED + LINE * w + 1)) | 0;
     }
     return { runUs: run >>> 0, lostUs: lost >>> 0 };
   }

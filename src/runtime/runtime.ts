@@ -69,7 +69,8 @@ export interface RuntimeInfo {
    * How the governor tells that other processes keep the cores busy (it then holds splitting off):
    * 'machine', the host's reading of the machine's busy time (Node on Linux, /proc/stat); 'workers',
    * the time the worker threads lose descheduled while they wait for work (every other host); null
-   * with one thread or adaptiveThreads: false.
+   * with one thread, adaptiveThreads: false, or a performance.now() too coarse for the workers' meter
+   * (steps of 0.1 ms or more: the per-call governor alone decides then).
    */
   loadMeter: 'machine' | 'workers' | null;
   /** With threads > 1: the measured cost of one split call with awake workers (µs) and the single-thread speeds used for the thresholds. */
@@ -271,11 +272,11 @@ export async function startRuntime(host: Host, options: RuntimeOptions = {}): Pr
   const scratch = Array.from({ length: threads }, () => arena.f32(scratchFloats));
   const adaptive = options.adaptiveThreads ?? true;
   // How busy the machine is: the host's reading where it has one (Node on Linux), else what the workers see of their own scheduling.
-  const machine = pool ? host.loadMeter?.() : undefined;
-  const load = pool ? (machine ?? preemptionMeter(() => pool.spinTimes(), threads)) : undefined;
+  const machine = pool && adaptive ? host.loadMeter?.() : undefined;
+  const load = pool && adaptive ? (machine ?? (pool.timed ? preemptionMeter(() => pool.spinTimes(), threads) : undefined)) : undefined;
   const governor = new ThreadGovernor({ adaptive, threads, load });
   const kernels = new Kernels(raw, arena, pool, scratch, governor);
-  const info: RuntimeInfo = { build, threads, requestedThreads: requested, hardwareThreads: hw, runtime: kind, simd, crossOriginIsolated: support.crossOriginIsolated, memoryLimitMiB: limitMiB, adaptiveThreads: adaptive, loadMeter: !pool || !adaptive ? null : machine ? 'machine' : 'workers' };
+  const info: RuntimeInfo = { build, threads, requestedThreads: requested, hardwareThreads: hw, runtime: kind, simd, crossOriginIsolated: support.crossOriginIsolated, memoryLimitMiB: limitMiB, adaptiveThreads: adaptive, loadMeter: !load ? null : machine ? 'machine' : 'workers' };
   if (threadsNote) info.threadsNote = threadsNote;
   if (pool && adaptive) info.calibration = calibrate(raw, arena, pool, governor, scratch, KERNEL_NAMES.indexOf('fill'));
   return new Runtime(Object.freeze(info), memory, arena, kernels, pool);
