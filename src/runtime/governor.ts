@@ -320,8 +320,9 @@ const MAX_HOLD_MS = 8000;
  * A load meter for hosts that cannot read the machine's load (browsers, Deno, edge runtimes), from
  * the workers themselves: a worker spinning for its next job looks at the clock every few µs, and a
  * pause longer than DESCHEDULED_MS between two looks means it was descheduled, its core given to
- * another thread (src/runtime/pool.ts). With `run` ms spent running and `lost` ms descheduled (summed
- * over the workers), x = lost/run is the time a worker loses to other threads per unit of its own.
+ * another thread (udiNextJob in src/runtime/pool-worker.ts). With `run` ms spent running and `lost`
+ * ms descheduled (summed over the workers), x = lost/run is the time a worker loses to other threads
+ * per unit of its own.
  * Readings of 50-120 ms on an idle 2-core AMD EPYC VM (2 threads, UDI runs) gave x = 0.05-0.25 in
  * Node and 0.05-0.61 in headless Chromium, the highest in a fresh runtime's first reading (V8
  * compiling the new worker's code, and the process's own compiler and GC threads); one other busy
