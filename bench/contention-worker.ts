@@ -6,15 +6,14 @@
 import { createRuntime, defaultConfig, type EncoderConfig, type Method, train } from '../src/web.js';
 import { decodeDemo, type DemoData } from './web/data.js';
 
-const ENCODERS: Record<string, EncoderConfig> = { audio: { type: 'mlp', hidden: [128, 64] }, image: { type: 'mlp', hidden: [128, 64] } };
-const scope = self as unknown as { onmessage: ((e: { data: { threads: number; epochs: number; method: Method } }) => void) | null; postMessage(m: unknown): void };
+const scope = self as unknown as { onmessage: ((e: { data: { threads: number; epochs: number; method: Method; encoders: Record<string, EncoderConfig> } }) => void) | null; postMessage(m: unknown): void };
 let data: DemoData | null = null;
 
 scope.onmessage = async (e) => {
   try {
     data ??= decodeDemo(new Uint8Array(await (await fetch('/data.bin')).arrayBuffer()), '/data.bin');
     const rt = await createRuntime({ threads: e.data.threads });
-    const cfg = defaultConfig(ENCODERS, 0);
+    const cfg = defaultConfig(e.data.encoders, 0);
     cfg.solo.epochs = cfg.guided.epochs = cfg.joint.epochs = e.data.epochs;
     const t0 = performance.now();
     const { result } = await train(rt, e.data.method, { train: data.train, val: data.val, test: data.test }, cfg);

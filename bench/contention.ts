@@ -103,7 +103,7 @@ async function chromiumRunner(): Promise<{ run(threads: number): Promise<RunResu
   };
   return {
     async run(threads) {
-      const r = (await tab.evaluate((m) => (window as any).runOnce(m), { threads, epochs, method })) as RunResult & { error?: string; threads: number };
+      const r = (await tab.evaluate((m) => (window as any).runOnce(m), { threads, epochs, method, encoders: ENCODERS })) as RunResult & { error?: string; threads: number };
       if (r.error) throw new Error(`Chromium: ${r.error}`);
       if (r.threads !== threads) throw new Error(`Chromium ran ${r.threads} threads, not ${threads} (is the page cross-origin isolated?)`);
       return r;

@@ -317,7 +317,7 @@ const HOLD_MS = 1000;
 const MAX_HOLD_MS = 8000;
 
 /**
- * A load meter for hosts that cannot read the machine's load (browsers, Deno, edge runtimes), from
+ * A load meter for hosts that cannot read the machine's load (browsers, Deno, Node outside Linux), from
  * the workers themselves: a worker spinning for its next job looks at the clock every few µs, and a
  * pause longer than DESCHEDULED_MS between two looks means it was descheduled, its core given to
  * another thread (udiNextJob in src/runtime/pool-worker.ts). With `run` ms spent running and `lost`

@@ -27,9 +27,9 @@ export interface RuntimeOptions {
    * true (default): measure at start what splitting a kernel call costs here and split only calls
    * big enough to gain; and while training, compare each window of split calls with its
    * single-thread estimate and fall back to the calling thread when threads do not pay (other
-   * processes busy on the cores), probing again later with a growing backoff; in Node on Linux,
-   * also hold splitting off while other processes leave fewer spare cores than this runtime has
-   * threads (read from /proc/stat). false: split every
+   * processes busy on the cores), probing again later with a growing backoff; and hold splitting
+   * off while other processes leave fewer spare cores than this runtime has threads (read from
+   * /proc/stat in Node on Linux, from the workers' own scheduling elsewhere: info.loadMeter). false: split every
    * call above fixed sizes, always (reproducible call patterns for tests and fixed benchmarks).
    * Either way the results are the same bits.
    */
