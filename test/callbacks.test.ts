@@ -1,7 +1,9 @@
 // Callbacks carry totals: the plan (every stage and its budget) before the first step, and with every
 // callback the stage's index and count, its epoch budget, steps per epoch and the run's step budget.
 // Callbacks never change results: with and without them, the same bits.
+// Training lets the event loop run (timers, abort signals) the cheapest way the host has.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pickYield } from '../src/runtime/env.js';
 import { type Callbacks, createRuntime, defaultConfig, makeDataset, METHODS, type Method, planStages, Rng, type Runtime, stratifiedSplit, train, type TrainPlan, type TrainProgress } from '../src/index.js';
 
 let rt: Runtime;
@@ -120,5 +122,37 @@ describe('callbacks carry totals', () => {
     const plain = await weights();
     const watched = await weights(recorder().callbacks);
     expect(Buffer.from(watched.buffer).equals(Buffer.from(plain.buffer))).toBe(true);
+  });
+});
+
+describe('a training stage lets the event loop run', () => {
+  it('a timer due while train() runs fires during training and can abort it', async () => {
+    const cfg = tinyConfig(5000); // far longer than the 50 ms between yields
+    const ac = new AbortController();
+    let steps = 0;
+    let stepsAtAbort = -1;
+    setTimeout(() => {
+      stepsAtAbort = steps;
+      ac.abort();
+    }, 0);
+    const run = train(rt, 'joint', { train: tinyData() }, cfg, { signal: ac.signal, callbacks: { onBatchEnd: () => void steps++ } });
+    await expect(run).rejects.toThrow(/abort|cancel/i);
+    expect(stepsAtAbort).toBeGreaterThan(0); // the timer fired between steps, not before the first
+    expect(steps).toBeLessThan(5000 * 6);
+  });
+
+  it('yields the cheapest way the host has: setImmediate, scheduler.yield, a MessageChannel message, setTimeout', async () => {
+    const noop = () => {};
+    expect(pickYield({ setImmediate: noop, scheduler: { yield: noop }, MessageChannel }).kind).toBe('setImmediate');
+    expect(pickYield({ scheduler: { yield: noop }, MessageChannel }).kind).toBe('scheduler.yield');
+    expect(pickYield({ scheduler: {}, MessageChannel }).kind).toBe('MessageChannel');
+    expect(pickYield({}).kind).toBe('setTimeout');
+    expect(rt.info.eventLoopYield).toBe('setImmediate'); // Node
+    // Each way resumes, and a MessageChannel resumes concurrent yields in order.
+    for (const gl of [globalThis, { MessageChannel }, {}]) await pickYield(gl as Record<string, unknown>).yield();
+    const { yield: viaChannel } = pickYield({ MessageChannel });
+    const order: number[] = [];
+    await Promise.all([0, 1, 2].map((i) => viaChannel().then(() => order.push(i))));
+    expect(order).toEqual([0, 1, 2]);
   });
 });

@@ -133,7 +133,7 @@ afterAll(async () => {
 
 describe('Node', () => {
   it('1 and 2 threads give the same parameters, checkpoint and probabilities; the model learned', async () => {
-    expect(node1.info).toMatchObject({ runtime: 'node', threads: 1, build: 'simd' });
+    expect(node1.info).toMatchObject({ runtime: 'node', threads: 1, build: 'simd', eventLoopYield: 'setImmediate' });
     expect(node2.info).toMatchObject({ runtime: 'node', threads: 2, build: 'simd-threads', loadMeter: 'machine' });
     expect(splitCalls, 'kernel calls split over the 2 threads').toBeGreaterThan(0);
     expect(node2.hash).toBe(node1.hash);
@@ -180,7 +180,7 @@ describe('Deno', () => {
       const out = await runDeno(threads, 'dist');
       observed[`deno, ${threads} thread(s) (dist)`] = out.hash;
       // Deno cannot read /proc/stat without a permission: its governor uses the workers' preemption meter.
-      expect(out.info).toMatchObject({ runtime: 'deno', threads, build: threads > 1 ? 'simd-threads' : 'simd', loadMeter: threads > 1 ? 'workers' : null });
+      expect(out.info).toMatchObject({ runtime: 'deno', threads, build: threads > 1 ? 'simd-threads' : 'simd', loadMeter: threads > 1 ? 'workers' : null, eventLoopYield: 'setImmediate' });
       expect(out.hash).toBe(node1.hash);
       expect(out.checkpointHash).toBe(nodeCheckpointHash);
       expect(out.probsHash).toBe(probsHash);
@@ -262,13 +262,13 @@ describe('Chromium', () => {
     const { run, mainThread } = await timed('chromium: launch + train, isolated, 2 threads', () => H.withTimeout(trainInPage(`${isolated.origin}/index.html`, 2, '/node.safetensors'), 60_000, 'Chromium (isolated)'));
     observed['chromium worker, 2 threads (isolated)'] = run.hash;
     expect(run.workerIsolated).toBe(true);
-    expect(run.info).toMatchObject({ runtime: 'worker', threads: 2, build: 'simd-threads', crossOriginIsolated: true, loadMeter: 'workers' });
+    expect(run.info).toMatchObject({ runtime: 'worker', threads: 2, build: 'simd-threads', crossOriginIsolated: true, loadMeter: 'workers', eventLoopYield: 'scheduler.yield' });
     expect(run.hash).toBe(node1.hash);
     expect(run.checkpointHash).toBe(nodeCheckpointHash);
     expect(run.probs).toBe(nodeProbsHex);
     expect(run.probsFromNodeCheckpoint).toBe(nodeProbsHex);
     // The main thread may not block: createRuntime falls back to one thread and says why.
-    expect(mainThread).toMatchObject({ runtime: 'browser', threads: 1, crossOriginIsolated: true });
+    expect(mainThread).toMatchObject({ runtime: 'browser', threads: 1, crossOriginIsolated: true, eventLoopYield: 'scheduler.yield' });
     expect(mainThread!.threadsNote).toMatch(/main thread may not block/);
     // The .wasm came from the loader's default URL next to the package (no explicit source).
     expect(isolated.requests).toContain('/build/udi.simd-threads.wasm');
@@ -327,7 +327,7 @@ const udi :Workerd.Worker = (
       };
       const trained = await timed('workerd: train', async () => (await get('/train')).json());
       observed['workerd, 1 thread (dist bundled)'] = trained.hash;
-      expect(trained.info).toMatchObject({ runtime: 'workerd', threads: 1, build: 'simd' });
+      expect(trained.info).toMatchObject({ runtime: 'workerd', threads: 1, build: 'simd', eventLoopYield: 'setTimeout' });
       expect(trained.hash).toBe(node1.hash);
       expect(trained.checkpointHash).toBe(nodeCheckpointHash);
       const res = await timed('workerd: predict from Node checkpoint', () => get('/predict', { method: 'POST' }));

@@ -7,7 +7,7 @@
 import { Kernels } from '../kernels/ops.js';
 import { KERNEL_NAMES, type RawKernels } from '../kernels/spec.js';
 import { Arena } from './arena.js';
-import { type Host, runtimeKind, threadSupport, type RuntimeKind } from './env.js';
+import { type Host, runtimeKind, threadSupport, type RuntimeKind, type YieldKind, yieldKind } from './env.js';
 import { type Build, compileModule, hostHasSimd, type WasmSource } from './loader.js';
 import { type GovernorStats, preemptionMeter, ThreadGovernor } from './governor.js';
 import { WorkerPool } from './pool.js';
@@ -73,6 +73,8 @@ export interface RuntimeInfo {
    * (steps of 0.1 ms or more: the per-call governor alone decides then).
    */
   loadMeter: 'machine' | 'workers' | null;
+  /** How a training stage lets the event loop run (every 50 ms): the cheapest way the host has (src/runtime/env.ts, pickYield). */
+  eventLoopYield: YieldKind;
   /** With threads > 1: the measured cost of one split call with awake workers (µs) and the single-thread speeds used for the thresholds. */
   calibration?: { splitOverheadUs: number; nsPerMac: number; nsPerElement: number };
   memoryLimitMiB: number;
@@ -276,7 +278,7 @@ export async function startRuntime(host: Host, options: RuntimeOptions = {}): Pr
   const load = pool && adaptive ? (machine ?? (pool.timed ? preemptionMeter(() => pool.spinTimes(), threads) : undefined)) : undefined;
   const governor = new ThreadGovernor({ adaptive, threads, load });
   const kernels = new Kernels(raw, arena, pool, scratch, governor);
-  const info: RuntimeInfo = { build, threads, requestedThreads: requested, hardwareThreads: hw, runtime: kind, simd, crossOriginIsolated: support.crossOriginIsolated, memoryLimitMiB: limitMiB, adaptiveThreads: adaptive, loadMeter: !load ? null : machine ? 'machine' : 'workers' };
+  const info: RuntimeInfo = { build, threads, requestedThreads: requested, hardwareThreads: hw, runtime: kind, simd, crossOriginIsolated: support.crossOriginIsolated, memoryLimitMiB: limitMiB, adaptiveThreads: adaptive, loadMeter: !load ? null : machine ? 'machine' : 'workers', eventLoopYield: yieldKind() };
   if (threadsNote) info.threadsNote = threadsNote;
   if (pool && adaptive) info.calibration = calibrate(raw, arena, pool, governor, scratch, KERNEL_NAMES.indexOf('fill'));
   return new Runtime(Object.freeze(info), memory, arena, kernels, pool);

@@ -11,6 +11,7 @@ import { dcosHalfTurn } from '../util/detmath.js';
 import { Rng } from '../util/rng.js';
 import { STAGE_DEFAULTS } from './config.js';
 import type { MultimodalNet } from './net.js';
+import { yieldToEventLoop } from '../runtime/env.js';
 
 /**
  * A stage's optimiser. defaultConfig() and config files fill every field (the defaults are
@@ -313,7 +314,7 @@ export async function runStage(net: MultimodalNet, train: Dataset, stage: Stage,
         for (const k in losses) sums[k] = (sums[k] ?? 0) + losses[k]; // (for-in: no entry arrays per step)
         cb.onBatchEnd?.(steps, losses, stage.name, progress()); // arguments are not built when there is no callback
         if (now() - lastYield > yieldMs) {
-          await new Promise((r) => setTimeout(r, 0));
+          await yieldToEventLoop();
           lastYield = now();
         }
       }
