@@ -329,19 +329,30 @@ const MAX_HOLD_MS = 8000;
  * process gave 1.1-2.6 (one reading of 0.37). Up to NOISE of x is not counted, and the rest is
  * reported on ThreadGovernor's scale, others = 2·(x − NOISE) of `threads` cores, so that its hold
  * rule (others > 0.5) holds splitting off at x > 0.75 and resumes at x < 0.625, whatever the thread
- * count. Null until the workers spun `minMs` since the last reading (they sleep between stages,
+ * count. After a runtime's first reading the meter reports the smaller of the last two, so a hold
+ * needs two busy readings in a row: in headless Chromium on the idle VM, 1 reading in about 30
+ * spiked (x = 1.64, others 2.28) between readings of 0-0.14 and held splitting off for 1.4 s of a
+ * 1.7 s run. The first reading counts alone: a busy process keeps every reading high, and waiting
+ * for a second one at the start cost more under load than it saved (the workers sleep during the
+ * per-call governor's fallbacks, so that second reading came up to 0.8 s later).
+ * Null until the workers spun `minMs` since the last reading (they sleep between stages,
  * while splitting is held off and during the governor's fallbacks). Not used where the workers'
  * clock is too coarse to tell such a pause (WorkerPool.timed).
  */
 export function preemptionMeter(read: () => { runUs: number; lostUs: number }, threads: number, minMs = 50): () => OtherLoad | null {
   let base = read();
+  let prev = -1;
   return () => {
     const now = read();
     const run = ((now.runUs - base.runUs) >>> 0) / 1000,
       lost = ((now.lostUs - base.lostUs) >>> 0) / 1000;
     if (run + lost < minMs) return null;
     base = now;
-    return { others: 2 * Math.max(0, lost / Math.max(run, 1e-3) - NOISE), cores: threads };
+    const others = 2 * Math.max(0, lost / Math.max(run, 1e-3) - NOISE);
+    // After the first reading, the smaller of this one and the one before: one spike does not hold splitting off.
+    const seen = prev < 0 ? others : Math.min(prev, others);
+    prev = others;
+    return { others: seen, cores: threads };
   };
 }
 const NOISE = 0.5;
