@@ -222,12 +222,13 @@ export class WorkerPool {
   /** Spin for a while, then sleep, until the workers' finished chunks reach `want`; stop the pool if they never do. */
   private wait(want: number, fnIndex: number, work: number): void {
     let spins = 0;
-    const start = Date.now();
+    let start = 0; // when the caller first slept (the dead-worker timeout counts from there)
     const spinUntil = performance.now() + CALLER_SPIN_US / 1000;
     for (;;) {
       const done = Atomics.load(this.ctl, DONE);
       if (done === want) break;
       if ((++spins & 1023) !== 0 || performance.now() < spinUntil) continue;
+      if (start === 0) start = Date.now();
       Atomics.store(this.ctl, CALLER_ASLEEP, 1);
       if (Atomics.load(this.ctl, DONE) === done) Atomics.wait(this.ctl, DONE, done, Math.min(1000, this.timeoutMs));
       Atomics.store(this.ctl, CALLER_ASLEEP, 0);
