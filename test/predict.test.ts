@@ -373,6 +373,25 @@ describe('inference reads its rows from JavaScript', () => {
       rt.dispose();
     }
   });
+
+  it('net.load copies any rows from JavaScript (runs of consecutive rows in one copy) exactly as row by row', async () => {
+    const rt = await createRuntime({ threads: 1 });
+    try {
+      const n = 40,
+        dim = 5;
+      const data = Float32Array.from({ length: n * dim }, (_, i) => i + 0.5);
+      const ds = makeDataset({ a: { data, dim } }, new Int32Array(n), 3);
+      const net = new MultimodalNet(rt, [{ name: 'a', dim, encoder: { type: 'mlp', hidden: [4] } }], 3, 16, 1);
+      for (const idx of [[7], [3, 4, 5, 6], [9, 2, 3, 4, 30, 31, 0, 39], [5, 5, 6, 8, 7, 8, 9, 10, 11, 1, 2, 3, 12, 13, 14, 15]]) {
+        net.load(ds, idx, ['a'], false);
+        const got = rt.arena.viewF32(net.branch('a').input).slice(0, idx.length * dim);
+        const want = Float32Array.from(idx.flatMap((r) => Array.from(data.subarray(r * dim, (r + 1) * dim))));
+        expect(got).toEqual(want);
+      }
+    } finally {
+      rt.dispose();
+    }
+  });
 });
 
 describe("10. init: 'he' as before (bit for bit), 'pytorch' as PyTorch's defaults", () => {

@@ -163,8 +163,12 @@ export class MultimodalNet {
       const res = resident ? this.resident(m.data) : (this.residents.get(m.data) ?? null);
       if (res) this.rt.kernels.gatherRows(prefix(b.input, n * m.dim), res, this.batchRows(n), n, m.dim);
       else {
+        // A run of consecutive rows (inference reads them in order) is one copy.
         const view = arena.viewF32(b.input);
-        for (let i = 0; i < n; i++) view.set(m.data.subarray(idx[i] * m.dim, (idx[i] + 1) * m.dim), i * m.dim);
+        for (let i = 0, j = 1; i < n; i = j++) {
+          while (j < n && idx[j] === idx[j - 1] + 1) j++;
+          view.set(m.data.subarray(idx[i] * m.dim, (idx[j - 1] + 1) * m.dim), i * m.dim);
+        }
       }
     }
     return n;
