@@ -3,8 +3,8 @@
  * that splitting pays, so that threads should not make training slower than the calling thread alone,
  * also when other processes compete for the cores.
  *
- * Evidence, per split call: the caller times the chunks it ran itself and the whole call (publish,
- * own chunks, join). Its chunks are a known fraction of the call's work, so `own time / fraction`
+ * Evidence, per split call: the caller times the chunks it ran itself (back to back, from publishing
+ * the job) and the whole call (publish, own chunks, join). Its chunks are a known fraction of the call's work, so `own time / fraction`
  * estimates what the call would have cost on the calling thread alone, measured on the same data in
  * the same moment. Over a window of split calls (24 calls, and at least 10 ms of them) the governor
  * compares the summed actual times with the summed estimates; when splitting was slower than the
@@ -190,10 +190,10 @@ export class ThreadGovernor {
 
   /**
    * Record the split call last passed to `split`: `actualMs` from publishing to the end of join,
-   * `ownMs` the caller's time in its own chunks, `ownFraction` the fraction of the call's work those
-   * chunks were; with `work`, the rest of the call is costed at the caller's recent speed on this
-   * size class rather than at this call's: a caller descheduled during its own chunks (a loaded
-   * machine) would otherwise inflate the estimate by that pause × (1/fraction − 1) and make
+   * `ownMs` from publishing to the end of the caller's own chunks (they run back to back),
+   * `ownFraction` the fraction of the call's work those chunks were; with `work`, the rest of the
+   * call is costed at the caller's recent speed on this size class rather than at this call's: a
+   * caller descheduled during its own chunks (a loaded machine) would otherwise inflate the estimate by that pause × (1/fraction − 1) and make
    * splitting look good exactly when it is not. The rate follows a fast call only part way (an
    * average with weight 0.2) and a slow one by at most 2% per call: jumping to the fastest call ever
    * seen made single-thread time look shorter than it is, and the governor fell back to one thread
