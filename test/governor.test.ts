@@ -376,35 +376,42 @@ describe('bits while the fallback toggles', () => {
 });
 
 describe('the preemption meter (hosts without Host.loadMeter)', () => {
-  it('reports others = 2 × (time descheduled / time running − 0.5), whatever the thread count, once the workers spun minMs, the smaller of two readings in a row', () => {
+  it('reports others = 2 × (time descheduled / time running − 0.5), whatever the thread count, once the workers spun minMs; a reading soon after another, the smaller of the two', () => {
     const c = { runUs: 0, lostUs: 0 };
-    const meter = preemptionMeter(() => ({ ...c }), 2, 50);
-    const spin = (runMs: number, lostMs: number) => {
+    const clock = { t: 0 };
+    const meter = preemptionMeter(() => ({ ...c }), 2, 50, () => clock.t);
+    /** The workers spin runMs and lose lostMs, and the governor looks afterMs after its previous look. */
+    const spin = (runMs: number, lostMs: number, afterMs = 200) => {
       c.runUs = (c.runUs + runMs * 1000) >>> 0;
       c.lostUs = (c.lostUs + lostMs * 1000) >>> 0;
+      clock.t += afterMs;
       return meter();
     };
     expect(spin(20, 10)).toBeNull(); // 30 ms seen: too little, kept for the next reading
     expect(spin(20, 10)).toEqual({ others: 0, cores: 2 }); // 20/40 = 0.5: within the noise allowance
-    // After the first, each report is the smaller of the last two readings: a busy reading after a free one reports the free one.
+    // Each reading within 280 ms of the one before reports the smaller of the two: a busy one after a free one reports the free one.
     expect(spin(40, 30)).toEqual({ others: 0, cores: 2 }); // 2·(30/40 − 0.5) = 0.5, after 0
     expect(spin(80, 120)).toEqual({ others: 0.5, cores: 2 }); // descheduled 60% of the time: 2·(1.5 − 0.5) = 2, after 0.5
     expect(spin(80, 120)).toEqual({ others: 2, cores: 2 }); // busy twice in a row
     expect(spin(100, 0)).toEqual({ others: 0, cores: 2 }); // free again: at once
-    expect(spin(100, 0)).toEqual({ others: 0, cores: 2 });
     expect(spin(30, 60)).toEqual({ others: 0, cores: 2 }); // a spike between free readings is never reported
+    expect(spin(100, 0)).toEqual({ others: 0, cores: 2 });
+    // A reading long after the one before (the workers slept: a hold, a fallback) counts alone, as a runtime's first does.
+    expect(spin(40, 60, 300)).toEqual({ others: 2, cores: 2 }); // 2·(60/40 − 0.5), 300 ms after a free reading
     expect(spin(100, 0)).toEqual({ others: 0, cores: 2 });
     // The counters wrap at 2^32 µs (about 71 minutes of spinning).
     c.runUs = 2 ** 32 - 10_000;
     c.lostUs = 2 ** 32 - 1_000;
-    const wrapped = preemptionMeter(() => ({ ...c }), 4, 50);
-    const twice = () => {
-      c.runUs = (c.runUs + 40_000) >>> 0;
-      c.lostUs = (c.lostUs + 30_000) >>> 0;
+    const wrapped = preemptionMeter(() => ({ ...c }), 4, 50, () => clock.t);
+    const on4 = (runMs: number, lostMs: number) => {
+      c.runUs = (c.runUs + runMs * 1000) >>> 0;
+      c.lostUs = (c.lostUs + lostMs * 1000) >>> 0;
+      clock.t += 200;
       return wrapped();
     };
-    expect(twice()).toEqual({ others: 0.5, cores: 4 }); // 2·(0.75 − 0.5): the same hold threshold on 4 threads; a runtime's first reading counts alone
-    expect(twice()).toEqual({ others: 0.5, cores: 4 });
+    expect(on4(40, 30)).toEqual({ others: 0.5, cores: 4 }); // 2·(0.75 − 0.5): the same hold threshold on 4 threads; a first reading counts alone
+    expect(on4(40, 40)).toEqual({ others: 0.5, cores: 4 }); // 2·(1 − 0.5) = 1, after 0.5
+    expect(on4(40, 50)).toEqual({ others: 1, cores: 4 }); // 2·(1.25 − 0.5) = 1.5, after 1
   });
 
   it('real workers forced to share a core are seen descheduled; the runtime says which meter it uses', async () => {

@@ -5,7 +5,9 @@
  * col2im, max-pooling and the fused convolution block (by samples; its weight gradient by rows of
  * dw) and the element-wise kernels (activations, optimiser steps,
  * fill, copy, scale, axpy) are split over the worker pool. A call
- * allocates nothing on the JavaScript heap (reused argument lists; error messages built only on error).
+ * builds no object (reused argument lists; error messages built only on error); what it allocates is
+ * V8's: a float argument or result crossing a call that is not inlined, and in a split call the
+ * governor's and the join's clock readings (Node's performance.now() returns a new heap number).
  *
  * Conventions (as in the kernels): outputs first, then inputs; forward next to backward; backward
  * functions accumulate into their gradient buffers (dx += ...), except where a wrapper says it

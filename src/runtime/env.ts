@@ -8,7 +8,8 @@
  * Exit rule: a worker never keeps its process alive once it has started. The Node host unrefs its
  * worker_threads (Node and Deno); the web host calls `worker.unref()` where the runtime has it. The
  * caller waits for workers synchronously (Atomics.wait), and nothing in the runtime leaves a timer,
- * an interval or an Atomics.waitAsync pending, so a script that forgets `rt.dispose()` still exits.
+ * an interval, a message port or an Atomics.waitAsync pending, so a script that forgets
+ * `rt.dispose()` still exits.
  */
 
 export type RuntimeKind = 'node' | 'deno' | 'workerd' | 'browser' | 'worker' | 'unknown';
@@ -116,19 +117,17 @@ export function pickYield(gl: Record<string, any>): { kind: YieldKind; yield: ()
   if (typeof gl.setImmediate === 'function') return { kind: 'setImmediate', yield: () => new Promise<void>((r) => gl.setImmediate(r)) };
   if (typeof gl.scheduler?.yield === 'function') return { kind: 'scheduler.yield', yield: () => gl.scheduler.yield() };
   if (typeof gl.MessageChannel === 'function') {
-    const ch = new gl.MessageChannel();
-    const waiting: (() => void)[] = [];
-    ch.port1.onmessage = () => waiting.shift()?.();
-    // A port with a listener would keep a process alive (the exit rule above); only hosts without setImmediate get here.
-    ch.port1.unref?.();
-    return {
-      kind: 'MessageChannel',
-      yield: () =>
-        new Promise<void>((r) => {
-          waiting.push(r);
-          ch.port2.postMessage(0);
-        }),
-    };
+    // A channel per yield, closed once it delivered: a port with a listener would keep a process alive (the exit rule above).
+    const viaChannel = () =>
+      new Promise<void>((r) => {
+        const ch = new gl.MessageChannel();
+        ch.port1.onmessage = () => {
+          ch.port1.close();
+          r();
+        };
+        ch.port2.postMessage(0);
+      });
+    return { kind: 'MessageChannel', yield: viaChannel };
   }
   return { kind: 'setTimeout', yield: () => new Promise<void>((r) => setTimeout(r, 0)) };
 }

@@ -190,7 +190,8 @@ export class ThreadGovernor {
 
   /**
    * Record the split call last passed to `split`: `actualMs` from publishing to the end of join,
-   * `ownMs` from publishing to the end of the caller's own chunks (they run back to back),
+   * `ownMs` from publishing (from after it, when it had to wake workers) to the end of the caller's
+   * own chunks (they run back to back),
    * `ownFraction` the fraction of the call's work those chunks were; with `work`, the rest of the
    * call is costed at the caller's recent speed on this size class rather than at this call's: a
    * caller descheduled during its own chunks (a loaded machine) would otherwise inflate the estimate by that pause × (1/fraction − 1) and make
@@ -324,24 +325,25 @@ const MAX_HOLD_MS = 8000;
  * ms descheduled (summed over the workers), x = lost/run is the time a worker loses to other threads
  * per unit of its own.
  * Readings of 50-120 ms on an idle 2-core AMD EPYC VM (2 threads, UDI runs) gave x = 0.05-0.25 in
- * Node and 0.05-0.61 in headless Chromium, the highest in a fresh runtime's first reading (V8
- * compiling the new worker's code, and the process's own compiler and GC threads); one other busy
- * process gave 1.1-2.6 (one reading of 0.37). Up to NOISE of x is not counted, and the rest is
+ * Node and 0-0.7 in headless Chromium, with now and then a spike: 1.64 mid-run, and 1.65 and 1.70 as
+ * the first reading of a runtime started right after another 2-thread runtime was disposed; one
+ * other busy process gave 1.1-2.6 (one reading of 0.37). Up to NOISE of x is not counted, and the rest is
  * reported on ThreadGovernor's scale, others = 2·(x − NOISE) of `threads` cores, so that its hold
  * rule (others > 0.5) holds splitting off at x > 0.75 and resumes at x < 0.625, whatever the thread
- * count. After a runtime's first reading the meter reports the smaller of the last two, so a hold
- * needs two busy readings in a row: in headless Chromium on the idle VM, 1 reading in about 30
- * spiked (x = 1.64, others 2.28) between readings of 0-0.14 and held splitting off for 1.4 s of a
- * 1.7 s run. The first reading counts alone: a busy process keeps every reading high, and waiting
- * for a second one at the start cost more under load than it saved (the workers sleep during the
- * per-call governor's fallbacks, so that second reading came up to 0.8 s later).
+ * count. A reading within STALE_MS of the one before is reported as the smaller of the two, so a
+ * hold needs two busy readings in a row: the mid-run spike above, between readings of 0-0.14, had
+ * held splitting off for 1.4 s of a 1.7 s run. A runtime's first reading, and one after the workers
+ * slept (a hold, a fallback of the per-call governor), counts alone: a busy process keeps every
+ * reading high, and waiting for a second one there cost more under load than it saved (the second
+ * reading came up to 0.8 s later, the workers asleep in the meantime).
  * Null until the workers spun `minMs` since the last reading (they sleep between stages,
  * while splitting is held off and during the governor's fallbacks). Not used where the workers'
  * clock is too coarse to tell such a pause (WorkerPool.timed).
  */
-export function preemptionMeter(read: () => { runUs: number; lostUs: number }, threads: number, minMs = 50): () => OtherLoad | null {
+export function preemptionMeter(read: () => { runUs: number; lostUs: number }, threads: number, minMs = 50, clock: () => number = defaultClock): () => OtherLoad | null {
   let base = read();
-  let prev = -1;
+  let prev = 0,
+    prevAt = -Infinity;
   return () => {
     const now = read();
     const run = ((now.runUs - base.runUs) >>> 0) / 1000,
@@ -349,13 +351,21 @@ export function preemptionMeter(read: () => { runUs: number; lostUs: number }, t
     if (run + lost < minMs) return null;
     base = now;
     const others = 2 * Math.max(0, lost / Math.max(run, 1e-3) - NOISE);
-    // After the first reading, the smaller of this one and the one before: one spike does not hold splitting off.
-    const seen = prev < 0 ? others : Math.min(prev, others);
+    // The smaller of this reading and a recent one before it: one spike does not hold splitting off.
+    const t = clock();
+    const seen = t - prevAt <= STALE_MS ? Math.min(prev, others) : others;
     prev = others;
+    prevAt = t;
     return { others: seen, cores: threads };
   };
 }
 const NOISE = 0.5;
+/**
+ * A reading this long after the one before (ms) is not paired with it: the governor looks every
+ * LOAD_MS (200) or a little more, while workers that slept were away at least 250 ms (a fallback) or
+ * 1 s (a hold), plus the 50 ms they must spin for a reading.
+ */
+const STALE_MS = 280;
 
 /** Window slots: one per size class (256 kernels × 32 powers of two of the work), and ALL for every call. */
 const ALL = 256 * 32;

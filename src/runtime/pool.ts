@@ -157,11 +157,13 @@ export class WorkerPool {
     this.chunks = c + 1;
   }
 
-  /** Publish the job: workers start claiming its chunks. */
-  start(): void {
+  /** Publish the job: workers start claiming its chunks. Whether it had to wake sleeping workers (a futex call). */
+  start(): boolean {
     Atomics.store(this.ctl, CLAIM, this.tag() | this.chunks);
     Atomics.store(this.ctl, GEN, this.gen);
-    if (Atomics.load(this.ctl, SLEEPERS) !== 0) Atomics.notify(this.ctl, GEN);
+    if (Atomics.load(this.ctl, SLEEPERS) === 0) return false;
+    Atomics.notify(this.ctl, GEN);
+    return true;
   }
 
   /** The CLAIM word of the current job with no chunk open. */
