@@ -57,11 +57,9 @@ const DESCHEDULED_MS = 0.5;
  * The worker's script: small functions (V8 optimises a function that never returns, udiWorker, only
  * by on-stack replacement; the spin and the claims are separate functions it calls), and udiCall
  * passes a chunk's arguments positionally from a Float64Array, as invoke does on the caller's side
- * (Function.prototype.apply on an array boxed every argument). A fresh 2-thread runtime takes a few
- * hundred steps to reach its speed (a 1-thread one about 100): `node --trace-opt` shows V8
- * optimising the split path's JavaScript over the first 300-400 steps, and this script's functions
- * around the 600th (not the WebAssembly tier-up: --no-wasm-dynamic-tiering changed nothing).
- * Measured on the image MLP trainer step, 4 alternating process pairs on a 2-core AMD EPYC VM: the
+ * (Function.prototype.apply on an array boxed every argument). A fresh 2-thread runtime takes
+ * several hundred steps to reach its speed (a 1-thread one about 100; what that is and is not:
+ * README, Performance, issue 13's targets). Measured on the image MLP trainer step, 4 alternating process pairs on a 2-core AMD EPYC VM: the
  * first 500 steps took 0.76-0.88 ms each against 0.87-0.95 with one loop calling `apply`, the later
  * ones the same (0.53-0.61 ms).
  */

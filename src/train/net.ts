@@ -176,7 +176,7 @@ export class MultimodalNet {
 
   /**
    * A copy of a modality's data in WebAssembly memory, made once, so batches are gathered there with
-   * no per-step JavaScript allocation; null for data above RESIDENT_MAX_BYTES (copied row by row then).
+   * no per-step JavaScript allocation; null for data above RESIDENT_MAX_BYTES (copied from JavaScript then, a run of consecutive rows at a time).
    */
   private resident(data: Float32Array): F32 | null {
     let r = this.residents.get(data);
