@@ -15,7 +15,7 @@ import { argmax } from '../src/engine.js';
 import { trainCommand } from '../src/cli-train.js';
 import { loadData } from '../src/io/data.js';
 import { scores } from '../src/train/metrics.js';
-import { MultimodalNet } from '../src/train/net.js';
+import { inferRows, MultimodalNet } from '../src/train/net.js';
 
 const exec = promisify(execFile);
 const SRC_INDEX = pathToFileURL(join(process.cwd(), 'src/index.ts')).href;
@@ -372,6 +372,57 @@ describe('inference reads its rows from JavaScript', () => {
     } finally {
       rt.dispose();
     }
+  });
+
+  it('networks of MLP encoders infer 256 rows at a time while their forward buffers stay within 4 MiB, others in the training batch', () => {
+    const mlp = (hidden: number[]) => ({ type: 'mlp' as const, hidden });
+    const avmnist = [
+      { name: 'audio', dim: 1280, encoder: mlp([128, 64]) },
+      { name: 'image', dim: 784, encoder: mlp([128, 64]) },
+    ];
+    expect(inferRows(avmnist, 10, 64)).toBe(256);
+    expect(inferRows(avmnist, 10, 512)).toBe(512); // never below the training batch
+    expect(inferRows([{ name: 'text', dim: 20000, encoder: mlp([64]) }], 10, 32)).toBe(51); // 4 MiB / (4 · 20,190 floats a row)
+    expect(inferRows([{ name: 'text', dim: 100000, encoder: mlp([64]) }], 10, 32)).toBe(32);
+    expect(inferRows([avmnist[0], { name: 'image', dim: 784, encoder: { type: 'cnn', input: [28, 28, 1], channels: [8, 16], dense: 64 } }], 10, 64)).toBe(64);
+  });
+
+  it('inference batches of 256 rows give the bits of 64-row batches, on 1 and 2 threads', async () => {
+    const { infer } = await import('../src/train/infer.js');
+    const rng = new Rng(8);
+    const n = 700; // two full batches of 256 and a partial one
+    const dims = { a: 300, b: 200 };
+    const ds = makeDataset(Object.fromEntries(Object.entries(dims).map(([m, dim]) => [m, { data: Float32Array.from({ length: n * dim }, () => rng.next() / 2 ** 32 - 0.5), dim }])), Int32Array.from({ length: n }, () => rng.below(4)), 4);
+    const specs = Object.entries(dims).map(([name, dim]) => ({ name, dim, encoder: { type: 'mlp' as const, hidden: [128, 32], dropout: 0.1 } }));
+    const outputs = [];
+    for (const threads of [1, 2]) {
+      const rt = await createRuntime({ threads });
+      try {
+        const net = new MultimodalNet(rt, specs, 4, 64, 3);
+        expect(net.maxRows).toBe(256);
+        const K = rt.kernels;
+        // The reference: the network's forward pass over 64 rows at a time, written out.
+        const ref = { a: new Float32Array(n * 4), b: new Float32Array(n * 4) };
+        for (let s = 0; s < n; s += 64) {
+          const rows = Array.from({ length: Math.min(64, n - s) }, (_, i) => s + i);
+          net.load(ds, rows, ['a', 'b'], false);
+          for (const m of ['a', 'b'] as const) {
+            const b = net.forward(m, rows.length, false);
+            const p = rt.arena.f32(rows.length * 4);
+            K.softmax(p, b.logits!, rows.length, 4);
+            ref[m].set(rt.arena.read(p), s * 4);
+          }
+        }
+        const got = infer(net, ds, ['a', 'b'], { joint: true });
+        expect(got.probs.a).toEqual(ref.a);
+        expect(got.probs.b).toEqual(ref.b);
+        if (threads === 2) expect(rt.threads.stats.splitCalls).toBeGreaterThan(0);
+        outputs.push(got);
+      } finally {
+        rt.dispose();
+      }
+    }
+    expect(outputs[1]).toEqual(outputs[0]);
   });
 
   it('net.load copies any rows from JavaScript (runs of consecutive rows in one copy) exactly as row by row', async () => {

@@ -22,7 +22,8 @@ function encoderGradCheck(cfg: EncoderConfig, inFeatures: number, batch: number)
   const mark = a.mark();
   const store = new ParamStore(rt);
   let stream = 10;
-  const enc = buildEncoder({ rt, store, maxBatch: batch, seed: 3, nextStream: () => stream++ }, 'enc:test', inFeatures, cfg);
+  // Forward buffers larger than the batch (as a network's for inference): training uses their prefix.
+  const enc = buildEncoder({ rt, store, rows: { batch, forward: batch + 2 }, seed: 3, nextStream: () => stream++ }, 'enc:test', inFeatures, cfg);
   store.allocate(3);
   const rng = new Rng(5);
   const xv = Float32Array.from({ length: batch * inFeatures }, () => rng.next() / 2 ** 32 - 0.5);
@@ -76,6 +77,39 @@ describe('encoders: backward through the whole encoder matches finite difference
     const worst = encoderGradCheck({ type: 'cnn', input: [6, 6, 2], channels: [3, 4], kernel: 3, dense: 5, activation: 'gelu' }, 72, 2);
     console.log(`CNN encoder: worst relative FD error ${worst.toExponential(2)} (tolerance 2e-2)`);
     expect(worst).toBeLessThan(2e-2);
+  });
+  it('forward buffers hold more rows than a training batch: a 9-row forward gives the bits of 3-row ones, and training still runs (MLP with dropout, CNN fused and not)', () => {
+    const a = rt.arena;
+    const cases: [EncoderConfig, number][] = [
+      [{ type: 'mlp', hidden: [9, 5], dropout: 0.25 }, 7],
+      [{ type: 'cnn', input: [6, 6, 2], channels: [3, 4], kernel: 3, dense: 5 }, 72],
+      [{ type: 'cnn', input: [6, 6, 2], channels: [3], kernel: 3, dense: 5, activation: 'gelu' }, 72],
+    ];
+    for (const [cfg, dim] of cases) {
+      const mark = a.mark();
+      const store = new ParamStore(rt);
+      let stream = 10;
+      const enc = buildEncoder({ rt, store, rows: { batch: 3, forward: 9 }, seed: 3, nextStream: () => stream++ }, 'enc:test', dim, cfg);
+      store.allocate(3);
+      const rng = new Rng(7);
+      const xv = Float32Array.from({ length: 9 * dim }, () => rng.next() / 2 ** 32 - 0.5);
+      const whole = a.read(enc.forward(a.f32From(xv), 9, false));
+      expect(whole.length).toBe(9 * enc.outFeatures);
+      const out = enc.outFeatures;
+      for (let s = 0; s < 9; s += 3) {
+        const part = a.f32From(xv.subarray(s * dim, (s + 3) * dim));
+        expect(a.read(enc.forward(part, 3, false))).toEqual(whole.subarray(s * out, (s + 3) * out));
+        enc.forward(part, 3, true);
+        store.zeroGrads();
+        const dx = a.read(enc.backward(a.f32From(new Float32Array(3 * out).fill(1)), 3, true)!);
+        expect(dx.length).toBe(3 * dim);
+        expect(dx.every(Number.isFinite)).toBe(true);
+      }
+      // A batch larger than the training buffers is refused by the backward pass's shapes.
+      enc.forward(a.f32From(xv), 9, false);
+      expect(() => enc.backward(a.f32From(new Float32Array(9 * out)), 9, true)).toThrow(/prefix of|elements/);
+      a.release(mark);
+    }
   });
 });
 

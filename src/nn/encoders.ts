@@ -2,7 +2,7 @@
  * Encoders built from a config, and the per-modality network (encoder + linear head).
  */
 import type { Runtime } from '../runtime/runtime.js';
-import { Activation, Conv2d, ConvBlock, Dense, Dropout, type Layer, MaxPool, Sequential } from './layers.js';
+import { Activation, Conv2d, ConvBlock, Dense, Dropout, type Layer, MaxPool, type Rows, Sequential } from './layers.js';
 import type { ParamStore } from './params.js';
 import { ConfigError } from '../errors.js';
 
@@ -30,7 +30,8 @@ export type EncoderConfig =
 export interface BuildContext {
   rt: Runtime;
   store: ParamStore;
-  maxBatch: number;
+  /** Rows of the layers' buffers: training's batch, and the forward pass's (inference batches). */
+  rows: Rows;
   seed: number;
   /** Next generator stream id (dropout layers take one each). */
   nextStream: () => number;
@@ -45,16 +46,16 @@ function positiveInts(what: string, xs: unknown): number[] {
 
 /** Build an encoder for inputs of `inFeatures` values in parameter group `group`. */
 export function buildEncoder(ctx: BuildContext, group: string, inFeatures: number, cfg: EncoderConfig): Sequential {
-  const { rt, store, maxBatch } = ctx;
+  const { rt, store, rows } = ctx;
   const act = cfg.activation ?? 'relu';
   const drop = cfg.dropout ?? 0;
   const layers: Layer[] = [];
   if (cfg.type === 'mlp') {
     let d = inFeatures;
     positiveInts(`encoder ${group}: hidden`, cfg.hidden).forEach((h, i) => {
-      layers.push(new Dense(rt, store, group, `fc${i}`, d, h, maxBatch));
-      layers.push(new Activation(rt, act, h, maxBatch));
-      if (drop > 0) layers.push(new Dropout(rt, drop, h, maxBatch, ctx.seed, ctx.nextStream()));
+      layers.push(new Dense(rt, store, group, `fc${i}`, d, h, rows));
+      layers.push(new Activation(rt, act, h, rows));
+      if (drop > 0) layers.push(new Dropout(rt, drop, h, rows, ctx.seed, ctx.nextStream()));
       d = h;
     });
     return new Sequential(layers);
@@ -68,21 +69,21 @@ export function buildEncoder(ctx: BuildContext, group: string, inFeatures: numbe
       // conv + ReLU + pool as one fused layer where the kernels take the shape; the same parameters and bits.
       const [bh, bw, bc] = shape;
       if (act === 'relu' && ConvBlock.fits(rt, { batch: 1, h: bh, w: bw, c: bc, outChannels: ch, kh: kernel, kw: kernel, pad: Math.floor(kernel / 2) }) && bh >= 2 && bw >= 2) {
-        const block = new ConvBlock(rt, store, group, `conv${i}`, shape, ch, kernel, maxBatch);
+        const block = new ConvBlock(rt, store, group, `conv${i}`, shape, ch, kernel, rows);
         layers.push(block);
         shape = block.outShape;
         return;
       }
-      const conv = new Conv2d(rt, store, group, `conv${i}`, shape, ch, kernel, maxBatch);
-      layers.push(conv, new Activation(rt, act, conv.outFeatures, maxBatch));
-      const pool = new MaxPool(rt, conv.outShape, 2, maxBatch);
+      const conv = new Conv2d(rt, store, group, `conv${i}`, shape, ch, kernel, rows);
+      layers.push(conv, new Activation(rt, act, conv.outFeatures, rows));
+      const pool = new MaxPool(rt, conv.outShape, 2, rows);
       layers.push(pool);
       shape = pool.outShape;
     });
     const flat = shape[0] * shape[1] * shape[2];
     const [dense] = positiveInts(`encoder ${group}: dense`, [cfg.dense]);
-    layers.push(new Dense(rt, store, group, 'fc', flat, dense, maxBatch), new Activation(rt, act, dense, maxBatch));
-    if (drop > 0) layers.push(new Dropout(rt, drop, dense, maxBatch, ctx.seed, ctx.nextStream()));
+    layers.push(new Dense(rt, store, group, 'fc', flat, dense, rows), new Activation(rt, act, dense, rows));
+    if (drop > 0) layers.push(new Dropout(rt, drop, dense, rows, ctx.seed, ctx.nextStream()));
     return new Sequential(layers);
   }
   throw new ConfigError(`encoder ${group}: type must be 'mlp' or 'cnn', got ${JSON.stringify((cfg as { type?: unknown }).type)}`);

@@ -1,6 +1,7 @@
 /**
- * Layers over the kernels. Each layer owns its output and input-gradient buffers, sized for
- * `maxBatch` samples; a smaller batch uses their prefix. Contracts (per sample, row-major):
+ * Layers over the kernels. Each layer owns its output and input-gradient buffers: what its forward
+ * pass writes holds `rows.forward` samples (inference may run batches larger than training's), what
+ * only training uses holds `rows.batch`; a smaller batch uses their prefix. Contracts (per sample, row-major):
  *   forward(x (batch, inFeatures), batch, train) -> y (batch, outFeatures)
  *   backward(dy (batch, outFeatures), batch, needDx) -> dx (batch, inFeatures) or null;
  *     parameter gradients accumulate into the store's gradient buffer.
@@ -11,7 +12,7 @@ import type { F32, I32 } from '../runtime/arena.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { ConvShape, Kernels, MatmulOptions, PoolShape } from '../kernels/ops.js';
 import { convBlockScratch, convOutputSize, poolOutputSize } from '../kernels/ops.js';
-import { type Param, type ParamStore, slice } from './params.js';
+import type { Param, ParamStore } from './params.js';
 
 export interface Layer {
   readonly inFeatures: number;
@@ -20,8 +21,29 @@ export interface Layer {
   backward(dy: F32, batch: number, needDx: boolean): F32 | null;
 }
 
-/** The first `n` elements of a buffer (the buffer itself when that is all of it: no new descriptor). */
-export const prefix = (b: F32, n: number): F32 => (n === b.length ? b : slice(b, 0, n));
+/**
+ * Rows a layer's buffers hold: `forward` for its outputs and whatever else its forward pass writes,
+ * `batch` (<= forward) for what only training uses (input gradients, dropout masks). A number is both.
+ */
+export type Rows = number | { readonly batch: number; readonly forward: number };
+const rowsOf = (r: Rows) => (typeof r === 'number' ? { batch: r, forward: r } : r);
+
+/** The last prefix view made of each buffer (see prefix). */
+const views = new WeakMap<F32 | I32, F32 | I32>();
+/**
+ * The first `n` elements of a buffer: the buffer itself when that is all of it, else a view that is
+ * reused while the same length is asked for, so a training step over buffers that hold a larger
+ * inference batch makes no new descriptor per step.
+ */
+export function prefix<T extends F32 | I32>(b: T, n: number): T {
+  if (n === b.length) return b;
+  const v = views.get(b) as T | undefined;
+  if (v !== undefined && v.length === n) return v;
+  if (!(Number.isInteger(n) && n >= 0 && n <= b.length)) throw new RangeError(`prefix of ${n} elements of a buffer of ${b.length}`);
+  const view = { ptr: b.ptr, length: n, kind: b.kind } as T;
+  views.set(b, view);
+  return view;
+}
 
 export class Dense implements Layer {
   private readonly y: F32;
@@ -40,14 +62,15 @@ export class Dense implements Layer {
     name: string,
     readonly inFeatures: number,
     readonly outFeatures: number,
-    maxBatch: number,
+    rows: Rows,
     init: 'he' | 'xavier' = 'he',
   ) {
     this.K = rt.kernels;
+    const { batch, forward } = rowsOf(rows);
     this.w = store.add(group, `${name}.weight`, [inFeatures, outFeatures], init, inFeatures, outFeatures);
     this.b = store.add(group, `${name}.bias`, [outFeatures], 'zeros', inFeatures, outFeatures);
-    this.y = rt.arena.f32(maxBatch * outFeatures);
-    this.dx = rt.arena.f32(maxBatch * inFeatures);
+    this.y = rt.arena.f32(forward * outFeatures);
+    this.dx = rt.arena.f32(batch * inFeatures);
     this.fwd = { m: 0, n: outFeatures, k: inFeatures };
   }
 
@@ -79,12 +102,13 @@ export class Activation implements Layer {
     rt: Runtime,
     readonly kind: 'relu' | 'gelu',
     readonly inFeatures: number,
-    maxBatch: number,
+    rows: Rows,
   ) {
     this.K = rt.kernels;
+    const { batch, forward } = rowsOf(rows);
     this.outFeatures = inFeatures;
-    this.y = rt.arena.f32(maxBatch * inFeatures);
-    this.dx = rt.arena.f32(maxBatch * inFeatures);
+    this.y = rt.arena.f32(forward * inFeatures);
+    this.dx = rt.arena.f32(batch * inFeatures);
   }
 
   forward(x: F32, batch: number): F32 {
@@ -120,16 +144,18 @@ export class Dropout implements Layer {
     rt: Runtime,
     readonly p: number,
     readonly inFeatures: number,
-    maxBatch: number,
+    rows: Rows,
     seed: number,
     stream: number,
   ) {
     if (!(p >= 0 && p < 1)) throw new RangeError(`dropout must be in [0, 1), got ${p}`);
     this.K = rt.kernels;
     this.outFeatures = inFeatures;
-    this.y = rt.arena.f32(maxBatch * inFeatures);
-    this.mask = rt.arena.f32(maxBatch * inFeatures);
-    this.dx = rt.arena.f32(maxBatch * inFeatures);
+    // Outside training the forward pass returns its input: every buffer is training's.
+    const { batch } = rowsOf(rows);
+    this.y = rt.arena.f32(batch * inFeatures);
+    this.mask = rt.arena.f32(batch * inFeatures);
+    this.dx = rt.arena.f32(batch * inFeatures);
     this.rng = rt.kernels.rng(seed, stream);
   }
 
@@ -179,9 +205,10 @@ export class Conv2d implements Layer {
     readonly inShape: [number, number, number],
     readonly channels: number,
     readonly kernel: number,
-    maxBatch: number,
+    rows: Rows,
   ) {
     this.K = rt.kernels;
+    const { batch, forward } = rowsOf(rows);
     const [h, w, c] = inShape;
     this.pad = Math.floor(kernel / 2);
     const { ho, wo } = convOutputSize({ batch: 1, h, w, c, outChannels: channels, kh: kernel, kw: kernel, pad: this.pad });
@@ -192,10 +219,10 @@ export class Conv2d implements Layer {
     this.colPerSample = ho * wo * kk;
     this.w = store.add(group, `${name}.weight`, [kk, channels], 'he', kk, channels);
     this.b = store.add(group, `${name}.bias`, [channels], 'zeros', kk, channels);
-    this.y = rt.arena.f32(maxBatch * this.outFeatures);
-    this.dx = rt.arena.f32(maxBatch * this.inFeatures);
-    this.col = rt.arena.f32(maxBatch * this.colPerSample);
-    this.dcol = rt.arena.f32(maxBatch * this.colPerSample);
+    this.y = rt.arena.f32(forward * this.outFeatures);
+    this.dx = rt.arena.f32(batch * this.inFeatures);
+    this.col = rt.arena.f32(forward * this.colPerSample);
+    this.dcol = rt.arena.f32(batch * this.colPerSample);
     this.geom = { batch: 0, h, w, c, outChannels: channels, kh: kernel, kw: kernel, pad: this.pad };
   }
 
@@ -235,25 +262,26 @@ export class MaxPool implements Layer {
     rt: Runtime,
     readonly inShape: [number, number, number],
     readonly k: number,
-    maxBatch: number,
+    rows: Rows,
   ) {
     this.K = rt.kernels;
+    const { batch, forward } = rowsOf(rows);
     const [h, w, c] = inShape;
     const { ho, wo } = poolOutputSize({ batch: 1, h, w, c, k });
     if (ho < 1 || wo < 1) throw new RangeError(`max-pool window ${k} does not fit a ${h}×${w} map`);
     this.outShape = [ho, wo, c];
     this.inFeatures = h * w * c;
     this.outFeatures = ho * wo * c;
-    this.y = rt.arena.f32(maxBatch * this.outFeatures);
-    this.dx = rt.arena.f32(maxBatch * this.inFeatures);
-    this.argmax = rt.arena.i32(maxBatch * this.outFeatures);
+    this.y = rt.arena.f32(forward * this.outFeatures);
+    this.dx = rt.arena.f32(batch * this.inFeatures);
+    this.argmax = rt.arena.i32(forward * this.outFeatures);
     this.geom = { batch: 0, h, w, c, k };
   }
 
   forward(x: F32, batch: number): F32 {
     const n = batch * this.outFeatures;
     this.geom.batch = batch;
-    this.K.maxPool(prefix(this.y, n), n === this.argmax.length ? this.argmax : { ...this.argmax, length: n }, x, this.geom);
+    this.K.maxPool(prefix(this.y, n), prefix(this.argmax, n), x, this.geom);
     return prefix(this.y, n);
   }
 
@@ -301,9 +329,10 @@ export class ConvBlock implements Layer {
     readonly inShape: [number, number, number],
     readonly channels: number,
     readonly kernel: number,
-    maxBatch: number,
+    rows: Rows,
   ) {
     this.K = rt.kernels;
+    const { batch, forward } = rowsOf(rows);
     const [h, w, c] = inShape;
     const pad = (kernel - 1) / 2;
     this.geom = { batch: 0, h, w, c, outChannels: channels, kh: kernel, kw: kernel, pad };
@@ -316,9 +345,9 @@ export class ConvBlock implements Layer {
     const kk = kernel * kernel * c;
     this.w = store.add(group, `${name}.weight`, [kk, channels], 'he', kk, channels);
     this.b = store.add(group, `${name}.bias`, [channels], 'zeros', kk, channels);
-    this.y = rt.arena.f32(maxBatch * this.outFeatures);
-    this.code = rt.arena.i32(maxBatch * this.outFeatures);
-    this.dx = rt.arena.f32(maxBatch * this.inFeatures);
+    this.y = rt.arena.f32(forward * this.outFeatures);
+    this.code = rt.arena.i32(forward * this.outFeatures);
+    this.dx = rt.arena.f32(batch * this.inFeatures);
   }
 
   /** Whether a k×k 'same' convolution of this shape runs as a fused block (else: Conv2d, Activation, MaxPool). */
@@ -331,26 +360,18 @@ export class ConvBlock implements Layer {
     this.geom.batch = batch;
     return this.geom;
   }
-  /** The codes of a batch: the buffer itself, or a prefix view made once per batch size (not per step). */
-  private codes(batch: number): I32 {
-    const n = batch * this.outFeatures;
-    if (n === this.code.length) return this.code;
-    if (this.codeView?.length !== n) this.codeView = { ...this.code, length: n };
-    return this.codeView;
-  }
-  private codeView: I32 | null = null;
 
   forward(x: F32, batch: number): F32 {
     this.x = x;
     const y = prefix(this.y, batch * this.outFeatures);
-    this.K.convReluPool(y, this.codes(batch), x, this.store.paramOf(this.w), this.store.paramOf(this.b), this.shape(batch));
+    this.K.convReluPool(y, prefix(this.code, batch * this.outFeatures), x, this.store.paramOf(this.w), this.store.paramOf(this.b), this.shape(batch));
     return y;
   }
 
   backward(dy: F32, batch: number, needDx: boolean): F32 | null {
     if (!this.x) throw new Error('ConvBlock.backward before forward');
     const dx = needDx ? prefix(this.dx, batch * this.inFeatures) : null;
-    this.K.convReluPoolBackward(dx, this.store.gradOf(this.w), this.store.gradOf(this.b), dy, this.codes(batch), this.x, this.store.paramOf(this.w), this.shape(batch));
+    this.K.convReluPoolBackward(dx, this.store.gradOf(this.w), this.store.gradOf(this.b), dy, prefix(this.code, batch * this.outFeatures), this.x, this.store.paramOf(this.w), this.shape(batch));
     return dx;
   }
 }

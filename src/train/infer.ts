@@ -1,5 +1,5 @@
 /**
- * The network in inference mode over a whole dataset, in batches of the network's size:
+ * The network in inference mode over a whole dataset, in batches of the network's inference rows (net.maxRows):
  *
  *   p_m = softmax(z_m / T)   own-head (or shared-head) probabilities, n × C per modality (T = 1 default)
  *   f_m                      encoder features, n × featureDim (feats)
@@ -63,9 +63,9 @@ export function infer(net: MultimodalNet, ds: Dataset, modalities: readonly stri
     out.joint = make(ds.size * C);
     out.jointBlocks = Object.fromEntries(net.branches.map((b) => [b.name, make(ds.size * C)]));
   }
-  const idx = new Int32Array(net.maxBatch);
-  for (let start = 0; start < ds.size; start += net.maxBatch) {
-    const n = Math.min(net.maxBatch, ds.size - start);
+  const idx = new Int32Array(net.maxRows);
+  for (let start = 0; start < ds.size; start += net.maxRows) {
+    const n = Math.min(net.maxRows, ds.size - start);
     for (let i = 0; i < n; i++) idx[i] = start + i;
     const rows = idx.subarray(0, n);
     net.load(ds, rows, modalities, false);

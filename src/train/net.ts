@@ -16,6 +16,26 @@ import { TrainingError } from './trainer.js';
 /** Datasets up to this size (all modalities a network has loaded, together) are kept in WebAssembly memory. */
 const RESIDENT_MAX_BYTES = 128 * 2 ** 20;
 
+/** Rows of an inference batch of a network of MLP encoders, at most, and the bytes its forward buffers may take. */
+const INFER_ROWS = 256;
+const INFER_BYTES = 4 * 2 ** 20;
+
+/**
+ * Rows of the network's inference batches (infer: validation, predict): for MLP encoders up to
+ * INFER_ROWS while the forward buffers stay within INFER_BYTES, else the training batch. Every row
+ * is computed alone, so the bits do not depend on the batch; larger batches split better over
+ * threads (README, Performance). Convolutional encoders keep the training batch: their forward
+ * buffers take tens of KB a row.
+ */
+export function inferRows(specs: readonly ModalitySpec[], classes: number, maxBatch: number): number {
+  if (!specs.every((s) => s.encoder.type === 'mlp')) return maxBatch;
+  // Floats per row: the input, each hidden layer's two outputs (dense, activation), the head's
+  // logits, probabilities and scratch; the joint head's three; the row's label and index.
+  const hidden = (s: ModalitySpec) => (s.encoder.type === 'mlp' && Array.isArray(s.encoder.hidden) ? s.encoder.hidden.reduce((a, h) => a + h, 0) : 0);
+  const perRow = specs.reduce((t, s) => t + s.dim + 2 * hidden(s) + 3 * classes, 0) + 3 * classes + 2;
+  return Math.max(maxBatch, Math.min(INFER_ROWS, Math.floor(INFER_BYTES / (4 * perRow))));
+}
+
 export interface ModalitySpec {
   name: string;
   dim: number;
@@ -51,11 +71,14 @@ export class MultimodalNet {
   readonly branches: Branch[];
   readonly labels: I32;
   readonly classes: number;
+  /** Rows of a training batch, at most. */
   readonly maxBatch: number;
+  /** Rows of an inference batch (>= maxBatch): what the forward buffers hold (see inferRows). */
+  readonly maxRows: number;
   readonly jointW: Param;
   readonly jointB: Param;
   readonly jointDim: number;
-  /** Joint-head logits and their gradient, (maxBatch, classes). */
+  /** Joint-head logits, probabilities and their gradient, (maxRows, classes). */
   readonly jointLogits: F32;
   readonly jointProbs: F32;
   readonly jointDlogits: F32;
@@ -63,7 +86,7 @@ export class MultimodalNet {
   readonly shared: Dense | null;
   /** Per branch: its rows of the joint head's W and of W's gradient, and the forward matmul's options (made once, so a step allocates none). */
   private readonly jointParts: { W: F32; gW: F32; mm: MatmulOptions }[];
-  /** Batch row indices (maxBatch i32) for the gather kernel: the rows of the dataset last loaded. */
+  /** Batch row indices (maxRows i32) for the gather kernel: the rows of the dataset last loaded. */
   private readonly rows: I32;
   private readonly residents = new WeakMap<Float32Array, F32 | null>();
   private residentBytes = 0;
@@ -82,21 +105,23 @@ export class MultimodalNet {
     }
     this.classes = classes;
     this.maxBatch = maxBatch;
+    const R = (this.maxRows = inferRows(specs, classes, maxBatch));
+    const rows = { batch: maxBatch, forward: R };
     this.store = new ParamStore(rt);
     const a = rt.arena;
     let stream = 100;
-    const ctx = { rt, store: this.store, maxBatch, seed, nextStream: () => stream++ };
+    const ctx = { rt, store: this.store, rows, seed, nextStream: () => stream++ };
     this.branches = specs.map((s) => {
       const encoder = buildEncoder(ctx, `enc:${s.name}`, s.dim, s.encoder);
-      const head = new Dense(rt, this.store, `head:${s.name}`, 'fc', encoder.outFeatures, classes, maxBatch, 'xavier');
+      const head = new Dense(rt, this.store, `head:${s.name}`, 'fc', encoder.outFeatures, classes, rows, 'xavier');
       return {
         name: s.name,
         encoder,
         head,
         featureDim: encoder.outFeatures,
-        input: a.f32(maxBatch * s.dim),
-        probs: a.f32(maxBatch * classes),
-        dlogits: a.f32(maxBatch * classes),
+        input: a.f32(R * s.dim),
+        probs: a.f32(R * classes),
+        dlogits: a.f32(R * classes), // also inference's scratch (infer, temperature)
         dfeat: a.f32(maxBatch * encoder.outFeatures),
         feat: null,
         logits: null,
@@ -106,12 +131,12 @@ export class MultimodalNet {
     this.jointW = this.store.add('head:joint', 'fc.weight', [this.jointDim, classes], 'xavier', this.jointDim, classes);
     this.jointB = this.store.add('head:joint', 'fc.bias', [classes], 'zeros', this.jointDim, classes);
     const dims = new Set(this.branches.map((b) => b.featureDim));
-    this.shared = dims.size === 1 ? new Dense(rt, this.store, 'head:shared', 'fc', this.branches[0].featureDim, classes, maxBatch, 'xavier') : null;
-    this.jointLogits = a.f32(maxBatch * classes);
-    this.jointProbs = a.f32(maxBatch * classes);
-    this.jointDlogits = a.f32(maxBatch * classes);
-    this.labels = a.i32(maxBatch);
-    this.rows = a.i32(maxBatch);
+    this.shared = dims.size === 1 ? new Dense(rt, this.store, 'head:shared', 'fc', this.branches[0].featureDim, classes, rows, 'xavier') : null;
+    this.jointLogits = a.f32(R * classes);
+    this.jointProbs = a.f32(R * classes);
+    this.jointDlogits = a.f32(R * classes); // also inference's scratch (infer, block logits)
+    this.labels = a.i32(R);
+    this.rows = a.i32(R);
     this.store.allocate(seed);
     let row = 0; // the branch's first row of W
     this.jointParts = this.branches.map((b, i) => {
@@ -147,7 +172,7 @@ export class MultimodalNet {
    */
   load(ds: Dataset, idx: ArrayLike<number>, modalities: readonly string[], resident = true): number {
     const n = idx.length;
-    if (n > this.maxBatch) throw new Error(`internal: batch of ${n} rows is larger than the model's ${this.maxBatch}`);
+    if (n > this.maxRows) throw new Error(`internal: batch of ${n} rows is larger than the model's ${this.maxRows}`);
     const arena = this.rt.arena;
     const heap = arena.heapI32,
       lab = this.labels.ptr >> 2,
@@ -159,7 +184,7 @@ export class MultimodalNet {
     for (const name of modalities) {
       const m = ds.modalities[name];
       const b = this.branch(name);
-      if (m.dim * this.maxBatch !== b.input.length) throw new TrainingError('BAD_SHAPE', `modality "${name}" has ${m.dim} features but the model expects ${b.input.length / this.maxBatch}`);
+      if (m.dim * this.maxRows !== b.input.length) throw new TrainingError('BAD_SHAPE', `modality "${name}" has ${m.dim} features but the model expects ${b.input.length / this.maxRows}`);
       const res = resident ? this.resident(m.data) : (this.residents.get(m.data) ?? null);
       if (res) this.rt.kernels.gatherRows(prefix(b.input, n * m.dim), res, this.batchRows(n), n, m.dim);
       else {
@@ -196,12 +221,12 @@ export class MultimodalNet {
   }
 
   batchLabels(n: number): I32 {
-    return n === this.labels.length ? this.labels : { ...this.labels, length: n };
+    return prefix(this.labels, n);
   }
 
   /** The dataset rows of the batch last loaded (n i32), for gathering per-row targets with K.gatherRows. */
   batchRows(n: number): I32 {
-    return n === this.rows.length ? this.rows : { ...this.rows, length: n };
+    return prefix(this.rows, n);
   }
 
   /**
