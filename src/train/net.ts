@@ -97,6 +97,8 @@ export class MultimodalNet {
     classes: number,
     maxBatch: number,
     readonly seed: number,
+    /** Rows of an inference batch (>= maxBatch); default: the inferRows rule. */
+    maxRows = inferRows(specs, classes, maxBatch),
   ) {
     const names = new Set<string>();
     for (const s of specs) {
@@ -105,7 +107,8 @@ export class MultimodalNet {
     }
     this.classes = classes;
     this.maxBatch = maxBatch;
-    const R = (this.maxRows = inferRows(specs, classes, maxBatch));
+    if (!(Number.isInteger(maxRows) && maxRows >= maxBatch)) throw new RangeError(`MultimodalNet: maxRows must be a whole number >= maxBatch (${maxBatch}), got ${maxRows}`);
+    const R = (this.maxRows = maxRows);
     const rows = { batch: maxBatch, forward: R };
     this.store = new ParamStore(rt);
     const a = rt.arena;
