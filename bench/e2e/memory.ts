@@ -144,6 +144,7 @@ export async function predictMemory(ctx: Ctx, encoders: Record<string, EncoderCo
     ctx.split.train.classes,
     maxBatch,
     SEED,
+    maxBatch, // as deserializeModel: a loaded model infers maxBatch rows at a time
   );
   if (ckpt) rt.arena.viewF32(net.store.params).set(ckpt);
   const model: Model = { net, method: 'udi', modalities: names, ...fusion };
