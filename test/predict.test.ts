@@ -354,13 +354,13 @@ describe('inference reads its rows from JavaScript', () => {
     const rt = await createRuntime({ threads: 1 });
     try {
       const rng = new Rng(5);
-      const n = 150;
+      const n = 600; // three inference batches (256, 256, 88)
       const labels = Int32Array.from({ length: n }, () => rng.below(3));
       const ds = makeDataset({ a: { data: Float32Array.from({ length: n * 20 }, () => rng.next() / 2 ** 32 - 0.5), dim: 20 } }, labels, 3);
       const net = new MultimodalNet(rt, [{ name: 'a', dim: 20, encoder: { type: 'mlp', hidden: [8] } }], 3, 64, 1);
       const used = rt.arena.usedBytes;
       const fresh = infer(net, ds, ['a'], { feats: true });
-      expect(rt.arena.usedBytes).toBe(used); // not the 12 KB of the data
+      expect(rt.arena.usedBytes).toBe(used); // not the 48 KB of the data
       net.load(ds, [0, 1], ['a']); // as a training step: the data becomes resident
       const withData = rt.arena.usedBytes;
       expect(withData - used).toBeGreaterThanOrEqual(4 * n * 20);
@@ -382,7 +382,7 @@ describe('inference reads its rows from JavaScript', () => {
     ];
     expect(inferRows(avmnist, 10, 64)).toBe(256);
     expect(inferRows(avmnist, 10, 512)).toBe(512); // never below the training batch
-    expect(inferRows([{ name: 'text', dim: 20000, encoder: mlp([64]) }], 10, 32)).toBe(51); // 4 MiB / (4 · 20,190 floats a row)
+    expect(inferRows([{ name: 'text', dim: 20000, encoder: mlp([64]) }], 10, 32)).toBe(51); // 4 MiB / (4 · 20,200 floats a row)
     expect(inferRows([{ name: 'text', dim: 100000, encoder: mlp([64]) }], 10, 32)).toBe(32);
     expect(inferRows([avmnist[0], { name: 'image', dim: 784, encoder: { type: 'cnn', input: [28, 28, 1], channels: [8, 16], dense: 64 } }], 10, 64)).toBe(64);
   });
@@ -402,20 +402,27 @@ describe('inference reads its rows from JavaScript', () => {
         expect(net.maxRows).toBe(256);
         const K = rt.kernels;
         // The reference: the network's forward pass over 64 rows at a time, written out.
-        const ref = { a: new Float32Array(n * 4), b: new Float32Array(n * 4) };
+        const ref = { a: new Float32Array(n * 4), b: new Float32Array(n * 4), joint: new Float32Array(n * 4) };
+        const p = rt.arena.f32(64 * 4);
         for (let s = 0; s < n; s += 64) {
           const rows = Array.from({ length: Math.min(64, n - s) }, (_, i) => s + i);
+          const q = { ...p, length: rows.length * 4 };
           net.load(ds, rows, ['a', 'b'], false);
           for (const m of ['a', 'b'] as const) {
-            const b = net.forward(m, rows.length, false);
-            const p = rt.arena.f32(rows.length * 4);
-            K.softmax(p, b.logits!, rows.length, 4);
-            ref[m].set(rt.arena.read(p), s * 4);
+            K.softmax(q, net.forward(m, rows.length, false).logits!, rows.length, 4);
+            ref[m].set(rt.arena.read(q), s * 4);
           }
+          K.softmax(q, net.jointForward(rows.length), rows.length, 4);
+          ref.joint.set(rt.arena.read(q), s * 4);
         }
+        const load = net.load.bind(net);
+        let batches = 0;
+        net.load = (...args: Parameters<MultimodalNet['load']>) => (batches++, load(...args));
         const got = infer(net, ds, ['a', 'b'], { joint: true });
+        expect(batches).toBe(3); // 256 + 256 + 188 rows
         expect(got.probs.a).toEqual(ref.a);
         expect(got.probs.b).toEqual(ref.b);
+        expect(got.joint).toEqual(ref.joint);
         if (threads === 2) expect(rt.threads.stats.splitCalls).toBeGreaterThan(0);
         outputs.push(got);
       } finally {

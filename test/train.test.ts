@@ -5,6 +5,7 @@ import { applyStandardize, createRuntime, defaultConfig, fitStandardize, loadMfe
 import { alignmentWeights, minNormWeight } from '../src/engine.js';
 import type { MfeatView } from '../src/data/mfeat.js';
 import { buildEncoder, type EncoderConfig } from '../src/nn/encoders.js';
+import type { Rows } from '../src/nn/layers.js';
 import { ParamStore } from '../src/nn/params.js';
 import { MultimodalNet } from '../src/train/net.js';
 
@@ -78,7 +79,7 @@ describe('encoders: backward through the whole encoder matches finite difference
     console.log(`CNN encoder: worst relative FD error ${worst.toExponential(2)} (tolerance 2e-2)`);
     expect(worst).toBeLessThan(2e-2);
   });
-  it('forward buffers hold more rows than a training batch: a 9-row forward gives the bits of 3-row ones, and training still runs (MLP with dropout, CNN fused and not)', () => {
+  it('forward buffers hold more rows than a training batch: a 9-row forward gives the bits of 3-row ones, and a training step the bits of an encoder sized for the batch (MLP with dropout, CNN fused and not)', () => {
     const a = rt.arena;
     const cases: [EncoderConfig, number][] = [
       [{ type: 'mlp', hidden: [9, 5], dropout: 0.25 }, 7],
@@ -87,27 +88,37 @@ describe('encoders: backward through the whole encoder matches finite difference
     ];
     for (const [cfg, dim] of cases) {
       const mark = a.mark();
-      const store = new ParamStore(rt);
-      let stream = 10;
-      const enc = buildEncoder({ rt, store, rows: { batch: 3, forward: 9 }, seed: 3, nextStream: () => stream++ }, 'enc:test', dim, cfg);
-      store.allocate(3);
+      // The same encoder twice (same seed): with forward buffers of 9 rows, and of the batch's 3.
+      const build = (rows: Rows) => {
+        const store = new ParamStore(rt);
+        let stream = 10;
+        const enc = buildEncoder({ rt, store, rows, seed: 3, nextStream: () => stream++ }, 'enc:test', dim, cfg);
+        store.allocate(3);
+        return { store, enc };
+      };
+      const big = build({ batch: 3, forward: 9 }),
+        small = build(3);
       const rng = new Rng(7);
       const xv = Float32Array.from({ length: 9 * dim }, () => rng.next() / 2 ** 32 - 0.5);
-      const whole = a.read(enc.forward(a.f32From(xv), 9, false));
-      expect(whole.length).toBe(9 * enc.outFeatures);
-      const out = enc.outFeatures;
+      const whole = a.read(big.enc.forward(a.f32From(xv), 9, false));
+      const out = big.enc.outFeatures;
+      expect(whole.length).toBe(9 * out);
+      const dy = a.f32From(Float32Array.from({ length: 3 * out }, () => rng.next() / 2 ** 32 - 0.5));
       for (let s = 0; s < 9; s += 3) {
         const part = a.f32From(xv.subarray(s * dim, (s + 3) * dim));
-        expect(a.read(enc.forward(part, 3, false))).toEqual(whole.subarray(s * out, (s + 3) * out));
-        enc.forward(part, 3, true);
-        store.zeroGrads();
-        const dx = a.read(enc.backward(a.f32From(new Float32Array(3 * out).fill(1)), 3, true)!);
-        expect(dx.length).toBe(3 * dim);
-        expect(dx.every(Number.isFinite)).toBe(true);
+        expect(a.read(big.enc.forward(part, 3, false))).toEqual(whole.subarray(s * out, (s + 3) * out));
+        // A training step on the 3-row prefix: the bits of the encoder whose buffers hold 3 rows.
+        const [dxBig, dxSmall] = [big, small].map(({ store, enc }) => {
+          enc.forward(part, 3, true);
+          store.zeroGrads();
+          return a.read(enc.backward(dy, 3, true)!);
+        });
+        expect(dxBig).toEqual(dxSmall);
+        expect(a.read(big.store.grads)).toEqual(a.read(small.store.grads));
       }
       // A batch larger than the training buffers is refused by the backward pass's shapes.
-      enc.forward(a.f32From(xv), 9, false);
-      expect(() => enc.backward(a.f32From(new Float32Array(9 * out)), 9, true)).toThrow(/prefix of|elements/);
+      big.enc.forward(a.f32From(xv), 9, false);
+      expect(() => big.enc.backward(a.f32From(new Float32Array(9 * out)), 9, true)).toThrow(/prefix of|elements|rows/);
       a.release(mark);
     }
   });

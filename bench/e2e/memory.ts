@@ -142,9 +142,9 @@ export async function predictMemory(ctx: Ctx, encoders: Record<string, EncoderCo
     rt,
     names.map((name) => ({ name, dim: ctx.split.train.modalities[name].dim, encoder: encoders[name] })),
     ctx.split.train.classes,
-    maxBatch,
+    1,
     SEED,
-    maxBatch, // as deserializeModel: a loaded model infers maxBatch rows at a time
+    maxBatch, // as deserializeModel: a loaded model infers maxBatch rows at a time and never trains
   );
   if (ckpt) rt.arena.viewF32(net.store.params).set(ckpt);
   const model: Model = { net, method: 'udi', modalities: names, ...fusion };

@@ -192,8 +192,8 @@ export async function serializeModel(model: Model, opts: { anchor?: string; prep
 /**
  * Rebuild a model from checkpoint bytes: validates the format, the checksum and every tensor against
  * the description. `maxBatch`: rows predicted at a time (default 32, which keeps a model that predicts
- * a few samples small; 256 predicts large sets faster on 2 threads, at about 23 KB of WebAssembly
- * memory per row for an AV-MNIST-sized MLP model: 64 rows took 1.2 MiB more than 10).
+ * a few samples small; 256 predicts large sets faster on 2 threads, at about 11.6 KB of WebAssembly
+ * memory per row for an AV-MNIST-sized MLP model: 64 rows took 0.6 MiB more than 10).
  */
 export async function deserializeModel(rt: Runtime, bytes: Uint8Array, file = "checkpoint", maxBatch = 32): Promise<LoadedModel> {
   const { tensors, metadata } = decodeSafetensors(bytes, file);
@@ -219,8 +219,8 @@ export async function deserializeModel(rt: Runtime, bytes: Uint8Array, file = "c
   };
   let net: MultimodalNet;
   try {
-    // A loaded model only infers: its batch is `maxBatch` rows (small by default: predicting a few samples stays small).
-    net = new MultimodalNet(rt, d.modalities, d.classes, maxBatch, d.seed, maxBatch);
+    // A loaded model only infers: `maxBatch` rows of forward buffers, one row of training's.
+    net = new MultimodalNet(rt, d.modalities, d.classes, 1, d.seed, maxBatch);
   } catch (e) {
     throw failed('CKPT_MODEL', `the model description cannot be built: ${(e as Error).message}`);
   }

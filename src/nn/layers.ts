@@ -278,21 +278,23 @@ export class MaxPool implements Layer {
     this.geom = { batch: 0, h, w, c, k };
   }
 
+  /** Rows of the last forward: the backward scatters through its argmax, so it must be of those rows. */
+  private rowsSeen = 0;
   forward(x: F32, batch: number): F32 {
-    const n = batch * this.outFeatures;
-    this.geom.batch = batch;
-    this.K.maxPool(prefix(this.y, n), prefix(this.argmax, n), x, this.geom);
-    return prefix(this.y, n);
+    const y = prefix(this.y, batch * this.outFeatures);
+    this.geom.batch = this.rowsSeen = batch;
+    this.K.maxPool(y, prefix(this.argmax, batch * this.outFeatures), x, this.geom);
+    return y;
   }
 
   backward(dy: F32, batch: number, needDx: boolean): F32 | null {
     if (!needDx) return null;
+    const n = batch * this.outFeatures;
+    if (batch !== this.rowsSeen || dy.length !== n) throw new RangeError(`MaxPool.backward: ${batch} rows, dy of ${dy.length} elements, after a forward of ${this.rowsSeen} rows (expected the same rows, dy of ${n})`);
     const dx = prefix(this.dx, batch * this.inFeatures);
     this.K.fill(dx, 0);
-    const n = batch * this.outFeatures;
-    if (dy.length !== n) throw new RangeError(`MaxPool.backward: dy has ${dy.length} elements, expected ${n}`);
-    // argmax came from this layer's own forward over a buffer of dx's size, so it is in range by
-    // construction: call the kernel directly, without Kernels.maxPoolBackward's per-element scan.
+    // argmax came from this layer's own forward of these rows, so it is in range by construction:
+    // call the kernel directly, without Kernels.maxPoolBackward's per-element scan.
     this.K.raw.max_pool_backward(dx.ptr, dy.ptr, this.argmax.ptr, n);
     return dx;
   }

@@ -88,8 +88,8 @@ export function infer(net: MultimodalNet, ds: Dataset, modalities: readonly stri
       const p = prefix(net.jointProbs, n * C);
       K.softmax(p, z, n, C);
       put(out.joint!, p, start, C);
+      const blk = prefix(net.jointDlogits, n * C); // scratch: not in use during inference
       net.branches.forEach((b, i) => {
-        const blk = prefix(net.jointDlogits, n * C); // scratch: not in use during inference
         net.jointBlockLogits(i, n, blk);
         K.softmax(p, blk, n, C);
         put(out.jointBlocks![b.name], p, start, C);

@@ -30,9 +30,10 @@ const INFER_BYTES = 4 * 2 ** 20;
 export function inferRows(specs: readonly ModalitySpec[], classes: number, maxBatch: number): number {
   if (!specs.every((s) => s.encoder.type === 'mlp')) return maxBatch;
   // Floats per row: the input, each hidden layer's two outputs (dense, activation), the head's
-  // logits, probabilities and scratch; the joint head's three; the row's label and index.
+  // logits, probabilities and scratch; the joint head's three and the shared head's output; the
+  // row's label and index.
   const hidden = (s: ModalitySpec) => (s.encoder.type === 'mlp' && Array.isArray(s.encoder.hidden) ? s.encoder.hidden.reduce((a, h) => a + h, 0) : 0);
-  const perRow = specs.reduce((t, s) => t + s.dim + 2 * hidden(s) + 3 * classes, 0) + 3 * classes + 2;
+  const perRow = specs.reduce((t, s) => t + s.dim + 2 * hidden(s) + 3 * classes, 0) + 4 * classes + 2;
   return Math.max(maxBatch, Math.min(INFER_ROWS, Math.floor(INFER_BYTES / (4 * perRow))));
 }
 
@@ -109,14 +110,14 @@ export class MultimodalNet {
     this.maxBatch = maxBatch;
     if (!(Number.isInteger(maxRows) && maxRows >= maxBatch)) throw new RangeError(`MultimodalNet: maxRows must be a whole number >= maxBatch (${maxBatch}), got ${maxRows}`);
     const R = (this.maxRows = maxRows);
-    const rows = { batch: maxBatch, forward: R };
+    const bufRows = { batch: maxBatch, forward: R };
     this.store = new ParamStore(rt);
     const a = rt.arena;
     let stream = 100;
-    const ctx = { rt, store: this.store, rows, seed, nextStream: () => stream++ };
+    const ctx = { rt, store: this.store, rows: bufRows, seed, nextStream: () => stream++ };
     this.branches = specs.map((s) => {
       const encoder = buildEncoder(ctx, `enc:${s.name}`, s.dim, s.encoder);
-      const head = new Dense(rt, this.store, `head:${s.name}`, 'fc', encoder.outFeatures, classes, rows, 'xavier');
+      const head = new Dense(rt, this.store, `head:${s.name}`, 'fc', encoder.outFeatures, classes, bufRows, 'xavier');
       return {
         name: s.name,
         encoder,
@@ -134,7 +135,7 @@ export class MultimodalNet {
     this.jointW = this.store.add('head:joint', 'fc.weight', [this.jointDim, classes], 'xavier', this.jointDim, classes);
     this.jointB = this.store.add('head:joint', 'fc.bias', [classes], 'zeros', this.jointDim, classes);
     const dims = new Set(this.branches.map((b) => b.featureDim));
-    this.shared = dims.size === 1 ? new Dense(rt, this.store, 'head:shared', 'fc', this.branches[0].featureDim, classes, rows, 'xavier') : null;
+    this.shared = dims.size === 1 ? new Dense(rt, this.store, 'head:shared', 'fc', this.branches[0].featureDim, classes, bufRows, 'xavier') : null;
     this.jointLogits = a.f32(R * classes);
     this.jointProbs = a.f32(R * classes);
     this.jointDlogits = a.f32(R * classes); // also inference's scratch (infer, block logits)
