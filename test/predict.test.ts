@@ -16,6 +16,7 @@ import { trainCommand } from '../src/cli-train.js';
 import { loadData } from '../src/io/data.js';
 import { scores } from '../src/train/metrics.js';
 import { inferRows, MultimodalNet } from '../src/train/net.js';
+import { prefix } from '../src/nn/layers.js';
 
 const exec = promisify(execFile);
 const SRC_INDEX = pathToFileURL(join(process.cwd(), 'src/index.ts')).href;
@@ -141,6 +142,10 @@ describe('1. the model owns its preprocessing', () => {
     expect(loaded.warnings).toEqual([]);
     expect(loaded.model.preprocess).toEqual(model.preprocess);
     expect(bits(classify(loaded.model, rawTest.modalities).probs)).toBe(bits(pipeline));
+    // Any batch of rows gives the same bits; a batch that is not a whole number >= 1 is refused, naming the argument.
+    const one = await deserializeModel(rt, await serializeModel(model), 'm.safetensors', 1);
+    expect(bits(classify(one.model, rawTest.modalities).probs)).toBe(bits(pipeline));
+    for (const bad of [0, 2.5, NaN]) await expect(deserializeModel(rt, await serializeModel(model), 'm.safetensors', bad)).rejects.toThrow(/deserializeModel: maxBatch \(rows predicted at a time\) must be a whole number >= 1/);
     expect(bits(classify(model, rawTest.modalities).probs)).toBe(bits(pipeline));
     // A model without statistics, saved with the option (as earlier versions of udi train did).
     const bare = { ...model, preprocess: undefined };
@@ -406,7 +411,7 @@ describe('inference reads its rows from JavaScript', () => {
         const p = rt.arena.f32(64 * 4);
         for (let s = 0; s < n; s += 64) {
           const rows = Array.from({ length: Math.min(64, n - s) }, (_, i) => s + i);
-          const q = { ...p, length: rows.length * 4 };
+          const q = prefix(p, rows.length * 4);
           net.load(ds, rows, ['a', 'b'], false);
           for (const m of ['a', 'b'] as const) {
             K.softmax(q, net.forward(m, rows.length, false).logits!, rows.length, 4);

@@ -5,7 +5,7 @@ import { applyStandardize, createRuntime, defaultConfig, fitStandardize, loadMfe
 import { alignmentWeights, minNormWeight } from '../src/engine.js';
 import type { MfeatView } from '../src/data/mfeat.js';
 import { buildEncoder, type EncoderConfig } from '../src/nn/encoders.js';
-import type { Rows } from '../src/nn/layers.js';
+import { MaxPool, type Rows } from '../src/nn/layers.js';
 import { ParamStore } from '../src/nn/params.js';
 import { MultimodalNet } from '../src/train/net.js';
 
@@ -121,6 +121,14 @@ describe('encoders: backward through the whole encoder matches finite difference
       expect(() => big.enc.backward(a.f32From(new Float32Array(9 * out)), 9, true)).toThrow(/prefix of|elements|rows/);
       a.release(mark);
     }
+    // MaxPool scatters through its last forward's argmax: a backward of other rows is refused, not run on stale indices.
+    const mark = a.mark();
+    const pool = new MaxPool(rt, [4, 4, 1], 2, { batch: 3, forward: 9 });
+    pool.forward(a.f32From(new Float32Array(9 * 16).fill(1)), 9);
+    pool.forward(a.f32From(new Float32Array(2 * 16).fill(1)), 2);
+    expect(() => pool.backward(a.f32From(new Float32Array(3 * 4)), 3, true)).toThrow(/MaxPool\.backward: 3 rows, .*after a forward of 2 rows/);
+    expect(pool.backward(a.f32From(new Float32Array(2 * 4).fill(1)), 2, true)!.length).toBe(2 * 16);
+    a.release(mark);
   });
 });
 

@@ -196,6 +196,7 @@ export async function serializeModel(model: Model, opts: { anchor?: string; prep
  * memory per row for an AV-MNIST-sized MLP model: 64 rows took 0.6 MiB more than 10).
  */
 export async function deserializeModel(rt: Runtime, bytes: Uint8Array, file = "checkpoint", maxBatch = 32): Promise<LoadedModel> {
+  if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) throw new RangeError(`deserializeModel: maxBatch (rows predicted at a time) must be a whole number >= 1, got ${maxBatch}`);
   const { tensors, metadata } = decodeSafetensors(bytes, file);
   const fail = (code: ErrorCode, msg: string) => new DataError(code, `${file}: ${msg}`);
   if (metadata.format !== CHECKPOINT_FORMAT) throw fail('CKPT_FORMAT', `not a udi-wasm checkpoint (metadata format ${JSON.stringify(metadata.format)}, expected ${CHECKPOINT_FORMAT})`);
